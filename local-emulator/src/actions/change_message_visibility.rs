@@ -1,0 +1,106 @@
+//! ChangeMessageVisibility and ChangeMessageVisibilityBatch.
+
+use serde::{Deserialize, Serialize};
+
+use super::delete_message::handle_for;
+use super::{BatchFailure, Context, Empty, check_batch, committed, required};
+use crate::error::{SqsError, SqsResult};
+use crate::sqs::now_ms;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    queue_url: Option<String>,
+    receipt_handle: Option<String>,
+    visibility_timeout: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchRequest {
+    queue_url: Option<String>,
+    #[serde(default)]
+    entries: Vec<BatchEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchEntry {
+    id: Option<String>,
+    receipt_handle: Option<String>,
+    visibility_timeout: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchResponse {
+    successful: Vec<Success>,
+    failed: Vec<BatchFailure>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Success {
+    id: String,
+}
+
+fn timeout(value: Option<i64>) -> SqsResult<u32> {
+    let value = value.ok_or_else(|| SqsError::missing("VisibilityTimeout"))?;
+    if !(0..=43_200).contains(&value) {
+        return Err(SqsError::invalid_value(
+            value,
+            "VisibilityTimeout",
+            "Must be >= 0 and <= 43200, if provided.",
+        ));
+    }
+    Ok(value as u32)
+}
+
+pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
+    let queue = ctx.queue(req.queue_url.as_deref())?;
+    let raw = required(req.receipt_handle.as_deref(), "ReceiptHandle")?;
+    let visibility = timeout(req.visibility_timeout)?;
+    let handle = handle_for(&queue, raw)?;
+    let commit = {
+        let mut state = queue.lock();
+        let mut ops = Vec::new();
+        state.change_visibility(&handle, raw, visibility, now_ms(), &mut ops)?;
+        ctx.sqs.store.submit(ops)
+    };
+    if visibility == 0 {
+        queue.notify.notify_waiters();
+    }
+    committed(commit).await?;
+    Ok(Empty {})
+}
+
+pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse> {
+    let queue = ctx.queue(req.queue_url.as_deref())?;
+    check_batch(
+        "ChangeMessageVisibilityBatchRequestEntry",
+        req.entries.iter().map(|e| e.id.as_deref()),
+    )?;
+    let now = now_ms();
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let commit = {
+        let mut state = queue.lock();
+        let mut ops = Vec::new();
+        for entry in &req.entries {
+            let id = entry.id.as_deref().unwrap_or_default();
+            let result = required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
+                let visibility = timeout(entry.visibility_timeout)?;
+                let handle = handle_for(&queue, raw)?;
+                state.change_visibility(&handle, raw, visibility, now, &mut ops)
+            });
+            match result {
+                Ok(()) => successful.push(Success { id: id.to_string() }),
+                Err(e) => failed.push(BatchFailure::new(id, e)),
+            }
+        }
+        ctx.sqs.store.submit(ops)
+    };
+    queue.notify.notify_waiters();
+    committed(commit).await?;
+    Ok(BatchResponse { successful, failed })
+}

@@ -1,0 +1,98 @@
+//! DeleteMessage and DeleteMessageBatch.
+
+use serde::{Deserialize, Serialize};
+
+use super::{BatchFailure, Context, Empty, check_batch, committed, required};
+use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::queue::Queue;
+use crate::queue::receipt::ReceiptHandle;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    queue_url: Option<String>,
+    receipt_handle: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchRequest {
+    queue_url: Option<String>,
+    #[serde(default)]
+    entries: Vec<BatchEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchEntry {
+    id: Option<String>,
+    receipt_handle: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchResponse {
+    successful: Vec<Success>,
+    failed: Vec<BatchFailure>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Success {
+    id: String,
+}
+
+/// Decodes a receipt handle and checks it belongs to `queue`.
+pub fn handle_for(queue: &Queue, raw: &str) -> SqsResult<ReceiptHandle> {
+    let handle = ReceiptHandle::decode(raw)?;
+    if handle.queue_id != queue.id {
+        return Err(SqsError::new(
+            ErrorCode::ReceiptHandleIsInvalid,
+            format!("The input receipt handle \"{raw}\" is not a valid receipt handle."),
+        ));
+    }
+    Ok(handle)
+}
+
+pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
+    let queue = ctx.queue(req.queue_url.as_deref())?;
+    let raw = required(req.receipt_handle.as_deref(), "ReceiptHandle")?;
+    let handle = handle_for(&queue, raw)?;
+    let commit = {
+        let mut state = queue.lock();
+        let mut ops = Vec::new();
+        state.delete(&handle, raw, &mut ops)?;
+        ctx.sqs.store.submit(ops)
+    };
+    committed(commit).await?;
+    Ok(Empty {})
+}
+
+pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse> {
+    let queue = ctx.queue(req.queue_url.as_deref())?;
+    check_batch(
+        "DeleteMessageBatchRequestEntry",
+        req.entries.iter().map(|e| e.id.as_deref()),
+    )?;
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let commit = {
+        let mut state = queue.lock();
+        let mut ops = Vec::new();
+        for entry in &req.entries {
+            let id = entry.id.as_deref().unwrap_or_default();
+            let result = required(entry.receipt_handle.as_deref(), "ReceiptHandle")
+                .and_then(|raw| {
+                    let handle = handle_for(&queue, raw)?;
+                    state.delete(&handle, raw, &mut ops)
+                });
+            match result {
+                Ok(()) => successful.push(Success { id: id.to_string() }),
+                Err(e) => failed.push(BatchFailure::new(id, e)),
+            }
+        }
+        ctx.sqs.store.submit(ops)
+    };
+    committed(commit).await?;
+    Ok(BatchResponse { successful, failed })
+}

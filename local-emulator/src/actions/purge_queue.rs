@@ -1,0 +1,41 @@
+//! PurgeQueue: at most once every 60 seconds per queue.
+
+use serde::Deserialize;
+
+use super::{Context, Empty, committed};
+use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::sqs::now_ms;
+
+const PURGE_INTERVAL_MS: u64 = 60_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Request {
+    queue_url: Option<String>,
+}
+
+pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Empty> {
+    let queue = ctx.queue(req.queue_url.as_deref())?;
+    let now = now_ms();
+    let commit = {
+        let mut state = queue.lock();
+        if state
+            .last_purge_ms
+            .is_some_and(|last| now < last + PURGE_INTERVAL_MS)
+        {
+            return Err(SqsError::new(
+                ErrorCode::PurgeQueueInProgress,
+                format!(
+                    "Only one PurgeQueue operation on {} is allowed every 60 seconds.",
+                    queue.name
+                ),
+            ));
+        }
+        state.last_purge_ms = Some(now);
+        let mut ops = Vec::new();
+        state.purge(&mut ops);
+        ctx.sqs.store.submit(ops)
+    };
+    committed(commit).await?;
+    Ok(Empty {})
+}

@@ -1,0 +1,75 @@
+//! TagQueue, UntagQueue, ListQueueTags.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::set_queue_attributes::check_tags;
+use super::{Context, Empty, committed};
+use crate::error::{SqsError, SqsResult};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagRequest {
+    queue_url: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+pub async fn tag(ctx: &Context, req: TagRequest) -> SqsResult<Empty> {
+    let queue = ctx.queue(req.queue_url.as_deref())?;
+    let tags = req.tags.ok_or_else(|| SqsError::missing("Tags"))?;
+    let commit = {
+        let mut state = queue.lock();
+        let total = state
+            .tags
+            .keys()
+            .chain(tags.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        check_tags(&queue.name, total, &tags)?;
+        state.tags.extend(tags);
+        ctx.sqs.persist_queue(&queue, &state)
+    };
+    committed(commit).await?;
+    Ok(Empty {})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UntagRequest {
+    queue_url: Option<String>,
+    tag_keys: Option<Vec<String>>,
+}
+
+pub async fn untag(ctx: &Context, req: UntagRequest) -> SqsResult<Empty> {
+    let queue = ctx.queue(req.queue_url.as_deref())?;
+    let keys = req.tag_keys.ok_or_else(|| SqsError::missing("TagKeys"))?;
+    let commit = {
+        let mut state = queue.lock();
+        for key in &keys {
+            state.tags.remove(key);
+        }
+        ctx.sqs.persist_queue(&queue, &state)
+    };
+    committed(commit).await?;
+    Ok(Empty {})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListRequest {
+    queue_url: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListResponse {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    tags: BTreeMap<String, String>,
+}
+
+pub async fn list(ctx: &Context, req: ListRequest) -> SqsResult<ListResponse> {
+    let queue = ctx.queue(req.queue_url.as_deref())?;
+    let tags = queue.lock().tags.clone();
+    Ok(ListResponse { tags })
+}

@@ -1,0 +1,21 @@
+//! lockgate-emulator: an SQS-compatible server.
+//!
+//! Map of the crate (a request flows top to bottom):
+//! - [`server`]: HTTP accept loop, protocol detection, graceful shutdown.
+//! - [`protocol`]: wire codecs (AWS JSON 1.0); errors meet the wire only here.
+//! - [`actions`]: one module per SQS action: decode → validate → apply → response.
+//! - [`sqs`]: the registry of queues plus what every request shares (config, store, ids).
+//! - [`queue`]: the queue engine: messages, visibility, delays, FIFO groups, dedup, redrive.
+//! - [`store`]: durability (SQLite WAL with group commit) and recovery.
+//! - [`error`]: the one error type, with SQS's codes and statuses.
+
+pub mod actions;
+pub mod error;
+pub mod protocol;
+pub mod queue;
+pub mod server;
+pub mod sqs;
+pub mod store;
+
+pub use server::{EmulatorConfig, RunningEmulator, serve};
+pub use sqs::{Config, Sqs};

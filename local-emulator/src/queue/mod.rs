@@ -1,0 +1,744 @@
+//! The queue engine: one [`Queue`] per SQS queue, all hot state in memory behind one mutex.
+//!
+//! Invariants that keep every operation independent of queue depth:
+//! - `messages` owns each message once, keyed by its global sequence number.
+//! - A standard queue's visible messages are in `ready` (in the order they became visible); a
+//!   FIFO queue's are reached through `ready_groups`, whose groups each hold their messages in
+//!   send order in `groups`.
+//! - Delayed and in-flight messages have an entry in `timers`; entries (and `ready` entries)
+//!   carry the message's `timer_gen` and are skipped when it no longer matches, so nothing is
+//!   ever searched for and removed from the middle of a heap.
+//! - Counters for the Approximate* attributes are kept as messages change state.
+//!
+//! Every mutation also pushes the [`StoreOp`]s that make it durable; the caller hands them to
+//! the store before releasing the lock.
+
+pub mod attributes;
+pub mod message;
+pub mod receipt;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::store::{DedupRecord, MessageRecord, StoreOp};
+use attributes::QueueAttributes;
+use message::{Message, MessageExtras, State};
+use receipt::ReceiptHandle;
+
+/// SQS's in-flight limits.
+pub const STANDARD_INFLIGHT_LIMIT: u64 = 120_000;
+pub const FIFO_INFLIGHT_LIMIT: u64 = 20_000;
+/// FIFO deduplication and ReceiveRequestAttemptId windows.
+pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+pub struct Queue {
+    pub id: u64,
+    pub account: String,
+    pub name: String,
+    pub arn: String,
+    pub fifo: bool,
+    state: Mutex<QueueState>,
+    /// Woken whenever a message may have become receivable.
+    pub notify: Notify,
+}
+
+impl Queue {
+    pub fn new(
+        id: u64,
+        account: String,
+        name: String,
+        region: &str,
+        attrs: QueueAttributes,
+        tags: BTreeMap<String, String>,
+        created_s: u64,
+    ) -> Self {
+        let arn = format!("arn:aws:sqs:{region}:{account}:{name}");
+        let fifo = attrs.fifo_queue;
+        Self {
+            id,
+            account,
+            name,
+            arn,
+            fifo,
+            state: Mutex::new(QueueState::new(id, fifo, attrs, tags, created_s)),
+            notify: Notify::new(),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // A panic while holding the lock leaves consistent-enough state for an emulator;
+        // keep serving rather than poisoning every later request.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A message about to be enqueued.
+pub struct NewMessage {
+    pub id: u128,
+    pub body: Box<str>,
+    pub md5_of_body: [u8; 16],
+    pub extras: Option<Box<MessageExtras>>,
+    pub group: Option<Arc<str>>,
+    pub delay_s: u32,
+    /// FIFO only: the deduplication key (scope already applied).
+    pub dedup_key: Option<String>,
+}
+
+pub enum SendOutcome {
+    Enqueued { seq: u64 },
+    /// A FIFO duplicate within the window: answered with the original message's id.
+    Duplicate { id: u128, seq: u64 },
+}
+
+/// A message handed out by a receive: a copy taken under the lock.
+pub struct Delivery {
+    pub seq: u64,
+    pub message: Message,
+}
+
+/// A message the redrive policy moves to the dead-letter queue.
+pub struct Moved {
+    pub seq: u64,
+    pub message: Message,
+}
+
+pub struct ReceiveOptions<'a> {
+    pub max: usize,
+    pub visibility_s: u32,
+    pub redrive: Option<Redrive<'a>>,
+    pub attempt_id: Option<&'a str>,
+}
+
+/// Where messages go once their receive count reaches the maximum.
+pub struct Redrive<'a> {
+    pub max_receive_count: u32,
+    pub dead_letter_queue_id: u64,
+    pub source_arn: &'a str,
+}
+
+struct Group {
+    seqs: VecDeque<u64>,
+    inflight: u32,
+    listed: bool,
+}
+
+struct DedupEntry {
+    id: u128,
+    seq: u64,
+    expires_ms: u64,
+}
+
+struct Attempt {
+    expires_ms: u64,
+    deliveries: Vec<(u64, u32)>,
+}
+
+pub struct QueueState {
+    queue_id: u64,
+    fifo: bool,
+    pub attrs: QueueAttributes,
+    pub tags: BTreeMap<String, String>,
+    pub created_s: u64,
+    pub modified_s: u64,
+    pub last_purge_ms: Option<u64>,
+    messages: HashMap<u64, Box<Message>>,
+    ready: VecDeque<(u64, u32)>,
+    timers: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    retention: BinaryHeap<Reverse<(u64, u64)>>,
+    groups: HashMap<Arc<str>, Group>,
+    ready_groups: VecDeque<Arc<str>>,
+    dedup: HashMap<String, DedupEntry>,
+    dedup_order: VecDeque<(u64, String)>,
+    attempts: HashMap<String, Attempt>,
+    attempt_order: VecDeque<(u64, String)>,
+    n_ready: u64,
+    n_inflight: u64,
+    n_delayed: u64,
+}
+
+impl QueueState {
+    fn new(
+        queue_id: u64,
+        fifo: bool,
+        attrs: QueueAttributes,
+        tags: BTreeMap<String, String>,
+        created_s: u64,
+    ) -> Self {
+        Self {
+            queue_id,
+            fifo,
+            attrs,
+            tags,
+            created_s,
+            modified_s: created_s,
+            last_purge_ms: None,
+            messages: HashMap::new(),
+            ready: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            retention: BinaryHeap::new(),
+            groups: HashMap::new(),
+            ready_groups: VecDeque::new(),
+            dedup: HashMap::new(),
+            dedup_order: VecDeque::new(),
+            attempts: HashMap::new(),
+            attempt_order: VecDeque::new(),
+            n_ready: 0,
+            n_inflight: 0,
+            n_delayed: 0,
+        }
+    }
+
+    /// (visible, in flight, delayed)
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (self.n_ready, self.n_inflight, self.n_delayed)
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The earliest moment a delayed or in-flight message may become visible.
+    pub fn next_timer_ms(&self) -> Option<u64> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Applies everything that is due at `now_ms`: delays and visibility timeouts that ended,
+    /// retention expiry, and the end of deduplication windows. Returns true if any message
+    /// became visible.
+    pub fn tick(&mut self, now_ms: u64, ops: &mut Vec<StoreOp>) -> bool {
+        let mut woke = false;
+        while let Some(&Reverse((at, seq, gen_))) = self.timers.peek() {
+            if at > now_ms {
+                break;
+            }
+            self.timers.pop();
+            let due = self
+                .messages
+                .get(&seq)
+                .is_some_and(|m| m.timer_gen == gen_ && m.state != State::Ready);
+            if due {
+                self.make_ready(seq);
+                woke = true;
+            }
+        }
+        let retention_ms = u64::from(self.attrs.message_retention_period) * 1000;
+        while let Some(&Reverse((sent_ms, seq))) = self.retention.peek() {
+            if sent_ms + retention_ms > now_ms {
+                break;
+            }
+            self.retention.pop();
+            if self.messages.get(&seq).is_some_and(|m| m.sent_ms == sent_ms) {
+                self.remove(seq);
+                ops.push(StoreOp::DeleteMessage(seq));
+            }
+        }
+        while let Some((expires, _)) = self.dedup_order.front() {
+            if *expires > now_ms {
+                break;
+            }
+            let (expires, key) = self.dedup_order.pop_front().expect("peeked");
+            if self.dedup.get(&key).is_some_and(|e| e.expires_ms == expires) {
+                self.dedup.remove(&key);
+            }
+        }
+        while let Some((expires, _)) = self.attempt_order.front() {
+            if *expires > now_ms {
+                break;
+            }
+            let (expires, key) = self.attempt_order.pop_front().expect("peeked");
+            if self.attempts.get(&key).is_some_and(|a| a.expires_ms == expires) {
+                self.attempts.remove(&key);
+            }
+        }
+        woke
+    }
+
+    /// Enqueues a message; for FIFO queues a duplicate within the window is not enqueued.
+    pub fn send(
+        &mut self,
+        new: NewMessage,
+        next_seq: &AtomicU64,
+        now_ms: u64,
+        ops: &mut Vec<StoreOp>,
+    ) -> SendOutcome {
+        if let Some(key) = &new.dedup_key
+            && let Some(entry) = self.dedup.get(key)
+            && entry.expires_ms > now_ms
+        {
+            return SendOutcome::Duplicate {
+                id: entry.id,
+                seq: entry.seq,
+            };
+        }
+        let seq = next_seq.fetch_add(1, Ordering::Relaxed);
+        if let Some(key) = new.dedup_key {
+            let expires_ms = now_ms + DEDUP_WINDOW_MS;
+            ops.push(StoreOp::PutDedup(Box::new(DedupRecord {
+                queue_id: self.queue_id,
+                key: key.clone(),
+                message_id: new.id,
+                seq,
+                expires_ms,
+            })));
+            self.dedup_order.push_back((expires_ms, key.clone()));
+            self.dedup.insert(
+                key,
+                DedupEntry {
+                    id: new.id,
+                    seq,
+                    expires_ms,
+                },
+            );
+        }
+        let visible_at_ms = now_ms + u64::from(new.delay_s) * 1000;
+        let message = Message {
+            id: new.id,
+            body: new.body,
+            md5_of_body: new.md5_of_body,
+            extras: new.extras,
+            group: new.group,
+            sent_ms: now_ms,
+            first_receive_ms: 0,
+            visible_at_ms,
+            receive_count: 0,
+            timer_gen: 0,
+            state: State::Delayed,
+        };
+        ops.push(StoreOp::PutMessage(Box::new(self.record(seq, &message))));
+        self.insert(seq, message, now_ms);
+        SendOutcome::Enqueued { seq }
+    }
+
+    /// Puts a message (new, recovered or moved here) into the structures for its state.
+    pub fn insert(&mut self, seq: u64, mut message: Message, now_ms: u64) {
+        self.retention.push(Reverse((message.sent_ms, seq)));
+        let in_flight = message.receive_count > 0 && message.visible_at_ms > now_ms;
+        let delayed = message.receive_count == 0 && message.visible_at_ms > now_ms;
+        if self.fifo {
+            let group = message.group.clone().unwrap_or_else(|| Arc::from(""));
+            let entry = self.groups.entry(group).or_insert_with(|| Group {
+                seqs: VecDeque::new(),
+                inflight: 0,
+                listed: false,
+            });
+            entry.seqs.push_back(seq);
+            if in_flight {
+                entry.inflight += 1;
+            }
+        }
+        message.state = State::Delayed;
+        if in_flight || delayed {
+            message.state = if in_flight {
+                self.n_inflight += 1;
+                State::InFlight
+            } else {
+                self.n_delayed += 1;
+                State::Delayed
+            };
+            self.timers
+                .push(Reverse((message.visible_at_ms, seq, message.timer_gen)));
+            self.messages.insert(seq, Box::new(message));
+        } else {
+            // Counted as delayed for the moment so make_ready's bookkeeping is uniform.
+            self.n_delayed += 1;
+            self.messages.insert(seq, Box::new(message));
+            self.make_ready(seq);
+        }
+    }
+
+    /// Restores a FIFO deduplication entry read back from the store.
+    pub fn restore_dedup(&mut self, key: String, id: u128, seq: u64, expires_ms: u64) {
+        self.dedup_order.push_back((expires_ms, key.clone()));
+        self.dedup.insert(
+            key,
+            DedupEntry {
+                id,
+                seq,
+                expires_ms,
+            },
+        );
+    }
+
+    /// Sorts restored dedup entries by expiry (they are read back unordered).
+    pub fn finish_restore(&mut self) {
+        self.dedup_order.make_contiguous().sort();
+    }
+
+    fn make_ready(&mut self, seq: u64) {
+        let Some(message) = self.messages.get_mut(&seq) else {
+            return;
+        };
+        match message.state {
+            State::Ready => return,
+            State::Delayed => self.n_delayed -= 1,
+            State::InFlight => self.n_inflight -= 1,
+        }
+        let was_in_flight = message.state == State::InFlight;
+        message.state = State::Ready;
+        message.timer_gen = message.timer_gen.wrapping_add(1);
+        self.n_ready += 1;
+        if self.fifo {
+            let group_name = message.group.clone().unwrap_or_else(|| Arc::from(""));
+            if let Some(group) = self.groups.get_mut(&group_name) {
+                if was_in_flight {
+                    group.inflight -= 1;
+                }
+                self.list_group_if_ready(&group_name);
+            }
+        } else {
+            self.ready.push_back((seq, message.timer_gen));
+        }
+    }
+
+    /// Puts a FIFO group on the ready list if it is unlocked and its head is visible.
+    fn list_group_if_ready(&mut self, name: &Arc<str>) {
+        let Some(group) = self.groups.get_mut(name) else {
+            return;
+        };
+        if group.listed || group.inflight > 0 {
+            return;
+        }
+        let head_ready = group
+            .seqs
+            .front()
+            .and_then(|seq| self.messages.get(seq))
+            .is_some_and(|m| m.state == State::Ready);
+        if head_ready {
+            group.listed = true;
+            self.ready_groups.push_back(name.clone());
+        }
+    }
+
+    /// Removes a message entirely (delete, purge, expiry, move to a DLQ).
+    fn remove(&mut self, seq: u64) -> Option<Box<Message>> {
+        let message = self.messages.remove(&seq)?;
+        match message.state {
+            State::Ready => self.n_ready -= 1,
+            State::InFlight => self.n_inflight -= 1,
+            State::Delayed => self.n_delayed -= 1,
+        }
+        if self.fifo {
+            let group_name = message.group.clone().unwrap_or_else(|| Arc::from(""));
+            if let Some(group) = self.groups.get_mut(&group_name) {
+                if let Some(pos) = group.seqs.iter().position(|s| *s == seq) {
+                    group.seqs.remove(pos);
+                }
+                if message.state == State::InFlight {
+                    group.inflight -= 1;
+                }
+                if group.seqs.is_empty() {
+                    self.groups.remove(&group_name);
+                } else {
+                    self.list_group_if_ready(&group_name);
+                }
+            }
+        }
+        Some(message)
+    }
+
+    /// Receives up to `opts.max` visible messages, making them in flight. Messages whose
+    /// receive count already reached the redrive policy's maximum are removed and returned in
+    /// `moved` for the caller to put on the dead-letter queue.
+    pub fn receive(
+        &mut self,
+        opts: &ReceiveOptions<'_>,
+        now_ms: u64,
+        ops: &mut Vec<StoreOp>,
+        moved: &mut Vec<Moved>,
+    ) -> SqsResult<Vec<Delivery>> {
+        self.tick(now_ms, ops);
+        if let Some(attempt_id) = opts.attempt_id
+            && let Some(previous) = self.replay_attempt(attempt_id)
+        {
+            return Ok(previous);
+        }
+        if !self.fifo && self.n_inflight >= STANDARD_INFLIGHT_LIMIT && self.n_ready > 0 {
+            return Err(SqsError::new(
+                ErrorCode::OverLimit,
+                "Too many messages in flight.",
+            ));
+        }
+        let mut out = Vec::new();
+        if self.fifo {
+            self.receive_fifo(opts, now_ms, ops, moved, &mut out);
+        } else {
+            self.receive_standard(opts, now_ms, ops, moved, &mut out);
+        }
+        if let Some(attempt_id) = opts.attempt_id {
+            let expires_ms = now_ms + DEDUP_WINDOW_MS;
+            self.attempt_order
+                .push_back((expires_ms, attempt_id.to_string()));
+            self.attempts.insert(
+                attempt_id.to_string(),
+                Attempt {
+                    expires_ms,
+                    deliveries: out
+                        .iter()
+                        .map(|d| (d.seq, d.message.receive_count))
+                        .collect(),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// A retried FIFO receive with the same attempt id gets the same messages and handles,
+    /// as long as they are all still in flight from that receive.
+    fn replay_attempt(&self, attempt_id: &str) -> Option<Vec<Delivery>> {
+        let attempt = self.attempts.get(attempt_id)?;
+        let mut out = Vec::with_capacity(attempt.deliveries.len());
+        for (seq, count) in &attempt.deliveries {
+            let message = self.messages.get(seq)?;
+            if message.receive_count != *count || message.state != State::InFlight {
+                return None;
+            }
+            out.push(Delivery {
+                seq: *seq,
+                message: (**message).clone(),
+            });
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    fn receive_standard(
+        &mut self,
+        opts: &ReceiveOptions<'_>,
+        now_ms: u64,
+        ops: &mut Vec<StoreOp>,
+        moved: &mut Vec<Moved>,
+        out: &mut Vec<Delivery>,
+    ) {
+        while out.len() < opts.max {
+            let Some((seq, gen_)) = self.ready.pop_front() else {
+                break;
+            };
+            let current = self
+                .messages
+                .get(&seq)
+                .is_some_and(|m| m.state == State::Ready && m.timer_gen == gen_);
+            if !current {
+                continue;
+            }
+            if self.exceeds_receives(seq, opts) {
+                self.move_out(seq, opts, moved, ops);
+                continue;
+            }
+            out.push(self.deliver(seq, opts.visibility_s, now_ms, ops));
+        }
+    }
+
+    fn receive_fifo(
+        &mut self,
+        opts: &ReceiveOptions<'_>,
+        now_ms: u64,
+        ops: &mut Vec<StoreOp>,
+        moved: &mut Vec<Moved>,
+        out: &mut Vec<Delivery>,
+    ) {
+        while out.len() < opts.max && self.n_inflight < FIFO_INFLIGHT_LIMIT {
+            let Some(name) = self.ready_groups.pop_front() else {
+                break;
+            };
+            match self.groups.get_mut(&name) {
+                Some(group) => {
+                    group.listed = false;
+                    if group.inflight > 0 {
+                        continue; // locked while any of its messages is in flight
+                    }
+                }
+                None => continue,
+            }
+            loop {
+                if out.len() >= opts.max || self.n_inflight >= FIFO_INFLIGHT_LIMIT {
+                    break;
+                }
+                let Some(group) = self.groups.get(&name) else {
+                    break;
+                };
+                // Messages taken from this group so far are in flight at its front.
+                let taken = group.inflight as usize;
+                let Some(&seq) = group.seqs.get(taken) else {
+                    break;
+                };
+                if self.messages.get(&seq).map(|m| m.state) != Some(State::Ready) {
+                    break;
+                }
+                if self.exceeds_receives(seq, opts) {
+                    self.move_out(seq, opts, moved, ops);
+                    continue;
+                }
+                let delivery = self.deliver(seq, opts.visibility_s, now_ms, ops);
+                if let Some(group) = self.groups.get_mut(&name) {
+                    group.inflight += 1;
+                }
+                out.push(delivery);
+            }
+            self.list_group_if_ready(&name);
+        }
+    }
+
+    fn exceeds_receives(&self, seq: u64, opts: &ReceiveOptions<'_>) -> bool {
+        match (&opts.redrive, self.messages.get(&seq)) {
+            (Some(redrive), Some(m)) => m.receive_count >= redrive.max_receive_count,
+            _ => false,
+        }
+    }
+
+    /// Takes a message out for the dead-letter queue. The store op that re-homes it is
+    /// written here, in the same commit as this receive, so a crash cannot lose it between
+    /// the two queues; the caller then puts it into the DLQ's memory.
+    fn move_out(
+        &mut self,
+        seq: u64,
+        opts: &ReceiveOptions<'_>,
+        moved: &mut Vec<Moved>,
+        ops: &mut Vec<StoreOp>,
+    ) {
+        let Some(redrive) = &opts.redrive else {
+            return;
+        };
+        if let Some(mut message) = self.remove(seq) {
+            message
+                .extras
+                .get_or_insert_with(Default::default)
+                .dead_letter_source_arn = Some(redrive.source_arn.to_string());
+            ops.push(StoreOp::PutMessage(Box::new(message_record(
+                redrive.dead_letter_queue_id,
+                seq,
+                &message,
+            ))));
+            moved.push(Moved {
+                seq,
+                message: *message,
+            });
+        }
+    }
+
+    fn deliver(&mut self, seq: u64, visibility_s: u32, now_ms: u64, ops: &mut Vec<StoreOp>) -> Delivery {
+        let message = self.messages.get_mut(&seq).expect("delivering a present message");
+        message.receive_count += 1;
+        if message.first_receive_ms == 0 {
+            message.first_receive_ms = now_ms;
+        }
+        message.state = State::InFlight;
+        message.timer_gen = message.timer_gen.wrapping_add(1);
+        message.visible_at_ms = now_ms + u64::from(visibility_s) * 1000;
+        self.timers
+            .push(Reverse((message.visible_at_ms, seq, message.timer_gen)));
+        ops.push(StoreOp::UpdateMessage {
+            seq,
+            visible_at_ms: message.visible_at_ms,
+            receive_count: message.receive_count,
+            first_receive_ms: message.first_receive_ms,
+        });
+        let delivery = Delivery {
+            seq,
+            message: (**message).clone(),
+        };
+        self.n_ready -= 1;
+        self.n_inflight += 1;
+        delivery
+    }
+
+    /// Deletes the message a receipt handle names.
+    pub fn delete(
+        &mut self,
+        handle: &ReceiptHandle,
+        raw_handle: &str,
+        ops: &mut Vec<StoreOp>,
+    ) -> SqsResult<()> {
+        let Some(message) = self.messages.get(&handle.seq) else {
+            return Ok(()); // already gone: deletes are idempotent
+        };
+        if message.receive_count != handle.receive_count && self.fifo {
+            return Err(ReceiptHandle::expired(raw_handle));
+        }
+        self.remove(handle.seq);
+        ops.push(StoreOp::DeleteMessage(handle.seq));
+        Ok(())
+    }
+
+    /// Changes the visibility timeout of an in-flight message.
+    pub fn change_visibility(
+        &mut self,
+        handle: &ReceiptHandle,
+        raw_handle: &str,
+        visibility_s: u32,
+        now_ms: u64,
+        ops: &mut Vec<StoreOp>,
+    ) -> SqsResult<()> {
+        self.tick(now_ms, ops);
+        let Some(message) = self.messages.get_mut(&handle.seq) else {
+            return Err(ReceiptHandle::expired(raw_handle));
+        };
+        if message.receive_count != handle.receive_count {
+            return Err(ReceiptHandle::expired(raw_handle));
+        }
+        if message.state != State::InFlight {
+            return Err(SqsError::new(
+                ErrorCode::MessageNotInflight,
+                "Message does not exist or is not available for visibility timeout change.",
+            ));
+        }
+        message.visible_at_ms = now_ms + u64::from(visibility_s) * 1000;
+        ops.push(StoreOp::UpdateMessage {
+            seq: handle.seq,
+            visible_at_ms: message.visible_at_ms,
+            receive_count: message.receive_count,
+            first_receive_ms: message.first_receive_ms,
+        });
+        if visibility_s == 0 {
+            self.make_ready(handle.seq);
+        } else {
+            message.timer_gen = message.timer_gen.wrapping_add(1);
+            self.timers
+                .push(Reverse((message.visible_at_ms, handle.seq, message.timer_gen)));
+        }
+        Ok(())
+    }
+
+    /// Deletes every message (PurgeQueue). Deduplication windows stay, as in SQS.
+    pub fn purge(&mut self, ops: &mut Vec<StoreOp>) {
+        self.messages.clear();
+        self.ready.clear();
+        self.timers.clear();
+        self.retention.clear();
+        self.groups.clear();
+        self.ready_groups.clear();
+        self.attempts.clear();
+        self.attempt_order.clear();
+        self.n_ready = 0;
+        self.n_inflight = 0;
+        self.n_delayed = 0;
+        ops.push(StoreOp::Purge(self.queue_id));
+    }
+
+    /// The persisted form of a message of this queue.
+    pub fn record(&self, seq: u64, m: &Message) -> MessageRecord {
+        message_record(self.queue_id, seq, m)
+    }
+}
+
+pub fn message_record(queue_id: u64, seq: u64, m: &Message) -> MessageRecord {
+    MessageRecord {
+        seq,
+        queue_id,
+        id: m.id,
+        body: m.body.clone(),
+        extras: m.extras.clone(),
+        group: m.group.as_deref().map(str::to_string),
+        sent_ms: m.sent_ms,
+        visible_at_ms: m.visible_at_ms,
+        receive_count: m.receive_count,
+        first_receive_ms: m.first_receive_ms,
+    }
+}

@@ -1,0 +1,202 @@
+//! HTTP: accepts connections, recognises the protocol, runs the action, renders the reply.
+//! Shutdown is passed in as a future; open requests finish (long polls return at once) and the
+//! store is flushed before [`RunningEmulator::shutdown`] returns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::actions::{self, Context};
+use crate::error::{ErrorCode, SqsError};
+use crate::protocol::json;
+use crate::sqs::{Config, Sqs};
+
+/// Request bodies above this are refused before parsing (SQS's own cap on a batch is 1 MiB of
+/// payload; JSON escaping can make the body larger than its payload).
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    pub bind: SocketAddr,
+    /// `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    pub sqs: Config,
+}
+
+impl EmulatorConfig {
+    /// In memory on 127.0.0.1 with an ephemeral port: what tests want.
+    pub fn ephemeral() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            sqs: Config::default(),
+        }
+    }
+}
+
+/// A started emulator.
+pub struct RunningEmulator {
+    pub addr: SocketAddr,
+    pub sqs: Arc<Sqs>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    /// Opens the store (recovering what it holds), binds, and starts serving.
+    pub async fn start(config: EmulatorConfig) -> Result<Self, String> {
+        let (sqs, writer) = match &config.data_dir {
+            Some(dir) => {
+                let dir = dir.clone();
+                let sqs_config = config.sqs.clone();
+                let (sqs, writer) =
+                    tokio::task::spawn_blocking(move || Sqs::durable(sqs_config, &dir))
+                        .await
+                        .map_err(|e| e.to_string())??;
+                (sqs, Some(writer))
+            }
+            None => (Sqs::in_memory(config.sqs.clone()), None),
+        };
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, sqs.clone(), async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            sqs,
+            stop: Some(stop),
+            task,
+            writer,
+        })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets open requests finish, and flushes the store.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.sqs.store.flush().await;
+        let writer = self.writer.take();
+        drop(self);
+        if let Some(writer) = writer {
+            // The writer exits once the last store handle is gone; handles may still be held
+            // by finishing tasks, so do not block the runtime on it.
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains open requests.
+pub async fn serve(
+    listener: TcpListener,
+    sqs: Arc<Sqs>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let app = Router::new()
+        .fallback(handle)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(sqs.clone());
+    let closing = sqs.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.close();
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "emulator server stopped");
+    }
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+fn request_id() -> String {
+    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+    crate::queue::message::format_message_id((0x5eed_u128 << 112) | u128::from(n))
+}
+
+async fn handle(State(sqs): State<Arc<Sqs>>, headers: HeaderMap, body: Bytes) -> Response {
+    let request_id = request_id();
+    let ctx = Context {
+        account: account_of(&headers).unwrap_or_else(|| sqs.config.account_id.clone()),
+        host: headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost:9324")
+            .to_string(),
+        sqs,
+    };
+    let Some(target) = headers.get("x-amz-target").and_then(|t| t.to_str().ok()) else {
+        return json_error(
+            &SqsError::new(
+                ErrorCode::InvalidAction,
+                "Requests must use the AWS JSON 1.0 protocol (an X-Amz-Target header naming AmazonSQS.<Action>).",
+            ),
+            &request_id,
+        );
+    };
+    let result = match json::action_from_target(target) {
+        Ok(action) => actions::dispatch(&ctx, action, &body).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(bytes) => {
+            let mut response = (StatusCode::OK, bytes).into_response();
+            set_headers(response.headers_mut(), &request_id);
+            response
+        }
+        Err(error) => json_error(&error, &request_id),
+    }
+}
+
+fn json_error(error: &SqsError, request_id: &str) -> Response {
+    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, json::error_body(error)).into_response();
+    let headers = response.headers_mut();
+    set_headers(headers, request_id);
+    if let Ok(v) = HeaderValue::from_str(&error.code.qualified_type()) {
+        headers.insert("x-amzn-errortype", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&json::query_error_header(error)) {
+        headers.insert("x-amzn-query-error", v);
+    }
+    response
+}
+
+fn set_headers(headers: &mut HeaderMap, request_id: &str) {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(json::CONTENT_TYPE),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+}
+
+/// A request signed with a 12-digit access key id acts in that account.
+fn account_of(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    let key_id = credential.split('/').next()?;
+    (key_id.len() == 12 && key_id.bytes().all(|b| b.is_ascii_digit())).then(|| key_id.to_string())
+}

@@ -1,0 +1,321 @@
+//! The registry of queues and everything shared by all requests: configuration, the store,
+//! id and sequence allocation, the clock. Cheap to share as `Arc<Sqs>`.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
+
+use crate::error::{SqsError, SqsResult};
+use crate::queue::attributes::QueueAttributes;
+use crate::queue::message::{Message, State, md5_of_body};
+use crate::queue::{Moved, Queue};
+use crate::store::{QueueRecord, Store, StoreOp, sqlite};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub account_id: String,
+    pub region: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        }
+    }
+}
+
+type QueueKey = (String, String);
+
+pub struct Sqs {
+    pub config: Config,
+    pub store: Store,
+    queues: RwLock<HashMap<QueueKey, Arc<Queue>>>,
+    next_seq: AtomicU64,
+    next_queue_id: AtomicU64,
+    id_high: u64,
+    id_counter: AtomicU64,
+    closing: AtomicBool,
+    /// Wakes long polls when the server shuts down.
+    pub closed: Notify,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+fn random_u64() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(now_ms());
+    hasher.finish()
+}
+
+impl Sqs {
+    /// An emulator whose state lives only in memory.
+    pub fn in_memory(config: Config) -> Arc<Self> {
+        Arc::new(Self::with_store(config, Store::memory(), 1, 1))
+    }
+
+    /// Opens the durable store under `dir`, recovering every queue and message.
+    pub fn durable(config: Config, dir: &Path) -> Result<(Arc<Self>, JoinHandle<()>), String> {
+        let now = now_ms();
+        let (store, snapshot, writer) = sqlite::open(dir, now)?;
+        let next_seq = snapshot
+            .messages
+            .iter()
+            .map(|m| m.seq)
+            .chain(snapshot.dedup.iter().map(|d| d.seq))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let next_queue_id = snapshot.queues.iter().map(|q| q.id).max().unwrap_or(0) + 1;
+        let sqs = Self::with_store(config, store, next_seq, next_queue_id);
+        let mut by_id = HashMap::new();
+        for record in snapshot.queues {
+            let attrs: QueueAttributes = serde_json::from_str(&record.attributes)
+                .map_err(|e| format!("queue {} has unreadable attributes: {e}", record.name))?;
+            let tags: BTreeMap<String, String> =
+                serde_json::from_str(&record.tags).unwrap_or_default();
+            let queue = Arc::new(Queue::new(
+                record.id,
+                record.account.clone(),
+                record.name.clone(),
+                &sqs.config.region,
+                attrs,
+                tags,
+                record.created_s,
+            ));
+            queue.lock().modified_s = record.modified_s;
+            by_id.insert(record.id, queue.clone());
+            sqs.write_registry()
+                .insert((record.account, record.name), queue);
+        }
+        for m in snapshot.messages {
+            let Some(queue) = by_id.get(&m.queue_id) else {
+                continue;
+            };
+            let message = Message {
+                id: m.id,
+                md5_of_body: md5_of_body(&m.body),
+                body: m.body,
+                extras: m.extras,
+                group: m.group.map(Arc::from),
+                sent_ms: m.sent_ms,
+                first_receive_ms: m.first_receive_ms,
+                visible_at_ms: m.visible_at_ms,
+                receive_count: m.receive_count,
+                timer_gen: 0,
+                state: State::Delayed,
+            };
+            queue.lock().insert(m.seq, message, now);
+        }
+        for d in snapshot.dedup {
+            if let Some(queue) = by_id.get(&d.queue_id) {
+                queue
+                    .lock()
+                    .restore_dedup(d.key, d.message_id, d.seq, d.expires_ms);
+            }
+        }
+        for queue in by_id.values() {
+            queue.lock().finish_restore();
+        }
+        Ok((Arc::new(sqs), writer))
+    }
+
+    fn with_store(config: Config, store: Store, next_seq: u64, next_queue_id: u64) -> Self {
+        Self {
+            config,
+            store,
+            queues: RwLock::new(HashMap::new()),
+            next_seq: AtomicU64::new(next_seq),
+            next_queue_id: AtomicU64::new(next_queue_id),
+            // Version-4 UUID bits in the high half; the low half counts, so ids never repeat.
+            id_high: (random_u64() & !0xF000) | 0x4000,
+            id_counter: AtomicU64::new(random_u64() >> 2),
+            closing: AtomicBool::new(false),
+            closed: Notify::new(),
+        }
+    }
+
+    pub fn next_seq(&self) -> &AtomicU64 {
+        &self.next_seq
+    }
+
+    pub fn new_message_id(&self) -> u128 {
+        let low = self.id_counter.fetch_add(1, Ordering::Relaxed) & (u64::MAX >> 2);
+        (u128::from(self.id_high) << 64) | u128::from(low | (1 << 63))
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Makes long polls return now; called when the server starts shutting down.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.closed.notify_waiters();
+    }
+
+    fn read_registry(&self) -> std::sync::RwLockReadGuard<'_, HashMap<QueueKey, Arc<Queue>>> {
+        self.queues.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_registry(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<QueueKey, Arc<Queue>>> {
+        self.queues.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn queue(&self, account: &str, name: &str) -> Option<Arc<Queue>> {
+        self.read_registry()
+            .get(&(account.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Resolves a queue URL in any common form by its last two path segments (account and
+    /// name); a URL with just a name resolves in the caller's account.
+    pub fn queue_by_url(&self, url: &str, caller_account: &str) -> SqsResult<Arc<Queue>> {
+        let path = url
+            .split_once("://")
+            .map_or(url, |(_, rest)| rest.split_once('/').map_or("", |(_, p)| p));
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let mut segments = path.rsplit('/').filter(|s| !s.is_empty());
+        let name = segments.next().ok_or_else(SqsError::queue_does_not_exist)?;
+        let account = segments
+            .next()
+            .filter(|s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or(caller_account);
+        self.queue(account, name)
+            .ok_or_else(SqsError::queue_does_not_exist)
+    }
+
+    pub fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+        let mut parts = arn.split(':');
+        let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        self.queue(account, name)
+    }
+
+    /// Every queue of an account, sorted by name.
+    pub fn queues_of(&self, account: &str) -> Vec<Arc<Queue>> {
+        let mut queues: Vec<_> = self
+            .read_registry()
+            .iter()
+            .filter(|((a, _), _)| a == account)
+            .map(|(_, q)| q.clone())
+            .collect();
+        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        queues
+    }
+
+    /// Registers a new queue, or returns the existing one with that name (the caller compares
+    /// attributes). The bool says whether it was created.
+    pub async fn create_queue(
+        &self,
+        account: &str,
+        name: &str,
+        attrs: QueueAttributes,
+        tags: BTreeMap<String, String>,
+    ) -> SqsResult<(Arc<Queue>, bool)> {
+        let created_s = now_ms() / 1000;
+        let commit = {
+            let mut registry = self.write_registry();
+            let key = (account.to_string(), name.to_string());
+            if let Some(existing) = registry.get(&key) {
+                return Ok((existing.clone(), false));
+            }
+            let id = self.next_queue_id.fetch_add(1, Ordering::Relaxed);
+            let queue = Arc::new(Queue::new(
+                id,
+                account.to_string(),
+                name.to_string(),
+                &self.config.region,
+                attrs,
+                tags,
+                created_s,
+            ));
+            let record = queue_record(&queue);
+            registry.insert(key, queue.clone());
+            (queue, self.store.submit(vec![StoreOp::PutQueue(record)]))
+        };
+        let (queue, commit) = commit;
+        commit.await.map_err(SqsError::internal)?;
+        Ok((queue, true))
+    }
+
+    pub async fn delete_queue(&self, queue: &Arc<Queue>) -> SqsResult<()> {
+        let commit = {
+            let mut registry = self.write_registry();
+            let key = (queue.account.clone(), queue.name.clone());
+            if registry.get(&key).is_some_and(|q| Arc::ptr_eq(q, queue)) {
+                registry.remove(&key);
+            }
+            self.store.submit(vec![StoreOp::DeleteQueue(queue.id)])
+        };
+        queue.notify.notify_waiters();
+        commit.await.map_err(SqsError::internal)
+    }
+
+    /// Persists a queue's attributes and tags after a change (call with its lock held, so
+    /// the store sees changes in order).
+    pub fn persist_queue(
+        &self,
+        queue: &Queue,
+        state: &crate::queue::QueueState,
+    ) -> crate::store::Commit {
+        self.store
+            .submit(vec![StoreOp::PutQueue(queue_record_locked(queue, state))])
+    }
+
+    /// Puts messages a redrive policy took out of `source` into their dead-letter queue's
+    /// memory (the store already has them there).
+    pub fn deliver_to_dead_letter_queue(&self, dlq: &Queue, moved: Vec<Moved>) {
+        if moved.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        {
+            let mut state = dlq.lock();
+            for m in moved {
+                state.insert(m.seq, m.message, now);
+            }
+        }
+        dlq.notify.notify_waiters();
+    }
+}
+
+/// The persisted form of a queue. Takes the queue's lock: do not call with it held.
+fn queue_record(queue: &Queue) -> QueueRecord {
+    let state = queue.lock();
+    queue_record_locked(queue, &state)
+}
+
+pub fn queue_record_locked(queue: &Queue, state: &crate::queue::QueueState) -> QueueRecord {
+    QueueRecord {
+        id: queue.id,
+        account: queue.account.clone(),
+        name: queue.name.clone(),
+        attributes: serde_json::to_string(&state.attrs).expect("attributes serialize"),
+        tags: serde_json::to_string(&state.tags).expect("tags serialize"),
+        created_s: state.created_s,
+        modified_s: state.modified_s,
+    }
+}

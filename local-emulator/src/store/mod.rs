@@ -1,0 +1,139 @@
+//! Durability. The queue engine keeps all hot state in memory and describes every change as a
+//! [`StoreOp`]; a [`Store`] makes those changes durable. Ops are handed over while the queue's
+//! lock is held, so the store sees them in the order the engine applied them.
+//!
+//! - [`memory`]: nothing is written (`--in-memory`).
+//! - [`sqlite`]: SQLite in WAL mode with group commit: one writer thread drains every op that
+//!   arrived while the previous transaction was committing into the next transaction, so many
+//!   concurrent requests share one fsync.
+
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
+
+use crate::queue::message::MessageExtras;
+
+/// A queue as it is persisted.
+#[derive(Debug, Clone)]
+pub struct QueueRecord {
+    pub id: u64,
+    pub account: String,
+    pub name: String,
+    /// `QueueAttributes` as JSON.
+    pub attributes: String,
+    /// Tags as a JSON object.
+    pub tags: String,
+    pub created_s: u64,
+    pub modified_s: u64,
+}
+
+/// A message as it is persisted.
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub seq: u64,
+    pub queue_id: u64,
+    pub id: u128,
+    pub body: Box<str>,
+    pub extras: Option<Box<MessageExtras>>,
+    pub group: Option<String>,
+    pub sent_ms: u64,
+    pub visible_at_ms: u64,
+    pub receive_count: u32,
+    pub first_receive_ms: u64,
+}
+
+/// A FIFO deduplication entry, kept after its message is gone until the window ends.
+#[derive(Debug, Clone)]
+pub struct DedupRecord {
+    pub queue_id: u64,
+    pub key: String,
+    pub message_id: u128,
+    pub seq: u64,
+    pub expires_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreOp {
+    PutQueue(QueueRecord),
+    DeleteQueue(u64),
+    /// Insert or replace (a send, or a move to another queue).
+    PutMessage(Box<MessageRecord>),
+    /// A receive or visibility change.
+    UpdateMessage {
+        seq: u64,
+        visible_at_ms: u64,
+        receive_count: u32,
+        first_receive_ms: u64,
+    },
+    DeleteMessage(u64),
+    Purge(u64),
+    PutDedup(Box<DedupRecord>),
+}
+
+/// Everything read back at start-up.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub queues: Vec<QueueRecord>,
+    /// Ordered by sequence number.
+    pub messages: Vec<MessageRecord>,
+    pub dedup: Vec<DedupRecord>,
+}
+
+struct Batch {
+    ops: Vec<StoreOp>,
+    done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// The handle the engine writes through. Cloning is cheap.
+#[derive(Clone)]
+pub struct Store {
+    writer: Option<mpsc::Sender<Batch>>,
+}
+
+/// Resolves when the ops handed to [`Store::submit`] are durable.
+pub type Commit = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+impl Store {
+    /// A store that keeps nothing: every commit is immediate.
+    pub fn memory() -> Self {
+        Self { writer: None }
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// Hands ops to the writer (call with the queue lock held) and returns a future that
+    /// resolves once they are committed.
+    pub fn submit(&self, ops: Vec<StoreOp>) -> Commit {
+        let Some(writer) = &self.writer else {
+            return Box::pin(std::future::ready(Ok(())));
+        };
+        if ops.is_empty() {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        let (done, wait) = oneshot::channel();
+        if writer
+            .send(Batch {
+                ops,
+                done: Some(done),
+            })
+            .is_err()
+        {
+            return Box::pin(std::future::ready(Err("store is closed".to_string())));
+        }
+        Box::pin(async move { wait.await.unwrap_or_else(|_| Err("store writer stopped".into())) })
+    }
+
+    /// Hands ops to the writer without waiting (used where a lost write is harmless, e.g.
+    /// an expired entry's removal that recovery would redo anyway).
+    pub fn submit_detached(&self, ops: Vec<StoreOp>) {
+        if let (Some(writer), false) = (&self.writer, ops.is_empty()) {
+            let _ = writer.send(Batch { ops, done: None });
+        }
+    }
+}

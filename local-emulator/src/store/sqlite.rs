@@ -1,0 +1,308 @@
+//! The durable store: SQLite (bundled) in WAL mode with `synchronous=FULL`, written by one
+//! thread with group commit. See docs/storage.md for the format and the fsync policy.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Batch, DedupRecord, MessageRecord, QueueRecord, Snapshot, Store, StoreOp};
+
+/// Upper bound on ops folded into one transaction, so one commit cannot grow without limit.
+const MAX_OPS_PER_COMMIT: usize = 20_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS queues (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_s INTEGER NOT NULL,
+    modified_s INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    queue_id INTEGER NOT NULL,
+    message_id BLOB NOT NULL,
+    body TEXT NOT NULL,
+    extras TEXT,
+    group_id TEXT,
+    sent_ms INTEGER NOT NULL,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL,
+    first_receive_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue_id);
+CREATE TABLE IF NOT EXISTS dedup (
+    queue_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    message_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, key)
+) WITHOUT ROWID;
+";
+
+const FORMAT_VERSION: &str = "1";
+
+/// Opens (or creates) the database under `dir`, reads everything back, and starts the writer.
+pub fn open(dir: &Path, now_ms: u64) -> Result<(Store, Snapshot, JoinHandle<()>), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("lockgate.sqlite3");
+    let conn = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    configure(&conn).map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
+    check_format(&conn)?;
+    let snapshot = load(&conn, now_ms).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let (tx, rx) = mpsc::channel::<Batch>();
+    let writer = std::thread::Builder::new()
+        .name("lockgate-store".into())
+        .spawn(move || write_loop(conn, rx))
+        .map_err(|e| e.to_string())?;
+    Ok((Store { writer: Some(tx) }, snapshot, writer))
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(())
+}
+
+fn check_format(conn: &Connection) -> Result<(), String> {
+    let version: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| e.to_string())?;
+    match version.as_deref() {
+        None => conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('format', ?1)",
+                [FORMAT_VERSION],
+            )
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Some(FORMAT_VERSION) => Ok(()),
+        Some(other) => Err(format!(
+            "data directory has storage format {other}; this build reads format {FORMAT_VERSION}"
+        )),
+    }
+}
+
+fn load(conn: &Connection, now_ms: u64) -> rusqlite::Result<Snapshot> {
+    // Rows of deleted queues (a queue delete racing a move) and expired dedup entries are
+    // dropped here rather than on the hot path.
+    conn.execute(
+        "DELETE FROM messages WHERE queue_id NOT IN (SELECT id FROM queues)",
+        [],
+    )?;
+    conn.execute("DELETE FROM dedup WHERE expires_ms <= ?1", [now_ms as i64])?;
+    let mut snapshot = Snapshot::default();
+    let mut stmt = conn.prepare(
+        "SELECT id, account, name, attributes, tags, created_s, modified_s FROM queues ORDER BY id",
+    )?;
+    snapshot.queues = stmt
+        .query_map([], |r| {
+            Ok(QueueRecord {
+                id: r.get::<_, i64>(0)? as u64,
+                account: r.get(1)?,
+                name: r.get(2)?,
+                attributes: r.get(3)?,
+                tags: r.get(4)?,
+                created_s: r.get::<_, i64>(5)? as u64,
+                modified_s: r.get::<_, i64>(6)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT seq, queue_id, message_id, body, extras, group_id, sent_ms, visible_at_ms,
+                receive_count, first_receive_ms FROM messages ORDER BY seq",
+    )?;
+    snapshot.messages = stmt
+        .query_map([], |r| {
+            let extras: Option<String> = r.get(4)?;
+            Ok(MessageRecord {
+                seq: r.get::<_, i64>(0)? as u64,
+                queue_id: r.get::<_, i64>(1)? as u64,
+                id: blob_to_id(&r.get::<_, Vec<u8>>(2)?),
+                body: r.get::<_, String>(3)?.into_boxed_str(),
+                extras: extras.and_then(|e| serde_json::from_str(&e).ok()),
+                group: r.get(5)?,
+                sent_ms: r.get::<_, i64>(6)? as u64,
+                visible_at_ms: r.get::<_, i64>(7)? as u64,
+                receive_count: r.get::<_, i64>(8)? as u32,
+                first_receive_ms: r.get::<_, i64>(9)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt =
+        conn.prepare("SELECT queue_id, key, message_id, seq, expires_ms FROM dedup")?;
+    snapshot.dedup = stmt
+        .query_map([], |r| {
+            Ok(DedupRecord {
+                queue_id: r.get::<_, i64>(0)? as u64,
+                key: r.get(1)?,
+                message_id: blob_to_id(&r.get::<_, Vec<u8>>(2)?),
+                seq: r.get::<_, i64>(3)? as u64,
+                expires_ms: r.get::<_, i64>(4)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(snapshot)
+}
+
+fn blob_to_id(blob: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = blob.len().min(16);
+    bytes[..n].copy_from_slice(&blob[..n]);
+    u128::from_be_bytes(bytes)
+}
+
+/// Group commit: block for the first batch, then take every batch already waiting, write them
+/// all in one transaction, commit (one fsync), and acknowledge them together.
+fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Batch>) {
+    while let Ok(first) = rx.recv() {
+        let mut batches = vec![first];
+        let mut ops = batches[0].ops.len();
+        while ops < MAX_OPS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(batch) => {
+                    ops += batch.ops.len();
+                    batches.push(batch);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = apply(&mut conn, &batches).map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "store commit failed");
+        }
+        for batch in batches {
+            if let Some(done) = batch.done {
+                let _ = done.send(result.clone());
+            }
+        }
+    }
+    // Every sender is gone: fold the WAL into the main file so the next start is quick.
+    let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+}
+
+fn apply(conn: &mut Connection, batches: &[Batch]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for op in batches.iter().flat_map(|b| &b.ops) {
+        apply_op(&tx, op)?;
+    }
+    tx.commit()
+}
+
+fn apply_op(tx: &rusqlite::Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
+    match op {
+        StoreOp::PutQueue(q) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO queues (id, account, name, attributes, tags, created_s, modified_s)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                q.id as i64,
+                q.account,
+                q.name,
+                q.attributes,
+                q.tags,
+                q.created_s as i64,
+                q.modified_s as i64
+            ])?;
+        }
+        StoreOp::DeleteQueue(id) => {
+            tx.prepare_cached("DELETE FROM messages WHERE queue_id = ?1")?
+                .execute([*id as i64])?;
+            tx.prepare_cached("DELETE FROM dedup WHERE queue_id = ?1")?
+                .execute([*id as i64])?;
+            tx.prepare_cached("DELETE FROM queues WHERE id = ?1")?
+                .execute([*id as i64])?;
+        }
+        StoreOp::PutMessage(m) => {
+            let extras = m
+                .extras
+                .as_ref()
+                .map(|e| serde_json::to_string(e).expect("extras serialize"));
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO messages (seq, queue_id, message_id, body, extras, group_id,
+                 sent_ms, visible_at_ms, receive_count, first_receive_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                m.seq as i64,
+                m.queue_id as i64,
+                &m.id.to_be_bytes()[..],
+                &*m.body,
+                extras,
+                m.group,
+                m.sent_ms as i64,
+                m.visible_at_ms as i64,
+                m.receive_count as i64,
+                m.first_receive_ms as i64
+            ])?;
+        }
+        StoreOp::UpdateMessage {
+            seq,
+            visible_at_ms,
+            receive_count,
+            first_receive_ms,
+        } => {
+            tx.prepare_cached(
+                "UPDATE messages SET visible_at_ms = ?2, receive_count = ?3, first_receive_ms = ?4
+                 WHERE seq = ?1",
+            )?
+            .execute(params![
+                *seq as i64,
+                *visible_at_ms as i64,
+                *receive_count as i64,
+                *first_receive_ms as i64
+            ])?;
+        }
+        StoreOp::DeleteMessage(seq) => {
+            tx.prepare_cached("DELETE FROM messages WHERE seq = ?1")?
+                .execute([*seq as i64])?;
+        }
+        StoreOp::Purge(queue_id) => {
+            tx.prepare_cached("DELETE FROM messages WHERE queue_id = ?1")?
+                .execute([*queue_id as i64])?;
+        }
+        StoreOp::PutDedup(d) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO dedup (queue_id, key, message_id, seq, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                d.queue_id as i64,
+                d.key,
+                &d.message_id.to_be_bytes()[..],
+                d.seq as i64,
+                d.expires_ms as i64
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Waits until everything handed over so far is committed.
+    pub async fn flush(&self) {
+        if let Some(writer) = &self.writer {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if writer
+                .send(Batch {
+                    ops: Vec::new(),
+                    done: Some(done),
+                })
+                .is_ok()
+            {
+                let _ = wait.await;
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! `lockgate emulator`: the SQS-compatible server alone.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use lockgate_emulator::{Config, EmulatorConfig, RunningEmulator};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (9324 is the port local SQS users expect).
+    #[arg(long, default_value = "127.0.0.1:9324")]
+    bind: SocketAddr,
+    /// Directory for durable state.
+    #[arg(long, default_value = ".lockgate")]
+    data_dir: PathBuf,
+    /// Keep everything in memory (nothing survives a restart).
+    #[arg(long)]
+    in_memory: bool,
+    /// Account id for requests not signed with a 12-digit access key id.
+    #[arg(long, default_value = "000000000000")]
+    account_id: String,
+    /// Region used in queue ARNs.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("--account-id must be 12 digits, got {:?}", args.account_id);
+    }
+    let config = EmulatorConfig {
+        bind: args.bind,
+        data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
+        sqs: Config {
+            account_id: args.account_id,
+            region: args.region,
+        },
+    };
+    let emulator = RunningEmulator::start(config)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("starting the emulator")?;
+    let storage = if args.in_memory {
+        "in memory".to_string()
+    } else {
+        format!("durable in {}", args.data_dir.display())
+    };
+    tracing::info!(
+        "SQS emulator ready on {} ({storage}); set AWS_ENDPOINT_URL_SQS={}",
+        emulator.endpoint(),
+        emulator.endpoint()
+    );
+    if !emulator.addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {}, which is not loopback: anyone who can reach it can use every queue",
+            emulator.addr
+        );
+    }
+    super::shutdown_signal().await;
+    tracing::info!("shutting down: finishing open requests and flushing the store");
+    emulator.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
