@@ -1,0 +1,212 @@
+//! Shared test harness: an emulator on 127.0.0.1:0 and a real aws-sdk-sqs client for it.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use lockgate_emulator::{EmulatorConfig, RunningEmulator};
+
+pub struct Harness {
+    pub emulator: RunningEmulator,
+    pub client: Client,
+    pub dir: Option<tempfile::TempDir>,
+}
+
+impl Harness {
+    pub async fn memory() -> Self {
+        let emulator = RunningEmulator::start(EmulatorConfig::ephemeral())
+            .await
+            .expect("emulator starts");
+        let client = client(&emulator.endpoint(), "AKIDEXAMPLE");
+        Self {
+            emulator,
+            client,
+            dir: None,
+        }
+    }
+
+    pub async fn durable() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let emulator = start_durable(dir.path()).await;
+        let client = client(&emulator.endpoint(), "AKIDEXAMPLE");
+        Self {
+            emulator,
+            client,
+            dir: Some(dir),
+        }
+    }
+
+    /// Stops the emulator and starts a new one on the same data directory.
+    pub async fn restart(self) -> Self {
+        let dir = self.dir.expect("restart needs a durable harness");
+        self.emulator.shutdown().await;
+        let emulator = start_durable(dir.path()).await;
+        let client = client(&emulator.endpoint(), "AKIDEXAMPLE");
+        Self {
+            emulator,
+            client,
+            dir: Some(dir),
+        }
+    }
+
+    pub async fn create(&self, name: &str) -> String {
+        self.client
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url")
+    }
+
+    pub async fn create_with(&self, name: &str, attrs: &[(&str, &str)]) -> String {
+        let mut req = self.client.create_queue().queue_name(name);
+        for (k, v) in attrs {
+            req = req.attributes((*k).into(), (*v).to_string());
+        }
+        req.send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url")
+    }
+
+    pub async fn attr(&self, url: &str, name: &str) -> Option<String> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(name.into())
+            .send()
+            .await
+            .expect("get attributes")
+            .attributes
+            .and_then(|a| a.get(&name.into()).cloned())
+    }
+
+    pub async fn depth(&self, url: &str) -> (u64, u64, u64) {
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names("All".into())
+            .send()
+            .await
+            .expect("get attributes")
+            .attributes
+            .unwrap_or_default();
+        let n = |k: &str| {
+            attrs
+                .get(&k.into())
+                .map(|v| v.parse().unwrap())
+                .unwrap_or(0)
+        };
+        (
+            n("ApproximateNumberOfMessages"),
+            n("ApproximateNumberOfMessagesNotVisible"),
+            n("ApproximateNumberOfMessagesDelayed"),
+        )
+    }
+
+    pub async fn send(&self, url: &str, body: &str) -> String {
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send")
+            .message_id
+            .expect("message id")
+    }
+
+    /// Receives with a short visibility timeout override left to the caller.
+    pub async fn receive(&self, url: &str, max: i32) -> Vec<aws_sdk_sqs::types::Message> {
+        self.client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(max)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default()
+    }
+
+    pub async fn shutdown(self) {
+        self.emulator.shutdown().await;
+    }
+}
+
+async fn start_durable(dir: &std::path::Path) -> RunningEmulator {
+    let mut config = EmulatorConfig::ephemeral();
+    config.data_dir = Some(dir.to_path_buf());
+    RunningEmulator::start(config)
+        .await
+        .expect("emulator starts")
+}
+
+pub fn client(endpoint: &str, access_key: &str) -> Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+        .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
+/// The error code and HTTP status of a failed call.
+pub fn error_of<E: ProvideErrorMetadata + std::fmt::Debug>(
+    err: SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> (String, String, u16) {
+    let status = match &err {
+        SdkError::ServiceError(e) => e.raw().status().as_u16(),
+        other => panic!("expected a service error, got {other:?}"),
+    };
+    (
+        err.code().unwrap_or_default().to_string(),
+        err.message().unwrap_or_default().to_string(),
+        status,
+    )
+}
+
+/// Polls `check` until it returns Some, failing after a generous deadline.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs one scenario against both stores.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::common::Harness::memory().await).await })*
+        }
+        mod durable {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::common::Harness::durable().await).await })*
+        }
+    };
+}
