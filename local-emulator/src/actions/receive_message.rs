@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -166,11 +167,13 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
             let in_ms = at.saturating_sub(now_ms());
             deadline.min(now_instant + Duration::from_millis(in_ms))
         });
+        queue.waiting.fetch_add(1, Ordering::Relaxed);
         tokio::select! {
             _ = &mut notified => {}
             _ = &mut closed => {}
             _ = tokio::time::sleep_until(wake_at) => {}
         }
+        queue.waiting.fetch_sub(1, Ordering::Relaxed);
     };
 
     let system_names = requested_system_attributes(&req.attribute_names, &req.message_system_attribute_names);

@@ -45,6 +45,8 @@ pub struct Queue {
     state: Mutex<QueueState>,
     /// Woken whenever a message may have become receivable.
     pub notify: Notify,
+    /// Receives currently parked in a long poll (observable for tests and status).
+    pub waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Queue {
@@ -67,6 +69,7 @@ impl Queue {
             fifo,
             state: Mutex::new(QueueState::new(id, fifo, attrs, tags, created_s)),
             notify: Notify::new(),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
