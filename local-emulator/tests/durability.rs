@@ -76,9 +76,21 @@ async fn restart_recovers_everything() {
         .unwrap();
 
     let h = h.restart().await;
-    assert_eq!(h.depth(&url).await, (15, 2, 0), "15 visible, 2 still in flight");
-    assert_eq!(h.attr(&url, "VisibilityTimeout").await.as_deref(), Some("600"));
-    assert!(h.attr(&url, "RedrivePolicy").await.unwrap().contains(&dlq_arn));
+    assert_eq!(
+        h.depth(&url).await,
+        (15, 2, 0),
+        "15 visible, 2 still in flight"
+    );
+    assert_eq!(
+        h.attr(&url, "VisibilityTimeout").await.as_deref(),
+        Some("600")
+    );
+    assert!(
+        h.attr(&url, "RedrivePolicy")
+            .await
+            .unwrap()
+            .contains(&dlq_arn)
+    );
     let tags = h
         .client
         .list_queue_tags()
@@ -105,7 +117,8 @@ async fn restart_recovers_everything() {
         }
         for m in batch {
             assert_eq!(
-                m.attributes.as_ref().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount],
+                m.attributes.as_ref().unwrap()
+                    [&MessageSystemAttributeName::ApproximateReceiveCount],
                 "1"
             );
             assert!(m.message_attributes.as_ref().unwrap().contains_key("n"));
@@ -143,11 +156,23 @@ async fn deleted_queues_stay_deleted() {
     let h = Harness::durable().await;
     let url = h.create("gone").await;
     h.send(&url, "x").await;
-    h.client.delete_queue().queue_url(&url).send().await.unwrap();
+    h.client
+        .delete_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap();
     let keep = h.create("kept").await;
     h.send(&keep, "y").await;
     let h = h.restart().await;
-    let urls = h.client.list_queues().send().await.unwrap().queue_urls.unwrap();
+    let urls = h
+        .client
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap();
     assert_eq!(urls.len(), 1);
     assert!(urls[0].ends_with("/kept"));
     // A re-created queue of the old name starts empty.

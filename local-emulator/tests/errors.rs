@@ -67,7 +67,8 @@ async fn queue_errors() {
         error_of(err),
         (
             "InvalidParameterValue".into(),
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length".into(),
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+                .into(),
             400
         )
     );
@@ -182,14 +183,19 @@ async fn queue_errors() {
         .unwrap_err();
     let (code, message, _) = error_of(err);
     assert_eq!(code, "InvalidParameterValue");
-    assert!(message.ends_with("Reason: Dead letter target does not exist."), "{message}");
+    assert!(
+        message.ends_with("Reason: Dead letter target does not exist."),
+        "{message}"
+    );
     h.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_errors() {
     let h = Harness::memory().await;
-    let url = h.create_with("small", &[("MaximumMessageSize", "1024")]).await;
+    let url = h
+        .create_with("small", &[("MaximumMessageSize", "1024")])
+        .await;
     h.client
         .send_message()
         .queue_url(&url)
@@ -209,7 +215,8 @@ async fn message_errors() {
         error_of(err),
         (
             "InvalidParameterValue".into(),
-            "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.".into(),
+            "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes."
+                .into(),
             400
         )
     );
@@ -368,9 +375,13 @@ async fn message_errors() {
         let (code, message, status) = error_of(err);
         assert_eq!((code.as_str(), status), ("InvalidParameterValue", 400));
         let expected = if max == 11 || max == 0 {
-            format!("Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.")
+            format!(
+                "Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
+            )
         } else {
-            format!("Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.")
+            format!(
+                "Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided."
+            )
         };
         assert_eq!(message, expected);
     }
@@ -448,7 +459,8 @@ async fn batch_errors() {
         error_of(req.send().await.unwrap_err()),
         (
             "AWS.SimpleQueueService.BatchRequestTooLong".into(),
-            "Batch requests cannot be longer than 1048576 bytes. You have sent 1200000 bytes.".into(),
+            "Batch requests cannot be longer than 1048576 bytes. You have sent 1200000 bytes."
+                .into(),
             400
         )
     );
@@ -482,7 +494,10 @@ async fn batch_errors() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error_of(err).0, "AWS.SimpleQueueService.BatchEntryIdsNotDistinct");
+    assert_eq!(
+        error_of(err).0,
+        "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"
+    );
     let _ = DeleteMessageBatchRequestEntry::builder();
     h.shutdown().await;
 }
@@ -605,15 +620,22 @@ async fn wire_shapes() {
     let addr = h.emulator.addr;
     let json = ("Content-Type", "application/x-amz-json-1.0");
 
-    let (status, headers, body) = raw_post_target(addr, json, "AmazonSQS.NoSuchAction", b"{}").await;
+    let (status, headers, body) =
+        raw_post_target(addr, json, "AmazonSQS.NoSuchAction", b"{}").await;
     assert_eq!(status, 400);
     assert!(body.contains("InvalidAction"), "{body}");
     assert!(header(&headers, "x-amzn-query-error").starts_with("InvalidAction;Sender"));
 
-    let (status, _, body) = raw_post_target(addr, json, "AmazonSQS.CreateQueue", b"{not json").await;
+    let (status, _, body) =
+        raw_post_target(addr, json, "AmazonSQS.CreateQueue", b"{not json").await;
     assert_eq!(status, 400);
     let parsed: serde_json::Value = serde_json::from_str(&body).expect("error body is JSON");
-    assert!(parsed["__type"].as_str().unwrap().ends_with("SerializationException"));
+    assert!(
+        parsed["__type"]
+            .as_str()
+            .unwrap()
+            .ends_with("SerializationException")
+    );
 
     let (status, _, body) = raw_post_target(addr, json, "AmazonSQS.CreateQueue", b"{}").await;
     assert_eq!(status, 400);
@@ -633,7 +655,10 @@ async fn wire_shapes() {
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(header(&headers, "content-type"), "application/x-amz-json-1.0");
+    assert_eq!(
+        header(&headers, "content-type"),
+        "application/x-amz-json-1.0"
+    );
     assert_eq!(
         header(&headers, "x-amzn-query-error"),
         "AWS.SimpleQueueService.NonExistentQueue;Sender"

@@ -141,13 +141,16 @@ async fn content_based_deduplication_and_group_scope(h: Harness) {
     assert_ne!(a, c, "dedup is scoped per group");
     let got = h.receive(&url, 10).await;
     assert_eq!(got.len(), 2);
-    let dedup = &got[0].attributes.as_ref().unwrap()[&MessageSystemAttributeName::MessageDeduplicationId];
+    let dedup =
+        &got[0].attributes.as_ref().unwrap()[&MessageSystemAttributeName::MessageDeduplicationId];
     assert_eq!(dedup.len(), 64, "SHA-256 of the body, hex");
     h.shutdown().await;
 }
 
 async fn receive_request_attempt_id_replays(h: Harness) {
-    let url = h.create_with("attempt.fifo", &[("FifoQueue", "true")]).await;
+    let url = h
+        .create_with("attempt.fifo", &[("FifoQueue", "true")])
+        .await;
     send(&h, &url, "g", "1", "one").await;
     send(&h, &url, "h", "2", "two").await;
     let receive = |attempt: &'static str| {
@@ -190,7 +193,10 @@ async fn fifo_rules(h: Harness) {
         .unwrap_err();
     let (code, message, status) = common::error_of(err);
     assert_eq!((code.as_str(), status), ("MissingParameter", 400));
-    assert_eq!(message, "The request must contain the parameter MessageGroupId.");
+    assert_eq!(
+        message,
+        "The request must contain the parameter MessageGroupId."
+    );
     // Without content-based dedup a dedup id is required.
     let err = h
         .client
@@ -305,7 +311,10 @@ async fn fifo_dead_letter_queue(h: Harness) {
     let arn = h.attr(&dlq, "QueueArn").await.unwrap();
     let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":1}}"#);
     let url = h
-        .create_with("src.fifo", &[("FifoQueue", "true"), ("RedrivePolicy", &policy)])
+        .create_with(
+            "src.fifo",
+            &[("FifoQueue", "true"), ("RedrivePolicy", &policy)],
+        )
         .await;
     send(&h, &url, "g", "1", "first").await;
     send(&h, &url, "g", "2", "second").await;

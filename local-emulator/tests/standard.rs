@@ -57,7 +57,9 @@ async fn queue_lifecycle(h: Harness) {
     assert_eq!(attrs[&QueueAttributeName::MessageRetentionPeriod], "345600");
     assert!(!attrs.contains_key(&QueueAttributeName::FifoQueue));
     assert!(!attrs.contains_key(&QueueAttributeName::RedrivePolicy));
-    let created: u64 = attrs[&QueueAttributeName::CreatedTimestamp].parse().unwrap();
+    let created: u64 = attrs[&QueueAttributeName::CreatedTimestamp]
+        .parse()
+        .unwrap();
     assert!(created > 1_600_000_000);
 
     h.client
@@ -68,11 +70,19 @@ async fn queue_lifecycle(h: Harness) {
         .send()
         .await
         .unwrap();
-    assert_eq!(h.attr(&url, "VisibilityTimeout").await.as_deref(), Some("45"));
+    assert_eq!(
+        h.attr(&url, "VisibilityTimeout").await.as_deref(),
+        Some("45")
+    );
     // The queue now differs from the defaults only where it was changed.
     assert_eq!(h.create("orders").await, url);
 
-    h.client.delete_queue().queue_url(&url).send().await.unwrap();
+    h.client
+        .delete_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap();
     let err = h
         .client
         .get_queue_url()
@@ -93,9 +103,15 @@ async fn send_receive_delete(h: Harness) {
     let m = &messages[0];
     assert_eq!(m.message_id.as_deref(), Some(id.as_str()));
     assert_eq!(m.body.as_deref(), Some("hello"));
-    assert_eq!(m.md5_of_body.as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
+    assert_eq!(
+        m.md5_of_body.as_deref(),
+        Some("5d41402abc4b2a76b9719d911017c592")
+    );
     let attrs = m.attributes.as_ref().unwrap();
-    assert_eq!(attrs[&MessageSystemAttributeName::ApproximateReceiveCount], "1");
+    assert_eq!(
+        attrs[&MessageSystemAttributeName::ApproximateReceiveCount],
+        "1"
+    );
     assert!(attrs.contains_key(&MessageSystemAttributeName::SentTimestamp));
     assert!(attrs.contains_key(&MessageSystemAttributeName::ApproximateFirstReceiveTimestamp));
     assert_eq!(h.depth(&url).await, (0, 1, 0));
@@ -147,7 +163,9 @@ async fn attributes_and_checksums(h: Harness) {
             "binaryAttribute",
             MessageAttributeValue::builder()
                 .data_type("Binary")
-                .binary_value(aws_sdk_sqs::primitives::Blob::new(b"Hello binary world!".to_vec()))
+                .binary_value(aws_sdk_sqs::primitives::Blob::new(
+                    b"Hello binary world!".to_vec(),
+                ))
                 .build()
                 .unwrap(),
         )
@@ -166,7 +184,10 @@ async fn attributes_and_checksums(h: Harness) {
         sent.md5_of_message_attributes.as_deref(),
         Some("c932db14a896c663f83c260297d594ff")
     );
-    assert_eq!(sent.md5_of_message_body.as_deref(), Some("841a2d689ad86bd1611447453c22c6fc"));
+    assert_eq!(
+        sent.md5_of_message_body.as_deref(),
+        Some("841a2d689ad86bd1611447453c22c6fc")
+    );
     assert!(sent.md5_of_message_system_attributes.is_some());
 
     // Only the selected attributes come back, and the checksum covers exactly those.
@@ -351,7 +372,11 @@ async fn visibility(h: Harness) {
         .unwrap()
         .messages
         .unwrap_or_default();
-    assert_eq!(back.len(), 1, "message returned after its visibility timeout");
+    assert_eq!(
+        back.len(),
+        1,
+        "message returned after its visibility timeout"
+    );
     h.shutdown().await;
 }
 
@@ -409,7 +434,8 @@ async fn redrive_to_dead_letter_queue(h: Harness) {
             .messages
             .unwrap();
         assert_eq!(
-            got[0].attributes.as_ref().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount],
+            got[0].attributes.as_ref().unwrap()
+                [&MessageSystemAttributeName::ApproximateReceiveCount],
             attempt.to_string()
         );
     }
@@ -419,7 +445,8 @@ async fn redrive_to_dead_letter_queue(h: Harness) {
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].message_id.as_deref(), Some(id.as_str()));
     assert_eq!(
-        moved[0].attributes.as_ref().unwrap()[&MessageSystemAttributeName::DeadLetterQueueSourceArn],
+        moved[0].attributes.as_ref().unwrap()
+            [&MessageSystemAttributeName::DeadLetterQueueSourceArn],
         "arn:aws:sqs:us-east-1:000000000000:orders"
     );
     let sources = h
@@ -487,7 +514,13 @@ async fn tags_and_purge(h: Harness) {
     assert_eq!(h.depth(&url).await, (3, 2, 0));
     h.client.purge_queue().queue_url(&url).send().await.unwrap();
     assert_eq!(h.depth(&url).await, (0, 0, 0));
-    let err = h.client.purge_queue().queue_url(&url).send().await.unwrap_err();
+    let err = h
+        .client
+        .purge_queue()
+        .queue_url(&url)
+        .send()
+        .await
+        .unwrap_err();
     let (code, message, status) = common::error_of(err);
     assert_eq!(code, "AWS.SimpleQueueService.PurgeQueueInProgress");
     assert_eq!(status, 403);
@@ -542,7 +575,15 @@ async fn accounts_are_isolated(h: Harness) {
         .queue_url
         .unwrap();
     assert!(url.contains("/111122223333/shared-name"));
-    assert!(h.client.list_queues().send().await.unwrap().queue_urls.is_none());
+    assert!(
+        h.client
+            .list_queues()
+            .send()
+            .await
+            .unwrap()
+            .queue_urls
+            .is_none()
+    );
     let err = h
         .client
         .get_queue_url()

@@ -47,7 +47,10 @@ async fn sigkill_loses_nothing_acknowledged() {
     let url = client
         .create_queue()
         .queue_name("crash")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "1")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "1",
+        )
         .send()
         .await
         .unwrap()
@@ -133,11 +136,12 @@ async fn sigkill_loses_nothing_acknowledged() {
 
     let (mut child, endpoint) = start_emulator(dir.path());
     let client = common::client(&endpoint, "AKIDEXAMPLE");
+    let url = format!("{endpoint}/000000000000/crash");
     let mut recovered = HashSet::new();
     loop {
         let out = client
             .receive_message()
-            .queue_url(&url.replace(url.split('/').nth(2).unwrap(), endpoint.trim_start_matches("http://")))
+            .queue_url(&url)
             .max_number_of_messages(10)
             .visibility_timeout(600)
             .wait_time_seconds(3)
@@ -160,7 +164,13 @@ async fn sigkill_loses_nothing_acknowledged() {
         .filter(|b| !deleted.contains(*b) && !recovered.contains(*b))
         .take(5)
         .collect();
-    assert!(missing.is_empty(), "acknowledged messages lost: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged messages lost: {missing:?}"
+    );
     let resurrected: Vec<_> = deleted.intersection(&recovered).take(5).collect();
-    assert!(resurrected.is_empty(), "acknowledged deletes undone: {resurrected:?}");
+    assert!(
+        resurrected.is_empty(),
+        "acknowledged deletes undone: {resurrected:?}"
+    );
 }

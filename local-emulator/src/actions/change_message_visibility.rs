@@ -88,11 +88,12 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse>
         let mut ops = Vec::new();
         for entry in &req.entries {
             let id = entry.id.as_deref().unwrap_or_default();
-            let result = required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
-                let visibility = timeout(entry.visibility_timeout)?;
-                let handle = handle_for(&queue, raw)?;
-                state.change_visibility(&handle, raw, visibility, now, &mut ops)
-            });
+            let result =
+                required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
+                    let visibility = timeout(entry.visibility_timeout)?;
+                    let handle = handle_for(&queue, raw)?;
+                    state.change_visibility(&handle, raw, visibility, now, &mut ops)
+                });
             match result {
                 Ok(()) => successful.push(Success { id: id.to_string() }),
                 Err(e) => failed.push(BatchFailure::new(id, e)),

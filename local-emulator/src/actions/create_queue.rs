@@ -27,7 +27,11 @@ pub struct Response {
 
 pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
     let name = required(req.queue_name.as_deref(), "QueueName")?;
-    let fifo = match req.attributes.get("FifoQueue").map(|v| v.to_ascii_lowercase()) {
+    let fifo = match req
+        .attributes
+        .get("FifoQueue")
+        .map(|v| v.to_ascii_lowercase())
+    {
         None => false,
         Some(v) if v == "true" => true,
         Some(v) if v == "false" => false,

@@ -81,8 +81,8 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse>
         let mut ops = Vec::new();
         for entry in &req.entries {
             let id = entry.id.as_deref().unwrap_or_default();
-            let result = required(entry.receipt_handle.as_deref(), "ReceiptHandle")
-                .and_then(|raw| {
+            let result =
+                required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
                     let handle = handle_for(&queue, raw)?;
                     state.delete(&handle, raw, &mut ops)
                 });

@@ -154,5 +154,7 @@ pub fn check_batch<'a>(
 
 /// Awaits a store commit, turning a storage failure into an internal error.
 pub async fn committed(commit: crate::store::Commit) -> SqsResult<()> {
-    commit.await.map_err(|e| SqsError::internal(format!("storage failure: {e}")))
+    commit
+        .await
+        .map_err(|e| SqsError::internal(format!("storage failure: {e}")))
 }

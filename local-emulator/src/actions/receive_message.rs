@@ -51,9 +51,15 @@ pub struct ReceivedMessage {
     body: String,
     #[serde(rename = "Attributes", skip_serializing_if = "BTreeMap::is_empty")]
     attributes: BTreeMap<&'static str, String>,
-    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
     md5_of_message_attributes: Option<String>,
-    #[serde(rename = "MessageAttributes", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        rename = "MessageAttributes",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     message_attributes: Attributes,
 }
 
@@ -69,7 +75,13 @@ const SYSTEM_ATTRIBUTES: &[&str] = &[
     "SequenceNumber",
 ];
 
-fn ranged(value: Option<i64>, parameter: &str, min: i64, max: i64, reason: &str) -> SqsResult<Option<u32>> {
+fn ranged(
+    value: Option<i64>,
+    parameter: &str,
+    min: i64,
+    max: i64,
+    reason: &str,
+) -> SqsResult<Option<u32>> {
     match value {
         Some(v) if !(min..=max).contains(&v) => Err(SqsError::invalid_value(v, parameter, reason)),
         other => Ok(other.map(|v| v as u32)),
@@ -176,7 +188,8 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         queue.waiting.fetch_sub(1, Ordering::Relaxed);
     };
 
-    let system_names = requested_system_attributes(&req.attribute_names, &req.message_system_attribute_names);
+    let system_names =
+        requested_system_attributes(&req.attribute_names, &req.message_system_attribute_names);
     let messages = deliveries
         .into_iter()
         .map(|d| render(ctx, &queue, d, &system_names, &req.message_attribute_names))
@@ -184,7 +197,10 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
     Ok(Response { messages })
 }
 
-fn requested_system_attributes<'a>(legacy: &'a [String], current: &'a [String]) -> Vec<&'static str> {
+fn requested_system_attributes<'a>(
+    legacy: &'a [String],
+    current: &'a [String],
+) -> Vec<&'static str> {
     let names: Vec<&str> = legacy.iter().chain(current).map(String::as_str).collect();
     if names.contains(&"All") {
         return SYSTEM_ATTRIBUTES.to_vec();
@@ -202,8 +218,9 @@ fn attribute_selected(name: &str, patterns: &[String]) -> bool {
         p == "All"
             || p == ".*"
             || p == name
-            || p.strip_suffix(".*")
-                .is_some_and(|prefix| name.starts_with(prefix) && name[prefix.len()..].starts_with('.'))
+            || p.strip_suffix(".*").is_some_and(|prefix| {
+                name.starts_with(prefix) && name[prefix.len()..].starts_with('.')
+            })
     })
 }
 

@@ -45,7 +45,10 @@ pub struct Entry {
 pub struct Response {
     #[serde(rename = "MD5OfMessageBody")]
     md5_of_message_body: String,
-    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
     md5_of_message_attributes: Option<String>,
     #[serde(
         rename = "MD5OfMessageSystemAttributes",
@@ -218,9 +221,7 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
                 validate::token(&id, "MessageDeduplicationId")?;
                 id
             }
-            None if settings.content_based_deduplication => {
-                hex(&Sha256::digest(body.as_bytes()))
-            }
+            None if settings.content_based_deduplication => hex(&Sha256::digest(body.as_bytes())),
             None => {
                 return Err(SqsError::invalid_parameter(
                     "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
@@ -245,15 +246,16 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
     let md5_of_system_attributes = trace_header
         .as_deref()
         .map(|t| hex(&md5_of_trace_header(t)));
-    let extras = (!entry.message_attributes.is_empty() || trace_header.is_some() || dedup_id.is_some())
-        .then(|| {
-            Box::new(MessageExtras {
-                attributes: entry.message_attributes,
-                trace_header,
-                dedup_id,
-                dead_letter_source_arn: None,
-            })
-        });
+    let extras =
+        (!entry.message_attributes.is_empty() || trace_header.is_some() || dedup_id.is_some())
+            .then(|| {
+                Box::new(MessageExtras {
+                    attributes: entry.message_attributes,
+                    trace_header,
+                    dedup_id,
+                    dead_letter_source_arn: None,
+                })
+            });
     let md5 = md5_of_body(&body);
     Ok(Prepared {
         message: NewMessage {
@@ -291,7 +293,11 @@ fn system_attributes(attributes: &BTreeMap<String, AttributeValue>) -> SqsResult
 }
 
 /// Enqueues prepared messages under one lock and one commit.
-async fn enqueue(ctx: &Context, queue: &Queue, prepared: Vec<Prepared>) -> SqsResult<Vec<Response>> {
+async fn enqueue(
+    ctx: &Context,
+    queue: &Queue,
+    prepared: Vec<Prepared>,
+) -> SqsResult<Vec<Response>> {
     let now = now_ms();
     let mut responses = Vec::with_capacity(prepared.len());
     let commit = {

@@ -54,7 +54,11 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Empty> {
 }
 
 /// A redrive policy must name an existing queue of the same type that lets this one use it.
-pub fn check_redrive_policy(ctx: &Context, source_arn: &str, attrs: &QueueAttributes) -> SqsResult<()> {
+pub fn check_redrive_policy(
+    ctx: &Context,
+    source_arn: &str,
+    attrs: &QueueAttributes,
+) -> SqsResult<()> {
     let Some(policy) = &attrs.redrive_policy else {
         return Ok(());
     };
@@ -79,7 +83,11 @@ pub fn check_redrive_policy(ctx: &Context, source_arn: &str, attrs: &QueueAttrib
 }
 
 /// Tags: at most 50 per queue, keys 1–128 characters, values up to 256.
-pub fn check_tags(queue_name: &str, total: usize, tags: &BTreeMap<String, String>) -> SqsResult<()> {
+pub fn check_tags(
+    queue_name: &str,
+    total: usize,
+    tags: &BTreeMap<String, String>,
+) -> SqsResult<()> {
     if total > 50 {
         return Err(SqsError::invalid_parameter(format!(
             "Too many tags added for queue {queue_name}."

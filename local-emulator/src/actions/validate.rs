@@ -20,11 +20,13 @@ pub fn queue_name(name: &str, fifo: bool) -> SqsResult<()> {
     if ok {
         return Ok(());
     }
-    Err(SqsError::invalid_parameter(if fifo || name.ends_with(".fifo") {
-        "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length."
-    } else {
-        "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
-    }))
+    Err(SqsError::invalid_parameter(
+        if fifo || name.ends_with(".fifo") {
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length."
+        } else {
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+        },
+    ))
 }
 
 /// Characters SQS accepts in bodies and string values:
@@ -219,7 +221,13 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for ok in ["1", "-1.5", "4563442423554324324264524243.32543234", "1e10", "0"] {
+        for ok in [
+            "1",
+            "-1.5",
+            "4563442423554324324264524243.32543234",
+            "1e10",
+            "0",
+        ] {
             assert!(is_sqs_number(ok), "{ok}");
         }
         for bad in ["abc", "", "1e200", &"9".repeat(39), "NaN"] {

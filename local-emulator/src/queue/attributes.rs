@@ -57,7 +57,9 @@ impl RedrivePolicy {
         let arn = map
             .get("deadLetterTargetArn")
             .and_then(|v| v.as_str())
-            .ok_or_else(|| invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn."))?;
+            .ok_or_else(|| {
+                invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
+            })?;
         let count = match map.get("maxReceiveCount") {
             Some(serde_json::Value::Number(n)) => n.as_i64(),
             Some(serde_json::Value::String(s)) => s.parse::<i64>().ok(),

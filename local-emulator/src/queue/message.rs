@@ -124,7 +124,10 @@ pub fn md5_of_attributes<'a>(
         any = true;
         update_length_prefixed(&mut hasher, name.as_bytes());
         update_length_prefixed(&mut hasher, value.data_type.as_bytes());
-        if let Some(binary) = value.binary_value.as_ref().filter(|_| value.base_type() == "Binary")
+        if let Some(binary) = value
+            .binary_value
+            .as_ref()
+            .filter(|_| value.base_type() == "Binary")
         {
             hasher.update([2u8]);
             update_length_prefixed(&mut hasher, binary);

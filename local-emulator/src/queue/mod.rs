@@ -93,9 +93,14 @@ pub struct NewMessage {
 }
 
 pub enum SendOutcome {
-    Enqueued { seq: u64 },
+    Enqueued {
+        seq: u64,
+    },
     /// A FIFO duplicate within the window: answered with the original message's id.
-    Duplicate { id: u128, seq: u64 },
+    Duplicate {
+        id: u128,
+        seq: u64,
+    },
 }
 
 /// A message handed out by a receive: a copy taken under the lock.
@@ -239,7 +244,11 @@ impl QueueState {
                 break;
             }
             self.retention.pop();
-            if self.messages.get(&seq).is_some_and(|m| m.sent_ms == sent_ms) {
+            if self
+                .messages
+                .get(&seq)
+                .is_some_and(|m| m.sent_ms == sent_ms)
+            {
                 self.remove(seq);
                 ops.push(StoreOp::DeleteMessage(seq));
             }
@@ -249,7 +258,11 @@ impl QueueState {
                 break;
             }
             let (expires, key) = self.dedup_order.pop_front().expect("peeked");
-            if self.dedup.get(&key).is_some_and(|e| e.expires_ms == expires) {
+            if self
+                .dedup
+                .get(&key)
+                .is_some_and(|e| e.expires_ms == expires)
+            {
                 self.dedup.remove(&key);
             }
         }
@@ -258,7 +271,11 @@ impl QueueState {
                 break;
             }
             let (expires, key) = self.attempt_order.pop_front().expect("peeked");
-            if self.attempts.get(&key).is_some_and(|a| a.expires_ms == expires) {
+            if self
+                .attempts
+                .get(&key)
+                .is_some_and(|a| a.expires_ms == expires)
+            {
                 self.attempts.remove(&key);
             }
         }
@@ -626,8 +643,17 @@ impl QueueState {
         }
     }
 
-    fn deliver(&mut self, seq: u64, visibility_s: u32, now_ms: u64, ops: &mut Vec<StoreOp>) -> Delivery {
-        let message = self.messages.get_mut(&seq).expect("delivering a present message");
+    fn deliver(
+        &mut self,
+        seq: u64,
+        visibility_s: u32,
+        now_ms: u64,
+        ops: &mut Vec<StoreOp>,
+    ) -> Delivery {
+        let message = self
+            .messages
+            .get_mut(&seq)
+            .expect("delivering a present message");
         message.receive_count += 1;
         if message.first_receive_ms == 0 {
             message.first_receive_ms = now_ms;
@@ -703,8 +729,11 @@ impl QueueState {
             self.make_ready(handle.seq);
         } else {
             message.timer_gen = message.timer_gen.wrapping_add(1);
-            self.timers
-                .push(Reverse((message.visible_at_ms, handle.seq, message.timer_gen)));
+            self.timers.push(Reverse((
+                message.visible_at_ms,
+                handle.seq,
+                message.timer_gen,
+            )));
         }
         Ok(())
     }

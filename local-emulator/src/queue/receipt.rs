@@ -51,11 +51,7 @@ impl ReceiptHandle {
     }
 
     pub fn expired(text: &str) -> SqsError {
-        SqsError::invalid_value(
-            text,
-            "ReceiptHandle",
-            "The receipt handle has expired.",
-        )
+        SqsError::invalid_value(text, "ReceiptHandle", "The receipt handle has expired.")
     }
 }
 

@@ -2,7 +2,7 @@
 //! [`StoreOp`]; a [`Store`] makes those changes durable. Ops are handed over while the queue's
 //! lock is held, so the store sees them in the order the engine applied them.
 //!
-//! - [`memory`]: nothing is written (`--in-memory`).
+//! - [`Store::memory`]: nothing is written (`--in-memory`).
 //! - [`sqlite`]: SQLite in WAL mode with group commit: one writer thread drains every op that
 //!   arrived while the previous transaction was committing into the next transaction, so many
 //!   concurrent requests share one fsync.
@@ -126,7 +126,10 @@ impl Store {
         {
             return Box::pin(std::future::ready(Err("store is closed".to_string())));
         }
-        Box::pin(async move { wait.await.unwrap_or_else(|_| Err("store writer stopped".into())) })
+        Box::pin(async move {
+            wait.await
+                .unwrap_or_else(|_| Err("store writer stopped".into()))
+        })
     }
 
     /// Hands ops to the writer without waiting (used where a lost write is harmless, e.g.

@@ -52,10 +52,12 @@ const FORMAT_VERSION: &str = "1";
 pub fn open(dir: &Path, now_ms: u64) -> Result<(Store, Snapshot, JoinHandle<()>), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join("lockgate.sqlite3");
-    let conn = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let conn =
+        Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     configure(&conn).map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
     check_format(&conn)?;
-    let snapshot = load(&conn, now_ms).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let snapshot =
+        load(&conn, now_ms).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let (tx, rx) = mpsc::channel::<Batch>();
     let writer = std::thread::Builder::new()
         .name("lockgate-store".into())
@@ -75,7 +77,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 fn check_format(conn: &Connection) -> Result<(), String> {
     let version: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(|e| e.to_string())?;
     match version.as_deref() {
@@ -139,8 +143,7 @@ fn load(conn: &Connection, now_ms: u64) -> rusqlite::Result<Snapshot> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut stmt =
-        conn.prepare("SELECT queue_id, key, message_id, seq, expires_ms FROM dedup")?;
+    let mut stmt = conn.prepare("SELECT queue_id, key, message_id, seq, expires_ms FROM dedup")?;
     snapshot.dedup = stmt
         .query_map([], |r| {
             Ok(DedupRecord {

@@ -1,0 +1,74 @@
+"""Fixtures: a real `lockgate emulator` process on 127.0.0.1:0 and boto3 clients for it."""
+
+import os
+import subprocess
+import tempfile
+import threading
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.environ.get("LOCKGATE_BIN", os.path.join(ROOT, "target", "debug", "lockgate"))
+
+
+class Emulator:
+    def __init__(self, durable):
+        self.dir = tempfile.TemporaryDirectory() if durable else None
+        args = [BINARY, "emulator", "--bind", "127.0.0.1:0"]
+        args += ["--data-dir", self.dir.name] if durable else ["--in-memory"]
+        env = dict(os.environ, LOCKGATE_LOG="info", NO_COLOR="1")
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.endpoint = None
+        for line in self.process.stderr:
+            if "ready on " in line:
+                self.endpoint = line.split("ready on ")[1].split()[0]
+                break
+        if self.endpoint is None:
+            raise RuntimeError("the emulator did not report its endpoint")
+        # Keep reading stderr so the process never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.process.stderr], daemon=True).start()
+
+    def client(self, access_key="AKIDEXAMPLE"):
+        return boto3.client(
+            "sqs",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=access_key,
+            aws_secret_access_key="secret",
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        if self.dir:
+            self.dir.cleanup()
+
+
+@pytest.fixture(scope="module", params=["memory", "durable"])
+def emulator(request):
+    emu = Emulator(durable=request.param == "durable")
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def sqs(emulator):
+    return emulator.client()
+
+
+@pytest.fixture
+def queue(sqs):
+    """A fresh standard queue URL."""
+    return sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+
+
+@pytest.fixture
+def fifo_queue(sqs):
+    name = f"f-{uuid.uuid4().hex[:12]}.fifo"
+    return sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
