@@ -1,0 +1,157 @@
+//! `lockgate-bench`: emulator throughput, side by side with a floor server (parses requests,
+//! answers success, nothing else) and with moto_server, all measured in the same run on the
+//! same machine. Prints msgs/s and ratios. See the README's "Benchmarks" section.
+
+mod floor;
+mod http;
+mod servers;
+mod workloads;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use servers::Server;
+use workloads::{Figures, Load};
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The lockgate binary to measure (build it with --release).
+    #[arg(long, default_value = "target/release/lockgate")]
+    lockgate: PathBuf,
+    /// moto_server from `pip install moto[server]`; skipped when absent.
+    #[arg(long, default_value = "target/bench-venv/bin/moto_server")]
+    moto: PathBuf,
+    /// Seconds per timed workload.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent connections per workload.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Messages in the backlog test (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    backlog: usize,
+    /// Message body size in bytes.
+    #[arg(long, default_value_t = 256)]
+    body_bytes: usize,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Internal: run the floor server (used as a child process by the benchmark).
+    Floor,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    if let Some(Command::Floor) = args.command {
+        return runtime.block_on(floor::run());
+    }
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let load = Load {
+        duration: Duration::from_secs(args.seconds),
+        connections: args.connections,
+        body: "x".repeat(args.body_bytes),
+    };
+    println!(
+        "lockgate-bench: {} s per workload, {} connections, batches of 10 × {} B bodies, {} cores",
+        args.seconds,
+        args.connections,
+        args.body_bytes,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let floor = Server::floor().await?;
+    let floor_send = workloads::send_only(&floor, &load).await?;
+    floor.stop();
+    println!("floor server (parse + answer 200): {floor_send:>10.0} msgs/s");
+
+    let mut rows = Vec::new();
+    for durable in [false, true] {
+        let server = Server::lockgate(&args.lockgate, durable).await?;
+        let figures = workloads::standard_suite(&server, &load).await?;
+        let fifo = workloads::fifo_suite(&server, &load).await?;
+        server.stop();
+        rows.push((
+            if durable {
+                "lockgate durable"
+            } else {
+                "lockgate in-memory"
+            },
+            figures,
+            Some(fifo),
+        ));
+    }
+    let moto = if args.moto.exists() {
+        let server = Server::moto(&args.moto).await?;
+        let figures = workloads::standard_suite(&server, &load).await?;
+        server.stop();
+        Some(figures)
+    } else {
+        println!(
+            "moto_server not found at {} (run scripts/bench.sh to install it)",
+            args.moto.display()
+        );
+        None
+    };
+
+    println!();
+    println!(
+        "{:<22} {:>12} {:>14} {:>12} {:>10} {:>10}",
+        "server", "send msg/s", "recv+del msg/s", "cycle msg/s", "÷ floor", "× moto"
+    );
+    for (name, f, _) in &rows {
+        print_row(name, f, floor_send, moto.as_ref());
+    }
+    if let Some(m) = &moto {
+        print_row("moto_server", m, floor_send, None);
+    }
+    println!();
+    for (name, _, fifo) in &rows {
+        if let Some(fifo) = fifo {
+            println!(
+                "{name:<22} FIFO send+receive+delete: {:>9.0} msgs/s with 10 groups, {:>9.0} msgs/s with 1,000 groups",
+                fifo.ten_groups, fifo.thousand_groups
+            );
+        }
+    }
+
+    if args.backlog > 0 {
+        println!();
+        let server = Server::lockgate(&args.lockgate, true).await?;
+        workloads::backlog(server, &args.lockgate, &load, args.backlog).await?;
+    }
+    Ok(())
+}
+
+fn print_row(name: &str, f: &Figures, floor: f64, moto: Option<&Figures>) {
+    let vs_moto = moto.map_or("-".to_string(), |m| {
+        format!(
+            "{:.0}×",
+            geometric_mean(&[f.send / m.send, f.drain / m.drain, f.cycle / m.cycle])
+        )
+    });
+    println!(
+        "{:<22} {:>12.0} {:>14.0} {:>12.0} {:>9.0}% {:>10}",
+        name,
+        f.send,
+        f.drain,
+        f.cycle,
+        100.0 * f.send / floor,
+        vs_moto
+    );
+}
+
+fn geometric_mean(values: &[f64]) -> f64 {
+    (values.iter().map(|v| v.ln()).sum::<f64>() / values.len() as f64).exp()
+}

@@ -1,0 +1,358 @@
+//! The measured workloads. Every one runs `connections` keep-alive connections for a fixed
+//! time and counts messages completed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::http::{Connection, receipt_handles};
+use crate::servers::{Server, start};
+
+pub struct Load {
+    pub duration: Duration,
+    pub connections: usize,
+    pub body: String,
+}
+
+pub struct Figures {
+    pub send: f64,
+    pub drain: f64,
+    pub cycle: f64,
+}
+
+pub struct FifoFigures {
+    pub ten_groups: f64,
+    pub thousand_groups: f64,
+}
+
+async fn create_queue(
+    host: &str,
+    name: &str,
+    attributes: serde_json::Value,
+) -> anyhow::Result<String> {
+    let mut conn = Connection::open(host).await?;
+    let reply = conn
+        .call(
+            "CreateQueue",
+            &json!({"QueueName": name, "Attributes": attributes}).to_string(),
+        )
+        .await?;
+    Ok(reply["QueueUrl"]
+        .as_str()
+        .unwrap_or("http://floor/0/q")
+        .to_string())
+}
+
+fn batch_body(url: &str, body: &str) -> String {
+    let entries: Vec<_> = (0..10)
+        .map(|i| json!({"Id": format!("m{i}"), "MessageBody": body}))
+        .collect();
+    json!({"QueueUrl": url, "Entries": entries}).to_string()
+}
+
+/// Sends batches of 10 from every connection until the time is up; returns msgs/s.
+async fn send_for(
+    host: &str,
+    url: &str,
+    load: &Load,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<(u64, Duration)> {
+    let sent = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let mut conn = Connection::open(host).await?;
+        let request = conn.request("SendMessageBatch", &batch_body(url, &load.body));
+        let sent = sent.clone();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (status, body) = conn.send(&request).await?;
+                anyhow::ensure!(
+                    status == 200,
+                    "send failed: {}",
+                    String::from_utf8_lossy(&body)
+                );
+                sent.fetch_add(10, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok((sent.load(Ordering::Relaxed), started.elapsed()))
+}
+
+fn stop_after(duration: Duration) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(duration).await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    stop
+}
+
+pub async fn send_only(server: &Server, load: &Load) -> anyhow::Result<f64> {
+    let url = create_queue(&server.host, "bench-send", json!({})).await?;
+    let (n, elapsed) = send_for(
+        &server.host,
+        &url,
+        load,
+        load.connections,
+        stop_after(load.duration),
+    )
+    .await?;
+    Ok(n as f64 / elapsed.as_secs_f64())
+}
+
+/// Receives up to 10 and deletes them, from every connection, until `stop` or (when
+/// `until_empty`) the queue is drained. Returns messages deleted.
+async fn receive_delete_for(
+    host: &str,
+    url: &str,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+    until_empty: bool,
+) -> anyhow::Result<u64> {
+    let deleted = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let mut conn = Connection::open(host).await?;
+        let receive = conn.request(
+            "ReceiveMessage",
+            &json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": if until_empty {0} else {1}}).to_string(),
+        );
+        let url = url.to_string();
+        let deleted = deleted.clone();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (status, body) = conn.send(&receive).await?;
+                anyhow::ensure!(
+                    status == 200,
+                    "receive failed: {}",
+                    String::from_utf8_lossy(&body)
+                );
+                let handles = receipt_handles(&body);
+                if handles.is_empty() {
+                    if until_empty {
+                        break;
+                    }
+                    continue;
+                }
+                let entries: Vec<_> = handles
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| json!({"Id": format!("d{i}"), "ReceiptHandle": h}))
+                    .collect();
+                let reply = conn
+                    .call(
+                        "DeleteMessageBatch",
+                        &json!({"QueueUrl": url, "Entries": entries}).to_string(),
+                    )
+                    .await?;
+                let ok = reply["Successful"].as_array().map_or(0, Vec::len);
+                deleted.fetch_add(ok as u64, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(deleted.load(Ordering::Relaxed))
+}
+
+pub async fn standard_suite(server: &Server, load: &Load) -> anyhow::Result<Figures> {
+    let host = &server.host;
+    let url = create_queue(host, "bench-standard", json!({})).await?;
+    let (sent, elapsed) = send_for(
+        host,
+        &url,
+        load,
+        load.connections,
+        stop_after(load.duration),
+    )
+    .await?;
+    let send = sent as f64 / elapsed.as_secs_f64();
+
+    let started = Instant::now();
+    let drained = receive_delete_for(
+        host,
+        &url,
+        load.connections,
+        stop_after(load.duration),
+        true,
+    )
+    .await?;
+    let drain = drained as f64 / started.elapsed().as_secs_f64();
+    Connection::open(host)
+        .await?
+        .call("DeleteQueue", &json!({"QueueUrl": url}).to_string())
+        .await?;
+
+    let url = create_queue(host, "bench-cycle", json!({})).await?;
+    let (senders, receivers) = (
+        load.connections / 2,
+        load.connections - load.connections / 2,
+    );
+    let stop = stop_after(load.duration);
+    let started = Instant::now();
+    let (sent, deleted) = tokio::join!(
+        send_for(host, &url, load, senders, stop.clone()),
+        receive_delete_for(host, &url, receivers, stop, false)
+    );
+    sent?;
+    let cycle = deleted? as f64 / started.elapsed().as_secs_f64();
+    Connection::open(host)
+        .await?
+        .call("DeleteQueue", &json!({"QueueUrl": url}).to_string())
+        .await?;
+    println!(
+        "{:<22} send {send:>9.0}  receive+delete {drain:>9.0}  cycle {cycle:>9.0} msgs/s",
+        server.name
+    );
+    Ok(Figures { send, drain, cycle })
+}
+
+/// FIFO send + receive + delete running together, spread over `groups` message groups.
+async fn fifo_cycle(server: &Server, load: &Load, groups: u64) -> anyhow::Result<f64> {
+    let host = &server.host;
+    let url = create_queue(
+        host,
+        &format!("bench-{groups}.fifo"),
+        json!({"FifoQueue": "true"}),
+    )
+    .await?;
+    let stop = stop_after(load.duration);
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..load.connections / 2 {
+        let mut conn = Connection::open(host).await?;
+        let (url, stop, counter, body) = (
+            url.clone(),
+            stop.clone(),
+            counter.clone(),
+            load.body.clone(),
+        );
+        senders.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let entries: Vec<_> = (0..10)
+                    .map(|i| {
+                        let n = counter.fetch_add(1, Ordering::Relaxed);
+                        json!({"Id": format!("m{i}"), "MessageBody": body,
+                               "MessageGroupId": format!("g{}", n % groups),
+                               "MessageDeduplicationId": n.to_string()})
+                    })
+                    .collect();
+                conn.call(
+                    "SendMessageBatch",
+                    &json!({"QueueUrl": url, "Entries": entries}).to_string(),
+                )
+                .await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    let started = Instant::now();
+    let deleted = receive_delete_for(
+        host,
+        &url,
+        load.connections - load.connections / 2,
+        stop,
+        false,
+    )
+    .await?;
+    let rate = deleted as f64 / started.elapsed().as_secs_f64();
+    while let Some(r) = senders.join_next().await {
+        r??;
+    }
+    Ok(rate)
+}
+
+pub async fn fifo_suite(server: &Server, load: &Load) -> anyhow::Result<FifoFigures> {
+    Ok(FifoFigures {
+        ten_groups: fifo_cycle(server, load, 10).await?,
+        thousand_groups: fifo_cycle(server, load, 1000).await?,
+    })
+}
+
+/// Fills a durable emulator with `count` messages, reports resident memory against the
+/// payload, restarts it (recovery time), and drains it.
+pub async fn backlog(
+    server: Server,
+    binary: &std::path::Path,
+    load: &Load,
+    count: usize,
+) -> anyhow::Result<()> {
+    let url = create_queue(&server.host, "bench-backlog", json!({})).await?;
+    let started = Instant::now();
+    let per_conn = count.div_ceil(10 * load.connections);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..load.connections {
+        let mut conn = Connection::open(&server.host).await?;
+        let request = conn.request("SendMessageBatch", &batch_body(&url, &load.body));
+        tasks.spawn(async move {
+            for _ in 0..per_conn {
+                let (status, _) = conn.send(&request).await?;
+                anyhow::ensure!(status == 200, "backlog send failed");
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    let total = per_conn * 10 * load.connections;
+    let fill = total as f64 / started.elapsed().as_secs_f64();
+    let payload = (total * load.body.len()) as f64;
+    let rss = server.rss_bytes().unwrap_or(0) as f64;
+    println!(
+        "backlog: {total} messages of {} B filled at {fill:.0} msgs/s (durable); resident memory {:.0} MiB = {:.2}× the payload",
+        load.body.len(),
+        rss / 1048576.0,
+        rss / payload
+    );
+
+    // Restart on the same data directory and time recovery.
+    let data_dir = server
+        .data_dir
+        .clone()
+        .context("backlog needs a durable server")?;
+    let mut keep = server;
+    keep.data_dir = None;
+    keep.stop();
+    let mut command = std::process::Command::new(binary);
+    command
+        .args(["emulator", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .env("LOCKGATE_LOG", "warn,lockgate=info")
+        .env("NO_COLOR", "1");
+    let started = Instant::now();
+    let mut server = start("lockgate durable", command, None)?;
+    let recovery = started.elapsed();
+    server.data_dir = Some(data_dir);
+    let rss = server.rss_bytes().unwrap_or(0) as f64;
+    println!(
+        "backlog: restart recovered {total} messages in {:.2} s; resident memory after recovery {:.0} MiB = {:.2}× the payload",
+        recovery.as_secs_f64(),
+        rss / 1048576.0,
+        rss / payload
+    );
+    let url = url.replace(url.split('/').nth(2).unwrap_or_default(), &server.host);
+    let started = Instant::now();
+    let never = Arc::new(AtomicBool::new(false));
+    let drained = receive_delete_for(&server.host, &url, load.connections, never, true).await?;
+    println!(
+        "backlog: drained {drained} messages at {:.0} msgs/s (durable)",
+        drained as f64 / started.elapsed().as_secs_f64()
+    );
+    server.stop();
+    Ok(())
+}
