@@ -9,6 +9,8 @@ pub struct Connection {
     stream: TcpStream,
     host: String,
     buf: Vec<u8>,
+    /// The server said `Connection: close` (moto's development server does on every reply).
+    closed: bool,
 }
 
 impl Connection {
@@ -21,6 +23,7 @@ impl Connection {
             stream,
             host: host.to_string(),
             buf: Vec::with_capacity(64 * 1024),
+            closed: false,
         })
     }
 
@@ -39,6 +42,11 @@ impl Connection {
 
     /// Sends a prepared request and returns (status, body).
     pub async fn send(&mut self, request: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+        if self.closed {
+            self.stream = TcpStream::connect(&self.host).await?;
+            self.stream.set_nodelay(true)?;
+            self.closed = false;
+        }
         self.stream.write_all(request).await?;
         self.buf.clear();
         let header_end = loop {
@@ -67,6 +75,11 @@ impl Connection {
                     .flatten()
             })
             .context("the benchmark client needs Content-Length")?;
+        self.closed = head.lines().any(|l| {
+            l.split_once(':').is_some_and(|(k, v)| {
+                k.eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close")
+            })
+        });
         while self.buf.len() < header_end + length {
             let mut chunk = [0u8; 16 * 1024];
             let n = self.stream.read(&mut chunk).await?;
