@@ -1,0 +1,100 @@
+//! A function for end-to-end tests. Each message body is a JSON command:
+//! `{"do":"ok"}`, `{"do":"fail"}`, `{"do":"fail-until","attempt":3}`, `{"do":"panic"}`,
+//! `{"do":"exit"}` (the process dies mid-batch), `{"do":"sleep","ms":N}`.
+//! Every message it completes is appended to `$PROBE_LOG` as `<id> <body> <group> <attempt>`,
+//! and the number of invocations running at once (across processes) is tracked in
+//! `$PROBE_LOG.concurrency` via exclusive lock files, so tests can check limits.
+
+use std::io::Write;
+use std::time::Duration;
+
+use lockgate::{Batch, Error};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Command {
+    #[serde(rename = "do")]
+    action: String,
+    #[serde(default)]
+    ms: u64,
+    #[serde(default)]
+    attempt: u32,
+}
+
+fn log_path() -> Option<String> {
+    std::env::var("PROBE_LOG").ok()
+}
+
+fn append(line: &str) {
+    if let Some(path) = log_path() {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("probe log opens");
+        writeln!(f, "{line}").expect("probe log writes");
+    }
+}
+
+/// Marks this invocation as running with a per-process file; records how many are present.
+struct Running(Option<String>);
+
+impl Running {
+    fn start() -> Self {
+        let Some(log) = log_path() else {
+            return Self(None);
+        };
+        let dir = format!("{log}.running");
+        std::fs::create_dir_all(&dir).expect("running dir");
+        let me = format!("{dir}/{}", std::process::id());
+        std::fs::write(&me, b"").expect("running marker");
+        let now = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        append(&format!("concurrency {now}"));
+        Self(Some(me))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(me) = &self.0 {
+            let _ = std::fs::remove_file(me);
+        }
+    }
+}
+
+async fn handle(batch: Batch) -> Result<Vec<String>, Error> {
+    let _running = Running::start();
+    let mut failed = Vec::new();
+    for m in &batch.messages {
+        let command: Command = m.json()?;
+        match command.action.as_str() {
+            "ok" => {}
+            "fail" => {
+                failed.push(m.id().to_string());
+                continue;
+            }
+            "fail-until" if m.receive_count() < command.attempt => {
+                failed.push(m.id().to_string());
+                continue;
+            }
+            "fail-until" => {}
+            "panic" => panic!("asked to panic"),
+            "exit" => std::process::exit(3),
+            "sleep" => tokio::time::sleep(Duration::from_millis(command.ms)).await,
+            other => return Err(format!("unknown command {other}").into()),
+        }
+        append(&format!(
+            "done {} {} {} {}",
+            m.id(),
+            m.body(),
+            m.group_id().unwrap_or("-"),
+            m.receive_count()
+        ));
+    }
+    Ok(failed)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lockgate::run_batch(handle).await
+}
