@@ -14,7 +14,7 @@ mod receive_message;
 mod send_message;
 mod set_queue_attributes;
 mod tags;
-pub(crate) mod validate;
+pub mod validate;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,6 +1,10 @@
 //! Command-line interface: one subcommand per module.
 
 mod emulator;
+mod queues;
+mod send;
+pub mod status;
+pub mod up;
 
 use std::process::ExitCode;
 
@@ -19,8 +23,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build and run the template's functions against its queues (embedded emulator).
+    Up(up::Args),
     /// Run the SQS-compatible emulator alone.
     Emulator(emulator::Args),
+    /// Send messages to a queue.
+    Send(send::Args),
+    /// List queues with their depths.
+    Queues(queues::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -38,7 +48,10 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Up(args) => up::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
+            Command::Send(args) => send::run(args).await,
+            Command::Queues(args) => queues::run(args).await,
         }
     });
     match result {
@@ -75,5 +88,40 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// An SQS client for `endpoint` (the emulator accepts any credentials).
+pub fn sqs_client(endpoint: &str, region: &str) -> aws_sdk_sqs::Client {
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "lockgate".into());
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "lockgate".into());
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            key, secret, None, None, "lockgate",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// A queue given by name or URL, as a URL; a clear error when it does not exist.
+pub async fn resolve_queue(sqs: &aws_sdk_sqs::Client, queue: &str) -> anyhow::Result<String> {
+    if queue.starts_with("http://") || queue.starts_with("https://") {
+        return Ok(queue.to_string());
+    }
+    match sqs.get_queue_url().queue_name(queue).send().await {
+        Ok(out) => Ok(out.queue_url.unwrap_or_default()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_queue_does_not_exist()) =>
+        {
+            anyhow::bail!("queue {queue} does not exist (see `lockgate queues`)")
+        }
+        Err(e) => anyhow::bail!(
+            "cannot reach SQS: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(&e)
+        ),
     }
 }

@@ -1,0 +1,230 @@
+//! Native functions: the function's `bootstrap` binary runs as child processes with Lambda's
+//! environment, each talking to its own Runtime API endpoint. One invocation per process at a
+//! time; idle processes are reused; a process that times out or dies is replaced.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::InvokeError;
+use super::runtime_api::{Api, Pending, router};
+
+/// What it takes to start a function's process.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub executable: PathBuf,
+    pub arn: String,
+    pub timeout: Duration,
+    pub memory_mb: u32,
+    pub region: String,
+    /// Template variables plus what lockgate adds (AWS_ENDPOINT_URL_SQS, credentials).
+    pub env: Vec<(String, String)>,
+}
+
+pub struct ProcessPool {
+    spec: Arc<FunctionSpec>,
+    idle: Mutex<Vec<Worker>>,
+    requests: AtomicU64,
+}
+
+struct Worker {
+    events: mpsc::Sender<Pending>,
+    api: Arc<Api>,
+    exited: watch::Receiver<Option<String>>,
+    kill: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+    }
+}
+
+impl ProcessPool {
+    pub fn new(spec: FunctionSpec) -> Self {
+        Self {
+            spec: Arc::new(spec),
+            idle: Mutex::new(Vec::new()),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs one invocation on an idle process (or a new one) and returns the function's
+    /// response body.
+    pub async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+        let worker = loop {
+            let candidate = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match candidate {
+                Some(w) if w.exited.borrow().is_none() => break w,
+                Some(_) => continue,
+                None => break self.spawn().await?,
+            }
+        };
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        let request_id = request_id(n);
+        let deadline = SystemTime::now() + self.spec.timeout;
+        let deadline_ms = deadline
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let (done, outcome) = oneshot::channel();
+        let pending = Pending {
+            request_id,
+            payload,
+            deadline_ms,
+            done,
+        };
+        if worker.events.send(pending).await.is_err() {
+            return Err(InvokeError::Crashed(
+                "the runtime stopped accepting events".into(),
+            ));
+        }
+        let mut exited = worker.exited.clone();
+        let result = tokio::select! {
+            r = outcome => r.unwrap_or_else(|_| Err(InvokeError::Crashed("the runtime went away".into()))),
+            _ = tokio::time::sleep(self.spec.timeout) => Err(InvokeError::Timeout),
+            status = exited.wait_for(Option::is_some) => {
+                let why = status.map(|s| s.clone().unwrap_or_default()).unwrap_or_default();
+                let why = worker.api.init_error().map_or(why.clone(), |e| format!("{why}; init error: {e}"));
+                Err(InvokeError::Crashed(why))
+            }
+        };
+        match &result {
+            // The process is healthy: keep it for the next invocation.
+            Ok(_) | Err(InvokeError::Function { .. }) => self
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(worker),
+            // Timed out or dead: dropping the worker kills the process.
+            Err(_) => drop(worker),
+        }
+        result
+    }
+
+    async fn spawn(&self) -> Result<Worker, InvokeError> {
+        let spec = &self.spec;
+        let (api, events) = Api::new(spec.arn.clone());
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| InvokeError::Crashed(format!("cannot open a Runtime API port: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| InvokeError::Crashed(e.to_string()))?;
+        let (stop_api, api_stopped) = oneshot::channel::<()>();
+        let app = router(api.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = api_stopped.await;
+                })
+                .await;
+        });
+
+        let mut command = Command::new(&spec.executable);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", spec.name),
+            )
+            .env("AWS_REGION", &spec.region)
+            .env("AWS_DEFAULT_REGION", &spec.region)
+            .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+            .env(
+                "LAMBDA_TASK_ROOT",
+                spec.executable
+                    .parent()
+                    .unwrap_or(std::path::Path::new(".")),
+            )
+            .env("_HANDLER", "bootstrap")
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().map_err(|e| {
+            InvokeError::Crashed(format!("cannot start {}: {e}", spec.executable.display()))
+        })?;
+        for stream in [
+            child.stdout.take().map(box_reader),
+            child.stderr.take().map(box_reader),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let name = spec.name.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    eprintln!("[{name}] {line}");
+                }
+            });
+        }
+        let (exit_tx, exited) = watch::channel(None);
+        let (kill, killed) = oneshot::channel::<()>();
+        let watcher_api = api.clone();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                _ = killed => {
+                    let _ = child.kill().await;
+                    "killed".to_string()
+                }
+            };
+            watcher_api.fail_current(InvokeError::Crashed(status.clone()));
+            let _ = exit_tx.send(Some(status));
+            let _ = stop_api.send(());
+        });
+        Ok(Worker {
+            events,
+            api,
+            exited,
+            kill: Some(kill),
+        })
+    }
+
+    /// Stops every idle process.
+    pub fn shutdown(&self) {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+fn box_reader<R: tokio::io::AsyncRead + Send + Unpin + 'static>(
+    r: R,
+) -> Box<dyn tokio::io::AsyncRead + Send + Unpin> {
+    Box::new(r)
+}
+
+fn request_id(n: u64) -> String {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0) as u64;
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (t >> 32) as u32,
+        (t >> 16) as u16,
+        (n >> 12) & 0xfff,
+        n & 0xfff,
+        t.wrapping_mul(0x9E37_79B9_7F4A_7C15) & 0xffff_ffff_ffff
+    )
+}

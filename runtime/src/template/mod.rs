@@ -1,0 +1,527 @@
+//! The SAM template: what `lockgate up` runs and `sam deploy` ships.
+//!
+//! [`Template::load`] reads the YAML (keeping CloudFormation's short-form tags), applies
+//! `Globals`, and validates everything the service would reject — with the resource's name in
+//! every message — so a template that runs locally deploys. Unknown resource types are listed
+//! in [`Template::skipped`], not rejected.
+
+pub mod intrinsic;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde_yaml_ng::{Mapping, Value};
+
+pub use intrinsic::{Expr, Scope};
+use lockgate_emulator::queue::attributes::QueueAttributes;
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub dir: PathBuf,
+    pub queues: BTreeMap<String, QueueDef>,
+    pub functions: BTreeMap<String, FunctionDef>,
+    /// (logical id, type) of resources lockgate does not run.
+    pub skipped: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueDef {
+    pub logical_id: String,
+    /// QueueName, or `<LogicalId>` (plus `.fifo`) when the template leaves it to CloudFormation.
+    pub name: String,
+    /// Queue attributes as SQS names them (`VisibilityTimeout`, `RedrivePolicy`, …); values may
+    /// hold intrinsics (a RedrivePolicy's target).
+    pub attributes: BTreeMap<String, AttributeValue>,
+    pub fifo: bool,
+    pub visibility_timeout: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum AttributeValue {
+    Plain(Expr),
+    /// RedrivePolicy: its target and count.
+    Redrive {
+        target: Expr,
+        max_receive_count: u32,
+    },
+    /// RedriveAllowPolicy, passed through as JSON (ARNs inside may be intrinsics).
+    Json(serde_json::Value),
+}
+
+#[derive(Debug, Clone)]
+pub struct FunctionDef {
+    pub logical_id: String,
+    /// FunctionName or the logical id.
+    pub name: String,
+    pub code_uri: PathBuf,
+    pub timeout_s: u32,
+    pub memory_mb: u32,
+    pub environment: BTreeMap<String, Expr>,
+    /// The cargo binary to build and run (Metadata.BuildProperties.Binary, else Handler).
+    pub binary: String,
+    pub events: Vec<SqsEvent>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SqsEvent {
+    pub name: String,
+    pub queue: Expr,
+    pub batch_size: u32,
+    pub window_s: u32,
+    pub report_batch_item_failures: bool,
+    pub max_concurrency: Option<u32>,
+    /// Lambda filter patterns (each the JSON of one `Pattern` string).
+    pub filters: Vec<serde_json::Value>,
+    pub enabled: bool,
+}
+
+impl Template {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read template {}", path.display()))?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(&text, dir).with_context(|| format!("in {}", path.display()))
+    }
+
+    pub fn parse(text: &str, dir: PathBuf) -> anyhow::Result<Self> {
+        let root: Value = serde_yaml_ng::from_str(text).context("template is not valid YAML")?;
+        let globals = root
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(Value::as_mapping)
+            .cloned()
+            .unwrap_or_default();
+        let resources = root
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .context("template has no Resources")?;
+        let mut template = Template {
+            dir,
+            queues: BTreeMap::new(),
+            functions: BTreeMap::new(),
+            skipped: Vec::new(),
+        };
+        for (id, resource) in resources {
+            let id = id.as_str().context("resource ids are strings")?.to_string();
+            let kind = resource
+                .get("Type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let empty = Value::Mapping(Mapping::new());
+            let props = resource.get("Properties").unwrap_or(&empty);
+            match kind {
+                "AWS::SQS::Queue" => {
+                    let queue = parse_queue(&id, props).with_context(|| format!("queue {id}"))?;
+                    template.queues.insert(id, queue);
+                }
+                "AWS::Serverless::Function" => {
+                    let merged = merge_globals(&globals, props);
+                    let metadata = resource.get("Metadata").unwrap_or(&empty);
+                    let function = parse_function(&id, &merged, metadata)
+                        .with_context(|| format!("function {id}"))?;
+                    template.functions.insert(id, function);
+                }
+                other => template.skipped.push((id, other.to_string())),
+            }
+        }
+        template.validate()?;
+        Ok(template)
+    }
+
+    /// Checks that span resources: event queues exist, visibility timeout ≥ function timeout,
+    /// FIFO mapping rules, dead-letter targets exist and match the queue type.
+    fn validate(&self) -> anyhow::Result<()> {
+        for queue in self.queues.values() {
+            if let Some(AttributeValue::Redrive { target, .. }) =
+                queue.attributes.get("RedrivePolicy")
+                && let Some(dlq_id) = target.target()
+            {
+                let dlq = self.queues.get(dlq_id).with_context(|| {
+                    format!("queue {}: RedrivePolicy targets {dlq_id}, which is not a queue in this template", queue.logical_id)
+                })?;
+                if dlq.fifo != queue.fifo {
+                    bail!(
+                        "queue {}: its dead-letter queue {dlq_id} must be of the same type (FIFO or standard)",
+                        queue.logical_id
+                    );
+                }
+            }
+        }
+        for function in self.functions.values() {
+            for event in &function.events {
+                let Some(queue_id) = event.queue.target() else {
+                    continue; // an ARN of a queue outside the template
+                };
+                let queue = self.queues.get(queue_id).with_context(|| {
+                    format!("function {}: event {} reads queue {queue_id}, which is not a queue in this template", function.logical_id, event.name)
+                })?;
+                if queue.visibility_timeout < function.timeout_s {
+                    bail!(
+                        "function {}: event {}: Queue visibility timeout: {} seconds is less than Function timeout: {} seconds (queue {queue_id})",
+                        function.logical_id,
+                        event.name,
+                        queue.visibility_timeout,
+                        function.timeout_s
+                    );
+                }
+                if queue.fifo {
+                    if event.batch_size > 10 {
+                        bail!(
+                            "function {}: event {}: BatchSize {} is above 10, the maximum for a FIFO queue ({queue_id})",
+                            function.logical_id,
+                            event.name,
+                            event.batch_size
+                        );
+                    }
+                    if event.window_s > 0 {
+                        bail!(
+                            "function {}: event {}: MaximumBatchingWindowInSeconds is not supported for FIFO queues ({queue_id})",
+                            function.logical_id,
+                            event.name
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn merge_globals(globals: &Mapping, props: &Value) -> Mapping {
+    let mut merged = globals.clone();
+    if let Some(own) = props.as_mapping() {
+        for (k, v) in own {
+            // Environment variables merge key by key; everything else is replaced.
+            if k.as_str() == Some("Environment")
+                && let (Some(Value::Mapping(g)), Value::Mapping(o)) = (merged.get(k).cloned(), v)
+            {
+                let mut env = g.clone();
+                let gvars = g
+                    .get("Variables")
+                    .and_then(Value::as_mapping)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut vars = gvars;
+                if let Some(ovars) = o.get("Variables").and_then(Value::as_mapping) {
+                    for (vk, vv) in ovars {
+                        vars.insert(vk.clone(), vv.clone());
+                    }
+                }
+                env.insert(Value::from("Variables"), Value::Mapping(vars));
+                merged.insert(k.clone(), Value::Mapping(env));
+                continue;
+            }
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    merged
+}
+
+fn number(props: &Value, key: &str) -> anyhow::Result<Option<i64>> {
+    match props.get(key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_i64()),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .with_context(|| format!("{key} must be a number, got {s:?}")),
+        Some(other) => bail!("{key} must be a number, got {other:?}"),
+    }
+}
+
+fn boolean(props: &Value, key: &str) -> anyhow::Result<Option<bool>> {
+    match props.get(key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => bail!("{key} must be true or false, got {other:?}"),
+    }
+}
+
+fn ranged(props: &Value, key: &str, min: i64, max: i64) -> anyhow::Result<Option<u32>> {
+    match number(props, key)? {
+        Some(v) if !(min..=max).contains(&v) => {
+            bail!("{key} must be between {min} and {max}, got {v}")
+        }
+        other => Ok(other.map(|v| v as u32)),
+    }
+}
+
+const QUEUE_NUMBERS: &[(&str, i64, i64)] = &[
+    ("DelaySeconds", 0, 900),
+    ("MaximumMessageSize", 1024, 1_048_576),
+    ("MessageRetentionPeriod", 60, 1_209_600),
+    ("ReceiveMessageWaitTimeSeconds", 0, 20),
+    ("VisibilityTimeout", 0, 43_200),
+    ("KmsDataKeyReusePeriodSeconds", 60, 86_400),
+];
+
+fn parse_queue(id: &str, props: &Value) -> anyhow::Result<QueueDef> {
+    let fifo = boolean(props, "FifoQueue")?.unwrap_or(false);
+    let name = match props.get("QueueName") {
+        Some(v) => Expr::parse(v)
+            .map_err(anyhow::Error::msg)?
+            .resolve(&NoScope)
+            .map_err(anyhow::Error::msg)?,
+        None if fifo => format!("{id}.fifo"),
+        None => id.to_string(),
+    };
+    lockgate_emulator::actions::validate::queue_name(&name, fifo)
+        .map_err(|e| anyhow::anyhow!("QueueName {name:?}: {}", e.message))?;
+    let mut attributes = BTreeMap::new();
+    let mut check = QueueAttributes::defaults(fifo);
+    for (key, min, max) in QUEUE_NUMBERS {
+        if let Some(v) = ranged(props, key, *min, *max)? {
+            check
+                .set(key, &v.to_string())
+                .map_err(|e| anyhow::anyhow!("{key}: {}", e.message))?;
+            attributes.insert(
+                key.to_string(),
+                AttributeValue::Plain(Expr::Literal(v.to_string())),
+            );
+        }
+    }
+    for key in ["ContentBasedDeduplication", "SqsManagedSseEnabled"] {
+        if let Some(v) = boolean(props, key)? {
+            if key == "ContentBasedDeduplication" && !fifo {
+                bail!("ContentBasedDeduplication is only valid for FIFO queues");
+            }
+            attributes.insert(
+                key.to_string(),
+                AttributeValue::Plain(Expr::Literal(v.to_string())),
+            );
+        }
+    }
+    for key in [
+        "DeduplicationScope",
+        "FifoThroughputLimit",
+        "KmsMasterKeyId",
+    ] {
+        if let Some(v) = props.get(key) {
+            let expr = Expr::parse(v).map_err(anyhow::Error::msg)?;
+            if let Expr::Literal(text) = &expr {
+                check
+                    .set(key, text)
+                    .map_err(|e| anyhow::anyhow!("{key}: {}", e.message))?;
+            }
+            attributes.insert(key.to_string(), AttributeValue::Plain(expr));
+        }
+    }
+    if let Some(policy) = props.get("RedrivePolicy") {
+        let target = policy
+            .get("deadLetterTargetArn")
+            .context("RedrivePolicy needs deadLetterTargetArn")?;
+        let max_receive_count = ranged(policy, "maxReceiveCount", 1, 1000)?
+            .context("RedrivePolicy needs maxReceiveCount")?;
+        attributes.insert(
+            "RedrivePolicy".into(),
+            AttributeValue::Redrive {
+                target: Expr::parse(target).map_err(anyhow::Error::msg)?,
+                max_receive_count,
+            },
+        );
+    }
+    if let Some(policy) = props.get("RedriveAllowPolicy") {
+        let json = serde_json::to_value(policy).context("RedriveAllowPolicy")?;
+        attributes.insert("RedriveAllowPolicy".into(), AttributeValue::Json(json));
+    }
+    if let Some(Value::Mapping(map)) = Some(props).filter(|p| p.is_mapping()) {
+        for key in map.keys().filter_map(Value::as_str) {
+            const KNOWN: &[&str] = &[
+                "QueueName",
+                "FifoQueue",
+                "ContentBasedDeduplication",
+                "DelaySeconds",
+                "MaximumMessageSize",
+                "MessageRetentionPeriod",
+                "ReceiveMessageWaitTimeSeconds",
+                "VisibilityTimeout",
+                "RedrivePolicy",
+                "RedriveAllowPolicy",
+                "DeduplicationScope",
+                "FifoThroughputLimit",
+                "KmsMasterKeyId",
+                "KmsDataKeyReusePeriodSeconds",
+                "SqsManagedSseEnabled",
+                "Tags",
+            ];
+            if !KNOWN.contains(&key) {
+                bail!("unknown property {key}");
+            }
+        }
+    }
+    Ok(QueueDef {
+        logical_id: id.to_string(),
+        name,
+        attributes,
+        fifo,
+        visibility_timeout: check.visibility_timeout,
+    })
+}
+
+fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result<FunctionDef> {
+    let props = Value::Mapping(props.clone());
+    let text = |key: &str| -> anyhow::Result<Option<String>> {
+        props
+            .get(key)
+            .map(|v| {
+                Expr::parse(v)
+                    .and_then(|e| e.resolve(&NoScope))
+                    .map_err(|e| anyhow::anyhow!("{key}: {e}"))
+            })
+            .transpose()
+    };
+    let code_uri =
+        text("CodeUri")?.context("CodeUri is required (the function's crate directory)")?;
+    let handler = text("Handler")?.unwrap_or_else(|| "bootstrap".into());
+    let runtime = text("Runtime")?.unwrap_or_else(|| "provided.al2023".into());
+    if !runtime.starts_with("provided") {
+        bail!("Runtime {runtime} is not supported: Rust functions use provided.al2023");
+    }
+    let architectures: Vec<&str> = match props.get("Architectures") {
+        Some(Value::Sequence(seq)) => seq.iter().filter_map(Value::as_str).collect(),
+        _ => vec!["x86_64"],
+    };
+    for arch in architectures {
+        if arch != "x86_64" && arch != "arm64" {
+            bail!("Architectures: {arch} is not x86_64 or arm64");
+        }
+    }
+    let timeout_s = ranged(&props, "Timeout", 1, 900)?.unwrap_or(3);
+    let memory_mb = ranged(&props, "MemorySize", 128, 10_240)?.unwrap_or(128);
+    let mut environment = BTreeMap::new();
+    if let Some(vars) = props
+        .get("Environment")
+        .and_then(|e| e.get("Variables"))
+        .and_then(Value::as_mapping)
+    {
+        for (k, v) in vars {
+            let key = k
+                .as_str()
+                .context("environment variable names are strings")?;
+            environment.insert(
+                key.to_string(),
+                Expr::parse(v).map_err(|e| anyhow::anyhow!("Environment {key}: {e}"))?,
+            );
+        }
+    }
+    let binary = metadata
+        .get("BuildProperties")
+        .and_then(|b| b.get("Binary"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| handler.clone());
+    let mut events = Vec::new();
+    if let Some(map) = props.get("Events").and_then(Value::as_mapping) {
+        for (name, event) in map {
+            let name = name.as_str().unwrap_or_default().to_string();
+            if event.get("Type").and_then(Value::as_str) != Some("SQS") {
+                continue;
+            }
+            let empty = Value::Mapping(Mapping::new());
+            let p = event.get("Properties").unwrap_or(&empty);
+            events.push(parse_sqs_event(&name, p).with_context(|| format!("event {name}"))?);
+        }
+    }
+    let name = text("FunctionName")?.unwrap_or_else(|| id.to_string());
+    Ok(FunctionDef {
+        logical_id: id.to_string(),
+        name,
+        code_uri: PathBuf::from(code_uri),
+        timeout_s,
+        memory_mb,
+        environment,
+        binary,
+        events,
+    })
+}
+
+fn parse_sqs_event(_name: &str, p: &Value) -> anyhow::Result<SqsEvent> {
+    let queue =
+        Expr::parse(p.get("Queue").context("Queue is required")?).map_err(anyhow::Error::msg)?;
+    let batch_size = ranged(p, "BatchSize", 1, 10_000)?.unwrap_or(10);
+    let window_s = ranged(p, "MaximumBatchingWindowInSeconds", 0, 300)?.unwrap_or(0);
+    if batch_size > 10 && window_s == 0 {
+        bail!(
+            "BatchSize {batch_size} is above 10, which requires MaximumBatchingWindowInSeconds of at least 1"
+        );
+    }
+    let report_batch_item_failures = match p.get("FunctionResponseTypes") {
+        Some(Value::Sequence(types)) => {
+            for t in types {
+                if t.as_str() != Some("ReportBatchItemFailures") {
+                    bail!(
+                        "FunctionResponseTypes: only ReportBatchItemFailures is valid, got {t:?}"
+                    );
+                }
+            }
+            !types.is_empty()
+        }
+        None => false,
+        Some(other) => bail!("FunctionResponseTypes must be a list, got {other:?}"),
+    };
+    let max_concurrency = match p.get("ScalingConfig") {
+        Some(scaling) => ranged(scaling, "MaximumConcurrency", 2, 1000)?,
+        None => None,
+    };
+    let mut filters = Vec::new();
+    if let Some(list) = p
+        .get("FilterCriteria")
+        .and_then(|f| f.get("Filters"))
+        .and_then(Value::as_sequence)
+    {
+        for filter in list {
+            let pattern = filter
+                .get("Pattern")
+                .and_then(Value::as_str)
+                .context("each filter needs a Pattern string")?;
+            let json: serde_json::Value = serde_json::from_str(pattern)
+                .with_context(|| format!("filter pattern {pattern:?} is not JSON"))?;
+            crate::esm::filter::check_pattern(&json)
+                .map_err(|e| anyhow::anyhow!("filter pattern {pattern}: {e}"))?;
+            filters.push(json);
+        }
+        if filters.len() > 5 {
+            bail!(
+                "FilterCriteria allows at most 5 filters, got {}",
+                filters.len()
+            );
+        }
+    }
+    Ok(SqsEvent {
+        name: _name.to_string(),
+        queue,
+        batch_size,
+        window_s,
+        report_batch_item_failures,
+        max_concurrency,
+        filters,
+        enabled: boolean(p, "Enabled")?.unwrap_or(true),
+    })
+}
+
+/// Resolves only pseudo parameters that make sense before anything exists.
+struct NoScope;
+
+impl Scope for NoScope {
+    fn reference(&self, name: &str) -> Option<String> {
+        match name {
+            "AWS::Region" => {
+                Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()))
+            }
+            "AWS::StackName" => Some("lockgate".into()),
+            _ => None,
+        }
+    }
+    fn attribute(&self, _: &str, _: &str) -> Option<String> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Template loading and validation, including what only the service checks.
+
+use super::*;
+
+fn parse(yaml: &str) -> anyhow::Result<Template> {
+    Template::parse(yaml, PathBuf::from("."))
+}
+
+fn app(queue_props: &str, event_props: &str, function_props: &str) -> String {
+    format!(
+        r#"
+Globals:
+  Function:
+    Timeout: 10
+    Environment:
+      Variables:
+        A: global
+        B: global
+Resources:
+  Dlq:
+    Type: AWS::SQS::Queue
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 30
+{queue_props}
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: orders
+    Properties:
+      CodeUri: functions/orders
+      Runtime: provided.al2023
+{function_props}
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Q.Arn
+{event_props}
+  Topic:
+    Type: AWS::SNS::Topic
+"#
+    )
+}
+
+#[test]
+fn the_bundled_template_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let t = Template::load(&path).unwrap();
+    assert_eq!(t.functions.len(), 2);
+    assert_eq!(t.queues.len(), 4);
+    let orders = &t.functions["OrdersFunction"];
+    assert_eq!(orders.binary, "orders");
+    assert_eq!(orders.timeout_s, 10);
+    assert!(orders.events[0].report_batch_item_failures);
+    assert_eq!(orders.events[0].max_concurrency, Some(5));
+    assert!(t.queues["SequenceQueue"].fifo);
+}
+
+#[test]
+fn globals_merge_and_unknown_resources_are_skipped() {
+    let t = parse(&app(
+        "",
+        "",
+        "      Environment:\n        Variables:\n          B: own\n",
+    ))
+    .unwrap();
+    let f = &t.functions["Fn"];
+    assert_eq!(f.environment["A"], Expr::Literal("global".into()));
+    assert_eq!(f.environment["B"], Expr::Literal("own".into()));
+    assert_eq!(
+        t.skipped,
+        vec![("Topic".to_string(), "AWS::SNS::Topic".to_string())]
+    );
+    let e = &f.events[0];
+    assert_eq!((e.batch_size, e.window_s, e.enabled), (10, 0, true));
+    assert_eq!(e.queue, Expr::GetAtt("Q".into(), "Arn".into()));
+}
+
+#[test]
+fn service_side_rules_are_checked_with_resource_names() {
+    let cases = [
+        (
+            app("", "            BatchSize: 11\n", ""),
+            "requires MaximumBatchingWindowInSeconds",
+        ),
+        (
+            app(
+                "",
+                "            BatchSize: 10001\n            MaximumBatchingWindowInSeconds: 1\n",
+                "",
+            ),
+            "BatchSize",
+        ),
+        (
+            app("", "            MaximumBatchingWindowInSeconds: 301\n", ""),
+            "MaximumBatchingWindowInSeconds",
+        ),
+        (
+            app(
+                "",
+                "            ScalingConfig:\n              MaximumConcurrency: 1\n",
+                "",
+            ),
+            "MaximumConcurrency",
+        ),
+        (
+            app("", "            FunctionResponseTypes: [Bogus]\n", ""),
+            "FunctionResponseTypes",
+        ),
+        (
+            app("", "", "      Timeout: 60\n"),
+            "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds",
+        ),
+        (app("", "", "      Timeout: 901\n"), "Timeout"),
+        (app("", "", "      MemorySize: 64\n"), "MemorySize"),
+        (app("      DelaySeconds: 901\n", "", ""), "DelaySeconds"),
+        (
+            app(
+                "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt Nope.Arn\n        maxReceiveCount: 3\n",
+                "",
+                "",
+            ),
+            "Nope",
+        ),
+        (
+            app("      Colour: blue\n", "", ""),
+            "unknown property Colour",
+        ),
+        (
+            app(
+                "",
+                "            FilterCriteria:\n              Filters:\n                - Pattern: 'not json'\n",
+                "",
+            ),
+            "not JSON",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let err = format!("{:#}", parse(&yaml).unwrap_err());
+        assert!(err.contains(expected), "expected {expected:?} in: {err}");
+        assert!(
+            err.contains("function Fn") || err.contains("queue Q"),
+            "resource named in: {err}"
+        );
+    }
+}
+
+#[test]
+fn fifo_mapping_rules() {
+    let fifo = |event: &str| {
+        format!(
+            r#"
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      FifoQueue: true
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: f
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Q.Arn
+{event}
+"#
+        )
+    };
+    let t = parse(&fifo("")).unwrap();
+    assert_eq!(t.queues["Q"].name, "Q.fifo");
+    let err = format!(
+        "{:#}",
+        parse(&fifo(
+            "            BatchSize: 20\n            MaximumBatchingWindowInSeconds: 1\n"
+        ))
+        .unwrap_err()
+    );
+    assert!(err.contains("FIFO"), "{err}");
+    let err = format!(
+        "{:#}",
+        parse(&fifo("            MaximumBatchingWindowInSeconds: 1\n")).unwrap_err()
+    );
+    assert!(err.contains("not supported for FIFO"), "{err}");
+}
