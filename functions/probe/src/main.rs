@@ -32,7 +32,9 @@ fn append(line: &str) {
             .append(true)
             .open(path)
             .expect("probe log opens");
-        writeln!(f, "{line}").expect("probe log writes");
+        // One write per line: concurrent processes append whole lines.
+        f.write_all(format!("{line}\n").as_bytes())
+            .expect("probe log writes");
     }
 }
 
@@ -64,17 +66,26 @@ impl Drop for Running {
 
 async fn handle(batch: Batch) -> Result<Vec<String>, Error> {
     let _running = Running::start();
+    append(&format!("batch {}", batch.messages.len()));
     let mut failed = Vec::new();
+    // Like a FIFO-aware handler: after a failure, the rest of that group is not run.
+    let mut failed_groups = std::collections::HashSet::new();
     for m in &batch.messages {
+        if m.group_id().is_some_and(|g| failed_groups.contains(g)) {
+            failed.push(m.id().to_string());
+            continue;
+        }
         let command: Command = m.json()?;
         match command.action.as_str() {
             "ok" => {}
             "fail" => {
                 failed.push(m.id().to_string());
+                failed_groups.extend(m.group_id().map(str::to_string));
                 continue;
             }
             "fail-until" if m.receive_count() < command.attempt => {
                 failed.push(m.id().to_string());
+                failed_groups.extend(m.group_id().map(str::to_string));
                 continue;
             }
             "fail-until" => {}

@@ -1,0 +1,433 @@
+//! End to end through the real pipeline: aws-sdk-sqs producer → emulator → mapping →
+//! the `probe` function binary via the Runtime API → delete. Each test writes a template,
+//! runs `lockgate up` as a process, and watches the probe's log and the queues.
+
+#[path = "../../local-emulator/tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+struct App {
+    child: Child,
+    client: Client,
+    dir: tempfile::TempDir,
+}
+
+fn probe_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../functions/probe")
+        .canonicalize()
+        .unwrap()
+}
+
+impl App {
+    /// Starts `lockgate up` on a template whose `Resources` are `resources` (`{probe}` is
+    /// replaced by the probe function's directory).
+    fn start(resources: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, resources, &["--in-memory"])
+    }
+
+    fn start_in(dir: tempfile::TempDir, resources: &str, extra: &[&str]) -> Self {
+        let template = format!(
+            "Resources:\n{}",
+            resources
+                .replace("{probe}", &probe_dir().display().to_string())
+                .replace("{log}", &dir.path().join("probe.log").display().to_string())
+        );
+        std::fs::write(dir.path().join("template.yaml"), template).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+            .current_dir(dir.path())
+            .args([
+                "up",
+                "--profile",
+                "dev",
+                "--bind",
+                "127.0.0.1:0",
+                "--status-interval",
+                "3600",
+            ])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_ENDPOINT_URL_SQS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let endpoint = loop {
+            let line = lines
+                .next()
+                .expect("lockgate up reported readiness")
+                .unwrap();
+            eprintln!("{line}");
+            if let Some(rest) = line.split("SQS emulator ready on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        });
+        // Mappings start right after the emulator; the queues exist once `running` is logged,
+        // which the first successful GetQueueUrl below also shows.
+        let client = common::client(&endpoint, "AKIDEXAMPLE");
+        Self { child, client, dir }
+    }
+
+    async fn url(&self, name: &str) -> String {
+        let client = self.client.clone();
+        let name = name.to_string();
+        common::eventually("the queue to exist", || {
+            let client = client.clone();
+            let name = name.clone();
+            async move {
+                client
+                    .get_queue_url()
+                    .queue_name(name)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|o| o.queue_url)
+            }
+        })
+        .await
+    }
+
+    async fn send(&self, queue: &str, bodies: &[String], group: Option<&str>) {
+        let url = self.url(queue).await;
+        for (n, chunk) in bodies.chunks(10).enumerate() {
+            let mut req = self.client.send_message_batch().queue_url(&url);
+            for (i, body) in chunk.iter().enumerate() {
+                let mut e = SendMessageBatchRequestEntry::builder()
+                    .id(format!("e{i}"))
+                    .message_body(body);
+                if let Some(g) = group {
+                    e = e
+                        .message_group_id(g)
+                        .message_deduplication_id(format!("{n}-{i}"));
+                }
+                req = req.entries(e.build().unwrap());
+            }
+            let out = req.send().await.unwrap();
+            assert!(out.failed.is_empty(), "{:?}", out.failed);
+        }
+    }
+
+    fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("probe.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// (body, attempt) of every completed message, in completion order.
+    fn done(&self) -> Vec<(String, u32)> {
+        self.log()
+            .iter()
+            .filter_map(|l| l.strip_prefix("done "))
+            .map(|l| {
+                let parts: Vec<&str> = l.split(' ').collect();
+                (parts[1].to_string(), parts[3].parse().unwrap())
+            })
+            .collect()
+    }
+
+    async fn wait_done(&self, count: usize) -> Vec<(String, u32)> {
+        common::eventually(&format!("{count} messages processed"), || {
+            let done = self.done();
+            async move { (done.len() >= count).then_some(done) }
+        })
+        .await
+    }
+
+    async fn depth(&self, queue: &str) -> (u64, u64) {
+        let url = self.url(queue).await;
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let n = |k: &str| attrs[&k.into()].parse().unwrap();
+        (
+            n("ApproximateNumberOfMessages"),
+            n("ApproximateNumberOfMessagesNotVisible"),
+        )
+    }
+
+    async fn wait_empty(&self, queue: &str) {
+        common::eventually(&format!("{queue} to be empty"), || async {
+            (self.depth(queue).await == (0, 0)).then_some(())
+        })
+        .await
+    }
+
+    fn interrupt(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cmd(action: &str, n: usize) -> String {
+    format!(r#"{{"do":"{action}","n":{n}}}"#)
+}
+
+const PROBE: &str = "  Probe:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: probe
+    Properties:
+      CodeUri: {probe}
+      Timeout: {timeout}
+      Environment:
+        Variables:
+          PROBE_LOG: {log}
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Work.Arn
+{event}";
+
+fn app_yaml(queue: &str, timeout: u32, event: &str) -> String {
+    format!(
+        "  Dlq:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: work-dlq\n  Work:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: work\n{queue}{}",
+        PROBE
+            .replace("{timeout}", &timeout.to_string())
+            .replace("{event}", event)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_is_processed_once() {
+    let app = App::start(&app_yaml(
+        "",
+        3,
+        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+    ));
+    let bodies: Vec<String> = (0..60).map(|i| cmd("ok", i)).collect();
+    app.send("work", &bodies, None).await;
+    let done = app.wait_done(60).await;
+    app.wait_empty("work").await;
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for (body, attempt) in &done {
+        assert_eq!(*attempt, 1);
+        *seen.entry(body.clone()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 60);
+    assert!(seen.values().all(|&n| n == 1), "each once: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_failures_are_retried_and_dead_lettered() {
+    let queue = "      VisibilityTimeout: 2\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt Dlq.Arn\n        maxReceiveCount: 2\n";
+    let app = App::start(&app_yaml(
+        queue,
+        2,
+        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+    ));
+    let mut bodies: Vec<String> = (0..8).map(|i| cmd("ok", i)).collect();
+    bodies.push(r#"{"do":"fail","n":100}"#.into());
+    bodies.push(r#"{"do":"fail-until","attempt":2,"n":101}"#.into());
+    app.send("work", &bodies, None).await;
+    // The fail-until message succeeds on its second delivery; the ok ones on their first.
+    let done = app.wait_done(9).await;
+    assert!(
+        done.iter()
+            .any(|(b, a)| b.contains("fail-until") && *a == 2),
+        "{done:?}"
+    );
+    // The always-failing message reaches the DLQ after maxReceiveCount deliveries.
+    common::eventually("the poison message in the DLQ", || async {
+        (app.depth("work-dlq").await.0 == 1).then_some(())
+    })
+    .await;
+    app.wait_empty("work").await;
+    assert_eq!(app.done().len(), 9, "the failed message never completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_report_batch_item_failures_a_partial_failure_fails_nothing_and_success_deletes_all()
+ {
+    // The probe reports the "fail" message, but the mapping ignores the response: success
+    // deletes the whole batch.
+    let app = App::start(&app_yaml("", 3, "            BatchSize: 10\n"));
+    let mut bodies: Vec<String> = (0..4).map(|i| cmd("ok", i)).collect();
+    bodies.push(cmd("fail", 9));
+    app.send("work", &bodies, None).await;
+    app.wait_done(4).await;
+    app.wait_empty("work").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_exits_and_timeouts_fail_only_their_batch() {
+    let queue = "      VisibilityTimeout: 1\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt Dlq.Arn\n        maxReceiveCount: 2\n";
+    let app = App::start(&app_yaml(
+        queue,
+        1,
+        "            BatchSize: 1\n            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+    ));
+    let bad = vec![
+        r#"{"do":"panic"}"#.to_string(),
+        r#"{"do":"exit"}"#.to_string(),
+        r#"{"do":"sleep","ms":5000}"#.to_string(),
+    ];
+    app.send("work", &bad, None).await;
+    // All three are retried and end in the DLQ; the runtime keeps serving.
+    common::eventually("three failures in the DLQ", || async {
+        (app.depth("work-dlq").await.0 == 3).then_some(())
+    })
+    .await;
+    let good: Vec<String> = (0..5).map(|i| cmd("ok", i)).collect();
+    app.send("work", &good, None).await;
+    app.wait_done(5).await;
+    app.wait_empty("work").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maximum_concurrency_is_never_exceeded() {
+    let app = App::start(&app_yaml(
+        "",
+        3,
+        "            BatchSize: 1\n            ScalingConfig:\n              MaximumConcurrency: 2\n",
+    ));
+    let bodies: Vec<String> = (0..30)
+        .map(|_| r#"{"do":"sleep","ms":50}"#.to_string())
+        .collect();
+    app.send("work", &bodies, None).await;
+    app.wait_done(30).await;
+    let peak = app
+        .log()
+        .iter()
+        .filter_map(|l| l.strip_prefix("concurrency "))
+        .map(|n| n.parse::<u32>().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        peak <= 2,
+        "peak concurrency {peak} exceeded MaximumConcurrency 2"
+    );
+    assert!(peak >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_order_holds_across_a_failure_mid_group() {
+    let yaml = format!(
+        "  Dlq:\n    Type: AWS::SQS::Queue\n    Properties:\n      FifoQueue: true\n  Work:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: work.fifo\n      FifoQueue: true\n      VisibilityTimeout: 1\n{}",
+        PROBE.replace("{timeout}", "1").replace(
+            "{event}",
+            "            FunctionResponseTypes: [ReportBatchItemFailures]\n"
+        )
+    );
+    let app = App::start(&yaml);
+    let mut bodies: Vec<String> = (0..3).map(|i| cmd("ok", i)).collect();
+    bodies.push(r#"{"do":"fail-until","attempt":2,"n":3}"#.into());
+    bodies.extend((4..8).map(|i| cmd("ok", i)));
+    app.send("work.fifo", &bodies, Some("g")).await;
+    let done = app.wait_done(8).await;
+    let order: Vec<&str> = done.iter().map(|(b, _)| b.as_str()).collect();
+    let expected: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    assert_eq!(order, expected, "group order kept across the retry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_criteria_delete_non_matching_messages() {
+    let event = "            FilterCriteria:\n              Filters:\n                - Pattern: '{\"body\":{\"do\":[\"ok\"]}}'\n";
+    let app = App::start(&app_yaml("", 3, event));
+    let bodies = vec![cmd("ok", 1), cmd("skip", 2), cmd("ok", 3), cmd("skip", 4)];
+    app.send("work", &bodies, None).await;
+    app.wait_done(2).await;
+    app.wait_empty("work").await;
+    let done = app.done();
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|(b, _)| b.contains("\"ok\"")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batching_window_fills_batches_beyond_ten() {
+    let app = App::start(&app_yaml(
+        "",
+        3,
+        "            BatchSize: 50\n            MaximumBatchingWindowInSeconds: 2\n            ScalingConfig:\n              MaximumConcurrency: 2\n",
+    ));
+    let url = app.url("work").await;
+    // Queue everything before the first batch can close: the window gathers across receives.
+    let bodies: Vec<String> = (0..50).map(|i| cmd("ok", i)).collect();
+    let _ = url;
+    app.send("work", &bodies, None).await;
+    app.wait_done(50).await;
+    let largest = app
+        .log()
+        .iter()
+        .filter_map(|l| l.strip_prefix("batch "))
+        .map(|n| n.parse::<usize>().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        largest > 10,
+        "a window batch holds more than one receive's worth ({largest})"
+    );
+    assert!(largest <= 50, "never more than BatchSize ({largest})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_batch_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.display().to_string();
+    let yaml = app_yaml(
+        "      VisibilityTimeout: 5\n",
+        5,
+        "            BatchSize: 1\n",
+    );
+    let path = dir.path().to_path_buf();
+    let mut app = App::start_in(dir, &yaml, &["--data-dir", &data_arg]);
+    let bodies: Vec<String> = (0..20)
+        .map(|i| format!(r#"{{"do":"sleep","ms":300,"n":{i}}}"#))
+        .collect();
+    app.send("work", &bodies, None).await;
+    app.wait_done(1).await;
+    let status = app.interrupt();
+    assert!(
+        status.success(),
+        "lockgate up exits cleanly on SIGINT: {status}"
+    );
+    let finished = app.done().len();
+    // Restart on the same data: everything not finished is still there and gets processed.
+    let dir = std::mem::replace(&mut app.dir, tempfile::tempdir().unwrap());
+    drop(app);
+    assert!(path.exists());
+    let app = App::start_in(dir, &yaml, &["--data-dir", &data_arg]);
+    app.wait_done(20).await;
+    let done = app.done();
+    let distinct: std::collections::HashSet<_> = done.iter().map(|(b, _)| b.clone()).collect();
+    assert_eq!(
+        distinct.len(),
+        20,
+        "every message processed (finished before stop: {finished})"
+    );
+}
