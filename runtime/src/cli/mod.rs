@@ -1,6 +1,7 @@
 //! Command-line interface: one subcommand per module.
 
 mod emulator;
+mod invoke;
 mod queues;
 mod send;
 pub mod status;
@@ -31,6 +32,8 @@ enum Command {
     Send(send::Args),
     /// List queues with their depths.
     Queues(queues::Args),
+    /// Invoke one function once with an SQS event file.
+    Invoke(invoke::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
             Command::Emulator(args) => emulator::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::Queues(args) => queues::run(args).await,
+            Command::Invoke(args) => invoke::run(args).await,
         }
     });
     match result {
