@@ -4,6 +4,7 @@
 
 mod floor;
 mod http;
+mod runtime;
 mod servers;
 mod workloads;
 
@@ -43,6 +44,12 @@ struct Args {
 enum Command {
     /// Internal: run the floor server (used as a child process by the benchmark).
     Floor,
+    /// End-to-end throughput through `lockgate up` with a no-op function.
+    Runtime {
+        /// Messages per run.
+        #[arg(long, default_value_t = 200_000)]
+        messages: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,8 +58,18 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    if let Some(Command::Floor) = args.command {
-        return runtime.block_on(floor::run());
+    match args.command {
+        Some(Command::Floor) => return runtime.block_on(floor::run()),
+        Some(Command::Runtime { messages }) => {
+            let body = "x".repeat(args.body_bytes);
+            return runtime.block_on(runtime::run(
+                &args.lockgate,
+                messages,
+                args.connections,
+                &body,
+            ));
+        }
+        None => {}
     }
     runtime.block_on(run(args))
 }

@@ -437,10 +437,21 @@ fn invoke_runs_a_function_once_with_the_aws_sample_event() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
         .current_dir(&root)
-        .args(["invoke", "OrdersFunction", "--event", "events/sqs-sample.json", "--profile", "dev"])
+        .args([
+            "invoke",
+            "OrdersFunction",
+            "--event",
+            "events/sqs-sample.json",
+            "--profile",
+            "dev",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // "Test message." is not an order: only that record fails; the real order succeeds.
     assert_eq!(
@@ -450,7 +461,12 @@ fn invoke_runs_a_function_once_with_the_aws_sample_event() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
         .current_dir(&root)
-        .args(["invoke", "NoSuchFunction", "--event", "events/sqs-sample.json"])
+        .args([
+            "invoke",
+            "NoSuchFunction",
+            "--event",
+            "events/sqs-sample.json",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

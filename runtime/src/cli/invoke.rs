@@ -29,20 +29,30 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let template = Template::load(&args.template)?;
     let function = template.functions.get(&args.function).with_context(|| {
         let known: Vec<_> = template.functions.keys().collect();
-        format!("no function {} in {} (functions: {known:?})", args.function, args.template.display())
+        format!(
+            "no function {} in {} (functions: {known:?})",
+            args.function,
+            args.template.display()
+        )
     })?;
     let event = if args.event.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {
-        std::fs::read_to_string(&args.event).with_context(|| format!("reading {}", args.event.display()))?
+        std::fs::read_to_string(&args.event)
+            .with_context(|| format!("reading {}", args.event.display()))?
     };
-    let parsed: serde_json::Value = serde_json::from_str(&event).context("the event is not JSON")?;
-    anyhow::ensure!(parsed["Records"].is_array(), "the event has no Records list (an SQS event looks like events/sqs-sample.json)");
+    let parsed: serde_json::Value =
+        serde_json::from_str(&event).context("the event is not JSON")?;
+    anyhow::ensure!(
+        parsed["Records"].is_array(),
+        "the event has no Records list (an SQS event looks like events/sqs-sample.json)"
+    );
 
     let dir = template.dir.clone();
     let f = function.clone();
     let profile = args.profile;
-    let executable = tokio::task::spawn_blocking(move || builder::build(&dir, &f, profile)).await??;
+    let executable =
+        tokio::task::spawn_blocking(move || builder::build(&dir, &f, profile)).await??;
     // Environment values that name queues need a running app; plain values are passed on.
     let env = function
         .environment
@@ -51,12 +61,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             crate::template::Expr::Literal(s) => Some((k.clone(), s.clone())),
             _ => None,
         })
-        .chain(std::env::var("AWS_ENDPOINT_URL_SQS").ok().map(|e| ("AWS_ENDPOINT_URL_SQS".to_string(), e)))
+        .chain(
+            std::env::var("AWS_ENDPOINT_URL_SQS")
+                .ok()
+                .map(|e| ("AWS_ENDPOINT_URL_SQS".to_string(), e)),
+        )
         .collect();
     let pool = ProcessPool::new(FunctionSpec {
         name: function.name.clone(),
         executable,
-        arn: format!("arn:aws:lambda:{}:000000000000:function:{}", args.region, function.name),
+        arn: format!(
+            "arn:aws:lambda:{}:000000000000:function:{}",
+            args.region, function.name
+        ),
         timeout: Duration::from_secs(u64::from(function.timeout_s)),
         memory_mb: function.memory_mb,
         region: args.region.clone(),

@@ -1,5 +1,6 @@
 //! Command-line interface: one subcommand per module.
 
+mod bench_invoke;
 mod emulator;
 mod invoke;
 mod queues;
@@ -34,6 +35,9 @@ enum Command {
     Queues(queues::Args),
     /// Invoke one function once with an SQS event file.
     Invoke(invoke::Args),
+    /// Measure the Runtime API round trip of a function (benchmarks).
+    #[command(hide = true)]
+    BenchInvoke(bench_invoke::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -56,6 +60,7 @@ pub fn main() -> ExitCode {
             Command::Send(args) => send::run(args).await,
             Command::Queues(args) => queues::run(args).await,
             Command::Invoke(args) => invoke::run(args).await,
+            Command::BenchInvoke(args) => bench_invoke::run(args).await,
         }
     });
     match result {
