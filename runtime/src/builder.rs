@@ -75,3 +75,14 @@ pub fn build(
             )
         })
 }
+
+/// [`build`] on a blocking thread, so the async runtime keeps serving while cargo works.
+pub async fn build_in_background(
+    template_dir: &Path,
+    function: &FunctionDef,
+    profile: Profile,
+) -> anyhow::Result<PathBuf> {
+    let dir = template_dir.to_path_buf();
+    let function = function.clone();
+    tokio::task::spawn_blocking(move || build(&dir, &function, profile)).await?
+}

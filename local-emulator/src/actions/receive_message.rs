@@ -236,8 +236,9 @@ fn render(
         queue_id: queue.id,
         seq: d.seq,
         receive_count: m.receive_count,
+        salt: crate::queue::receipt::salt_of(m.id),
     }
-    .encode(m.id as u32);
+    .encode();
     let mut attributes = BTreeMap::new();
     for &name in system_names {
         let value = match name {

@@ -685,7 +685,11 @@ impl QueueState {
         raw_handle: &str,
         ops: &mut Vec<StoreOp>,
     ) -> SqsResult<()> {
-        let Some(message) = self.messages.get(&handle.seq) else {
+        let Some(message) = self
+            .messages
+            .get(&handle.seq)
+            .filter(|m| receipt::salt_of(m.id) == handle.salt)
+        else {
             return Ok(()); // already gone: deletes are idempotent
         };
         if message.receive_count != handle.receive_count && self.fifo {
@@ -706,7 +710,11 @@ impl QueueState {
         ops: &mut Vec<StoreOp>,
     ) -> SqsResult<()> {
         self.tick(now_ms, ops);
-        let Some(message) = self.messages.get_mut(&handle.seq) else {
+        let Some(message) = self
+            .messages
+            .get_mut(&handle.seq)
+            .filter(|m| receipt::salt_of(m.id) == handle.salt)
+        else {
             return Err(ReceiptHandle::expired(raw_handle));
         };
         if message.receive_count != handle.receive_count {

@@ -12,19 +12,22 @@ pub struct ReceiptHandle {
     pub seq: u64,
     /// The message's receive count when this handle was issued.
     pub receive_count: u32,
+    /// The low bits of the message id: a handle names one message even if a sequence number
+    /// were ever reused.
+    pub salt: u32,
 }
 
 const VERSION: u8 = 1;
 const LEN: usize = 1 + 8 + 8 + 4 + 4;
 
 impl ReceiptHandle {
-    pub fn encode(&self, salt: u32) -> String {
+    pub fn encode(&self) -> String {
         let mut bytes = [0u8; LEN];
         bytes[0] = VERSION;
         bytes[1..9].copy_from_slice(&self.queue_id.to_be_bytes());
         bytes[9..17].copy_from_slice(&self.seq.to_be_bytes());
         bytes[17..21].copy_from_slice(&self.receive_count.to_be_bytes());
-        bytes[21..25].copy_from_slice(&salt.to_be_bytes());
+        bytes[21..25].copy_from_slice(&self.salt.to_be_bytes());
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
@@ -43,6 +46,7 @@ impl ReceiptHandle {
             queue_id: u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes")),
             seq: u64::from_be_bytes(bytes[9..17].try_into().expect("8 bytes")),
             receive_count: u32::from_be_bytes(bytes[17..21].try_into().expect("4 bytes")),
+            salt: u32::from_be_bytes(bytes[21..25].try_into().expect("4 bytes")),
         };
         if handle.receive_count == 0 {
             return Err(invalid());
@@ -65,11 +69,17 @@ mod tests {
             queue_id: 7,
             seq: 123_456,
             receive_count: 3,
+            salt: 99,
         };
-        assert_eq!(ReceiptHandle::decode(&h.encode(99)).unwrap(), h);
-        for bad in ["", "abc", "!!!!", &h.encode(1)[1..]] {
+        assert_eq!(ReceiptHandle::decode(&h.encode()).unwrap(), h);
+        for bad in ["", "abc", "!!!!", &h.encode()[1..]] {
             let err = ReceiptHandle::decode(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::ReceiptHandleIsInvalid);
         }
     }
+}
+
+/// The salt a handle for message `id` carries.
+pub fn salt_of(id: u128) -> u32 {
+    id as u32
 }

@@ -29,23 +29,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .get(&args.function)
         .context("no such function")?
         .clone();
-    let dir = template.dir.clone();
-    let f = function.clone();
-    let profile = args.profile;
-    let executable =
-        tokio::task::spawn_blocking(move || builder::build(&dir, &f, profile)).await??;
-    let pool = ProcessPool::new(FunctionSpec {
-        name: function.name.clone(),
+    let executable = builder::build_in_background(&template.dir, &function, args.profile).await?;
+    let pool = ProcessPool::new(FunctionSpec::new(
+        &function,
         executable,
-        arn: format!(
-            "arn:aws:lambda:us-east-1:000000000000:function:{}",
-            function.name
-        ),
-        timeout: Duration::from_secs(u64::from(function.timeout_s)),
-        memory_mb: function.memory_mb,
-        region: "us-east-1".into(),
-        env: Vec::new(),
-    });
+        "us-east-1",
+        Vec::new(),
+    ));
     let event = br#"{"Records":[{"messageId":"m1","receiptHandle":"h","body":"x","attributes":{"ApproximateReceiveCount":"1","SentTimestamp":"1"},"messageAttributes":{},"md5OfBody":"9dd4e461268c8034f5c8564e155c67a6","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:000000000000:q","awsRegion":"us-east-1"}]}"#;
     // The first call starts the process; measure warm round trips.
     pool.invoke(event.to_vec())

@@ -2,7 +2,6 @@
 //! the same Runtime API and process the mappings use (like `sam local invoke`).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 
@@ -48,11 +47,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "the event has no Records list (an SQS event looks like events/sqs-sample.json)"
     );
 
-    let dir = template.dir.clone();
-    let f = function.clone();
-    let profile = args.profile;
-    let executable =
-        tokio::task::spawn_blocking(move || builder::build(&dir, &f, profile)).await??;
+    let executable = builder::build_in_background(&template.dir, function, args.profile).await?;
     // Environment values that name queues need a running app; plain values are passed on.
     let env = function
         .environment
@@ -67,18 +62,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .map(|e| ("AWS_ENDPOINT_URL_SQS".to_string(), e)),
         )
         .collect();
-    let pool = ProcessPool::new(FunctionSpec {
-        name: function.name.clone(),
-        executable,
-        arn: format!(
-            "arn:aws:lambda:{}:000000000000:function:{}",
-            args.region, function.name
-        ),
-        timeout: Duration::from_secs(u64::from(function.timeout_s)),
-        memory_mb: function.memory_mb,
-        region: args.region.clone(),
-        env,
-    });
+    let pool = ProcessPool::new(FunctionSpec::new(function, executable, &args.region, env));
     let result = pool.invoke(event.into_bytes()).await;
     pool.shutdown();
     match result {

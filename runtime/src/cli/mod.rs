@@ -134,3 +134,22 @@ pub async fn resolve_queue(sqs: &aws_sdk_sqs::Client, queue: &str) -> anyhow::Re
         ),
     }
 }
+
+/// Where an SQS endpoint is, for the subcommands that talk to one.
+#[derive(clap::Args)]
+pub struct EndpointArgs {
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL_SQS",
+        default_value = "http://127.0.0.1:9324"
+    )]
+    pub endpoint: String,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+}
+
+impl EndpointArgs {
+    pub fn client(&self) -> aws_sdk_sqs::Client {
+        sqs_client(&self.endpoint, &self.region)
+    }
+}

@@ -4,18 +4,12 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(
-        long,
-        env = "AWS_ENDPOINT_URL_SQS",
-        default_value = "http://127.0.0.1:9324"
-    )]
-    pub endpoint: String,
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    pub region: String,
+    #[command(flatten)]
+    pub sqs: super::EndpointArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let sqs = super::sqs_client(&args.endpoint, &args.region);
+    let sqs = args.sqs.client();
     let urls = sqs
         .list_queues()
         .send()
@@ -23,7 +17,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot list queues at {}: {}",
-                args.endpoint,
+                args.sqs.endpoint,
                 aws_sdk_sqs::error::DisplayErrorContext(&e)
             )
         })?

@@ -27,14 +27,8 @@ pub struct Args {
     /// A String message attribute, name=value (repeatable).
     #[arg(long = "attr", value_parser = parse_attr)]
     pub attributes: Vec<(String, String)>,
-    #[arg(
-        long,
-        env = "AWS_ENDPOINT_URL_SQS",
-        default_value = "http://127.0.0.1:9324"
-    )]
-    pub endpoint: String,
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    pub region: String,
+    #[command(flatten)]
+    pub sqs: super::EndpointArgs,
 }
 
 fn parse_attr(s: &str) -> Result<(String, String), String> {
@@ -44,7 +38,7 @@ fn parse_attr(s: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let sqs = super::sqs_client(&args.endpoint, &args.region);
+    let sqs = args.sqs.client();
     let url = super::resolve_queue(&sqs, &args.queue).await?;
     let bodies: Vec<String> = match (&args.body, &args.file) {
         (Some(body), _) => vec![body.clone()],

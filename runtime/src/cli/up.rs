@@ -51,10 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut executables = BTreeMap::new();
     for (id, function) in &template.functions {
         tracing::info!("building {id} ({})", function.binary);
-        let dir = template.dir.clone();
-        let f = function.clone();
-        let profile = args.profile;
-        let exe = tokio::task::spawn_blocking(move || builder::build(&dir, &f, profile)).await??;
+        let exe = builder::build_in_background(&template.dir, function, args.profile).await?;
         executables.insert(id.clone(), exe);
     }
 
@@ -104,18 +101,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("function {id}: Environment {key}: {e}"))?;
             env.push((key.clone(), value));
         }
-        let pool = Arc::new(ProcessPool::new(FunctionSpec {
-            name: function.name.clone(),
-            executable: executables[id].clone(),
-            arn: format!(
-                "arn:aws:lambda:{}:000000000000:function:{}",
-                args.region, function.name
-            ),
-            timeout: Duration::from_secs(u64::from(function.timeout_s)),
-            memory_mb: function.memory_mb,
-            region: args.region.clone(),
+        let pool = Arc::new(ProcessPool::new(FunctionSpec::new(
+            function,
+            executables[id].clone(),
+            &args.region,
             env,
-        }));
+        )));
         pools.push(pool.clone());
         for event in function.events.iter().filter(|e| e.enabled) {
             let queue_arn = event

@@ -29,6 +29,29 @@ pub struct FunctionSpec {
     pub env: Vec<(String, String)>,
 }
 
+impl FunctionSpec {
+    /// The spec of a template function whose binary is built at `executable`.
+    pub fn new(
+        function: &crate::template::FunctionDef,
+        executable: PathBuf,
+        region: &str,
+        env: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            name: function.name.clone(),
+            executable,
+            arn: format!(
+                "arn:aws:lambda:{region}:000000000000:function:{}",
+                function.name
+            ),
+            timeout: Duration::from_secs(u64::from(function.timeout_s)),
+            memory_mb: function.memory_mb,
+            region: region.to_string(),
+            env,
+        }
+    }
+}
+
 pub struct ProcessPool {
     spec: Arc<FunctionSpec>,
     idle: Mutex<Vec<Worker>>,
