@@ -59,6 +59,11 @@ impl ReceiptHandle {
     }
 }
 
+/// The salt a handle for message `id` carries.
+pub fn salt_of(id: u128) -> u32 {
+    id as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,9 +82,4 @@ mod tests {
             assert_eq!(err.code, ErrorCode::ReceiptHandleIsInvalid);
         }
     }
-}
-
-/// The salt a handle for message `id` carries.
-pub fn salt_of(id: u128) -> u32 {
-    id as u32
 }
