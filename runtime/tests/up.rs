@@ -472,3 +472,53 @@ fn invoke_runs_a_function_once_with_the_aws_sample_event() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no function NoSuchFunction"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_send_peek_redrive_and_queues() {
+    let queue = "      VisibilityTimeout: 1\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt Dlq.Arn\n        maxReceiveCount: 1\n";
+    let app = App::start(&app_yaml(
+        queue,
+        1,
+        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+    ));
+    app.url("work").await;
+    let lockgate = |args: &[&str], endpoint: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+            .args(args)
+            .args(["--endpoint", endpoint])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let url = app.url("work").await;
+    let endpoint = url.trim_end_matches("/000000000000/work").to_string();
+    // A message that fails once lands in the DLQ (maxReceiveCount 1) ...
+    let out = lockgate(
+        &["send", "work", r#"{"do":"fail-until","attempt":2}"#],
+        &endpoint,
+    );
+    assert!(out.contains("sent 1 message"));
+    common::eventually("the message in the DLQ", || async {
+        (app.depth("work-dlq").await.0 == 1).then_some(())
+    })
+    .await;
+    let out = lockgate(&["peek", "work-dlq"], &endpoint);
+    assert!(out.contains("fail-until"), "{out}");
+    // ... and redrive puts it back on the source queue, where the function gets it again.
+    let out = lockgate(&["redrive", "work-dlq"], &endpoint);
+    assert!(out.contains("moved 1 message"), "{out}");
+    common::eventually("a second invocation after the redrive", || {
+        let invocations = app.log().iter().filter(|l| l.starts_with("batch ")).count();
+        async move { (invocations >= 2).then_some(()) }
+    })
+    .await;
+    let out = lockgate(&["queues"], &endpoint);
+    assert!(out.contains("work-dlq") && out.contains("work"), "{out}");
+    let out = lockgate(&["send", "work", "x", "--count", "3"], &endpoint);
+    assert!(out.contains("sent 3 message"), "{out}");
+}

@@ -2,6 +2,7 @@
 
 mod bench_invoke;
 mod emulator;
+mod inspect;
 mod invoke;
 mod queues;
 mod send;
@@ -35,6 +36,12 @@ enum Command {
     Queues(queues::Args),
     /// Invoke one function once with an SQS event file.
     Invoke(invoke::Args),
+    /// Show messages without keeping them (a receive with visibility timeout 0).
+    Peek(inspect::PeekArgs),
+    /// Delete every message of a queue.
+    Purge(inspect::PurgeArgs),
+    /// Move a dead-letter queue's messages back to their source queue.
+    Redrive(inspect::RedriveArgs),
     /// Measure the Runtime API round trip of a function (benchmarks).
     #[command(hide = true)]
     BenchInvoke(bench_invoke::Args),
@@ -60,6 +67,9 @@ pub fn main() -> ExitCode {
             Command::Send(args) => send::run(args).await,
             Command::Queues(args) => queues::run(args).await,
             Command::Invoke(args) => invoke::run(args).await,
+            Command::Peek(args) => inspect::peek(args).await,
+            Command::Purge(args) => inspect::purge(args).await,
+            Command::Redrive(args) => inspect::redrive(args).await,
             Command::BenchInvoke(args) => bench_invoke::run(args).await,
         }
     });
