@@ -27,6 +27,14 @@ const START_POLLERS: u32 = 5;
 /// Lambda's default MaximumConcurrency when none is configured.
 const DEFAULT_MAX_CONCURRENCY: u32 = 1000;
 
+/// One received message, ready to go into an event.
+struct Record {
+    item: settle::Item,
+    receipt_handle: String,
+    /// The Lambda record, serialized.
+    json: Vec<u8>,
+}
+
 #[derive(Debug, Clone)]
 pub struct MappingConfig {
     pub function: String,
@@ -154,7 +162,7 @@ impl Mapping {
 
     /// Receives until the batch is full, the window ends, or the payload cap is reached.
     /// Messages that no filter matches are deleted, as Lambda does.
-    async fn gather(&self) -> anyhow::Result<Vec<Value>> {
+    async fn gather(&self) -> anyhow::Result<Vec<Record>> {
         let c = &self.config;
         let deadline = Instant::now() + c.window;
         let mut records = Vec::new();
@@ -186,7 +194,8 @@ impl Mapping {
                     unwanted.push(m.receipt_handle.clone().unwrap_or_default());
                     continue;
                 }
-                let size = record.to_string().len() + 1;
+                let json = serde_json::to_vec(&record).expect("record serializes");
+                let size = json.len() + 1;
                 if bytes + size > MAX_PAYLOAD_BYTES && !records.is_empty() {
                     // Over the cap: hand it back at once for the next batch.
                     let _ = self
@@ -200,7 +209,18 @@ impl Mapping {
                     continue;
                 }
                 bytes += size;
-                records.push(record);
+                records.push(Record {
+                    item: settle::Item {
+                        message_id: m.message_id.unwrap_or_default(),
+                        group: m
+                            .attributes
+                            .as_ref()
+                            .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                            .cloned(),
+                    },
+                    receipt_handle: m.receipt_handle.unwrap_or_default(),
+                    json,
+                });
             }
             if !unwanted.is_empty() {
                 self.stats
@@ -218,22 +238,23 @@ impl Mapping {
         }
     }
 
-    async fn process(&self, records: Vec<Value>) {
+    async fn process(&self, records: Vec<Record>) {
         let c = &self.config;
-        let items: Vec<settle::Item> = records
-            .iter()
-            .map(|r| settle::Item {
-                message_id: r["messageId"].as_str().unwrap_or_default().to_string(),
-                group: r["attributes"]["MessageGroupId"]
-                    .as_str()
-                    .map(str::to_string),
-            })
-            .collect();
-        let handles: Vec<String> = records
-            .iter()
-            .map(|r| r["receiptHandle"].as_str().unwrap_or_default().to_string())
-            .collect();
-        let payload = serde_json::to_vec(&json!({ "Records": records })).expect("event serializes");
+        // The event is assembled from each record's JSON, serialized once in `gather`.
+        let mut payload =
+            Vec::with_capacity(records.iter().map(|r| r.json.len() + 1).sum::<usize>() + 16);
+        payload.extend_from_slice(b"{\"Records\":[");
+        for (i, r) in records.iter().enumerate() {
+            if i > 0 {
+                payload.push(b',');
+            }
+            payload.extend_from_slice(&r.json);
+        }
+        payload.extend_from_slice(b"]}");
+        let (items, handles): (Vec<settle::Item>, Vec<String>) = records
+            .into_iter()
+            .map(|r| (r.item, r.receipt_handle))
+            .unzip();
         self.stats.invocation_started();
         let started = Instant::now();
         let outcome = self.invoker.invoke(payload).await;
