@@ -11,14 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::actions::{self, Context};
 use crate::error::{ErrorCode, SqsError};
-use crate::protocol::json;
+use crate::protocol::{json, query};
 use crate::sqs::{Config, Sqs};
 
 /// Request bodies above this are refused before parsing (SQS's own cap on a batch is 1 MiB of
@@ -135,7 +135,12 @@ fn request_id() -> String {
     crate::queue::message::format_message_id((0x5eed_u128 << 112) | u128::from(n))
 }
 
-async fn handle(State(sqs): State<Arc<Sqs>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(sqs): State<Arc<Sqs>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request_id = request_id();
     let ctx = Context {
         account: account_of(&headers).unwrap_or_else(|| sqs.config.account_id.clone()),
@@ -147,13 +152,7 @@ async fn handle(State(sqs): State<Arc<Sqs>>, headers: HeaderMap, body: Bytes) ->
         sqs,
     };
     let Some(target) = headers.get("x-amz-target").and_then(|t| t.to_str().ok()) else {
-        return json_error(
-            &SqsError::new(
-                ErrorCode::InvalidAction,
-                "Requests must use the AWS JSON 1.0 protocol (an X-Amz-Target header naming AmazonSQS.<Action>).",
-            ),
-            &request_id,
-        );
+        return handle_query(&ctx, &uri, &body, &request_id).await;
     };
     let result = match json::action_from_target(target) {
         Ok(action) => actions::dispatch(&ctx, action, &body).await,
@@ -167,6 +166,54 @@ async fn handle(State(sqs): State<Arc<Sqs>>, headers: HeaderMap, body: Bytes) ->
         }
         Err(error) => json_error(&error, &request_id),
     }
+}
+
+/// The Query protocol: parameters from the form body and the URL; a request posted to a queue
+/// URL names its queue by the path.
+async fn handle_query(ctx: &Context, uri: &Uri, body: &[u8], request_id: &str) -> Response {
+    let mut params = query::parse_form(uri.query().unwrap_or_default());
+    params.extend(query::parse_form(&String::from_utf8_lossy(body)));
+    let Some(action) = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+    else {
+        return query_error(
+            &SqsError::new(
+                ErrorCode::InvalidAction,
+                "No action was given: use the Query protocol's Action parameter or the JSON protocol's X-Amz-Target header.",
+            ),
+            request_id,
+        );
+    };
+    let mut request = query::to_json(&action, &params);
+    let path = uri.path().trim_matches('/');
+    if request.get("QueueUrl").is_none() && path.split('/').count() == 2 {
+        request["QueueUrl"] = format!("http://{}/{path}", ctx.host).into();
+    }
+    let body = serde_json::to_vec(&request).expect("request serializes");
+    match actions::dispatch(ctx, &action, &body).await {
+        Ok(json) => {
+            let mut response =
+                (StatusCode::OK, query::render(&action, &json, request_id)).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(query::CONTENT_TYPE),
+            );
+            response
+        }
+        Err(error) => query_error(&error, request_id),
+    }
+}
+
+fn query_error(error: &SqsError, request_id: &str) -> Response {
+    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, query::error(error, request_id)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(query::CONTENT_TYPE),
+    );
+    response
 }
 
 fn json_error(error: &SqsError, request_id: &str) -> Response {

@@ -2,6 +2,7 @@
 //! errors. No I/O here.
 
 pub mod json;
+pub mod query;
 
 /// Serde helper for optional binary fields, which both protocols carry as base64.
 pub mod base64_opt {
@@ -31,4 +32,5 @@ pub mod base64_opt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Json,
+    Query,
 }

@@ -1,0 +1,385 @@
+//! The Query protocol (API version 2012-11-05): form-encoded `Action=…` requests with indexed
+//! parameters (`Attribute.1.Name`, `SendMessageBatchRequestEntry.2.MessageBody`, …) and XML
+//! replies. Requests are reshaped into the same JSON the JSON protocol carries, and replies are
+//! rendered from the same JSON, so every action has one implementation.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::{ErrorCode, SqsError};
+
+pub const CONTENT_TYPE: &str = "text/xml";
+const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+
+/// Decodes `application/x-www-form-urlencoded` pairs.
+pub fn parse_form(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A tree of dotted parameter names: `A.1.B` = v becomes {"A": {"1": {"B": v}}}.
+#[derive(Default, Debug)]
+struct Node {
+    value: Option<String>,
+    children: BTreeMap<String, Node>,
+}
+
+impl Node {
+    fn insert(&mut self, path: &[&str], value: String) {
+        match path.split_first() {
+            None => self.value = Some(value),
+            Some((head, rest)) => self
+                .children
+                .entry(head.to_string())
+                .or_default()
+                .insert(rest, value),
+        }
+    }
+
+    /// Children indexed 1, 2, … in numeric order.
+    fn indexed(&self) -> Vec<&Node> {
+        let mut items: Vec<(u32, &Node)> = self
+            .children
+            .iter()
+            .filter_map(|(k, v)| k.parse().ok().map(|n| (n, v)))
+            .collect();
+        items.sort_by_key(|(n, _)| *n);
+        items.into_iter().map(|(_, v)| v).collect()
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.children.get(key).and_then(|n| n.value.clone())
+    }
+}
+
+const NUMBERS: &[&str] = &[
+    "DelaySeconds",
+    "MaxNumberOfMessages",
+    "MaxResults",
+    "VisibilityTimeout",
+    "WaitTimeSeconds",
+];
+
+/// Reshapes a Query request's parameters (without `Action` and `Version`) into the JSON body
+/// the JSON protocol would carry for `action`.
+pub fn to_json(action: &str, params: &[(String, String)]) -> Value {
+    let mut root = Node::default();
+    for (k, v) in params {
+        if k == "Action" || k == "Version" {
+            continue;
+        }
+        let path: Vec<&str> = k.split('.').collect();
+        root.insert(&path, v.clone());
+    }
+    convert(action, &root)
+}
+
+fn convert(action: &str, node: &Node) -> Value {
+    let mut out = Map::new();
+    for (key, child) in &node.children {
+        match key.as_str() {
+            "Attribute" => {
+                let map = name_value_map(child, "Name", "Value");
+                out.insert("Attributes".into(), Value::Object(map));
+            }
+            "Tag" => {
+                let map = name_value_map(child, "Key", "Value");
+                let field = if action == "CreateQueue" {
+                    "tags"
+                } else {
+                    "Tags"
+                };
+                out.insert(field.into(), Value::Object(map));
+            }
+            "AttributeName" | "MessageAttributeName" | "MessageSystemAttributeName" | "TagKey" => {
+                let list = child
+                    .indexed()
+                    .into_iter()
+                    .filter_map(|n| n.value.clone().map(Value::String))
+                    .collect();
+                out.insert(format!("{key}s"), Value::Array(list));
+            }
+            "MessageAttribute" | "MessageSystemAttribute" => {
+                let mut map = Map::new();
+                for item in child.indexed() {
+                    let (Some(name), Some(value)) = (item.text("Name"), item.children.get("Value"))
+                    else {
+                        continue;
+                    };
+                    let mut attr = Map::new();
+                    for field in ["DataType", "StringValue", "BinaryValue"] {
+                        if let Some(v) = value.text(field) {
+                            attr.insert(field.into(), Value::String(v));
+                        }
+                    }
+                    map.insert(name, Value::Object(attr));
+                }
+                out.insert(format!("{key}s"), Value::Object(map));
+            }
+            k if k.ends_with("BatchRequestEntry") => {
+                let entries = child
+                    .indexed()
+                    .into_iter()
+                    .map(|n| convert(action, n))
+                    .collect();
+                out.insert("Entries".into(), Value::Array(entries));
+            }
+            k => {
+                if let Some(v) = &child.value {
+                    let value = if NUMBERS.contains(&k) {
+                        v.trim()
+                            .parse::<i64>()
+                            .map(Value::from)
+                            .unwrap_or_else(|_| Value::String(v.clone()))
+                    } else {
+                        Value::String(v.clone())
+                    };
+                    out.insert(k.to_string(), value);
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn name_value_map(node: &Node, name: &str, value: &str) -> Map<String, Value> {
+    node.indexed()
+        .into_iter()
+        .filter_map(|n| {
+            Some((
+                n.text(name)?,
+                Value::String(n.text(value).unwrap_or_default()),
+            ))
+        })
+        .collect()
+}
+
+/// Renders an action's JSON reply as SQS's XML.
+pub fn render(action: &str, json: &[u8], request_id: &str) -> String {
+    let value: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
+    let mut xml = String::from("<?xml version=\"1.0\"?>");
+    xml.push_str(&format!("<{action}Response xmlns=\"{NAMESPACE}\">"));
+    if let Some(fields) = value.as_object().filter(|m| !m.is_empty()) {
+        xml.push_str(&format!("<{action}Result>"));
+        for (key, v) in fields {
+            render_field(&mut xml, action, key, v);
+        }
+        xml.push_str(&format!("</{action}Result>"));
+    }
+    xml.push_str(&format!(
+        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+    ));
+    xml
+}
+
+fn render_field(xml: &mut String, action: &str, key: &str, value: &Value) {
+    match (key, value) {
+        ("Attributes", Value::Object(map)) => {
+            for (name, v) in map {
+                element(xml, "Attribute", |x| {
+                    leaf(x, "Name", name);
+                    leaf(x, "Value", v.as_str().unwrap_or_default());
+                });
+            }
+        }
+        ("Tags", Value::Object(map)) => {
+            for (k, v) in map {
+                element(xml, "Tag", |x| {
+                    leaf(x, "Key", k);
+                    leaf(x, "Value", v.as_str().unwrap_or_default());
+                });
+            }
+        }
+        ("MessageAttributes", Value::Object(map)) => {
+            for (name, v) in map {
+                element(xml, "MessageAttribute", |x| {
+                    leaf(x, "Name", name);
+                    element(x, "Value", |x| {
+                        for field in ["StringValue", "BinaryValue", "DataType"] {
+                            if let Some(s) = v.get(field).and_then(Value::as_str) {
+                                leaf(x, field, s);
+                            }
+                        }
+                    });
+                });
+            }
+        }
+        (_, Value::Array(items)) => {
+            let name = match key {
+                "QueueUrls" | "queueUrls" => "QueueUrl".to_string(),
+                "Messages" => "Message".to_string(),
+                "Failed" => "BatchResultErrorEntry".to_string(),
+                "Successful" => format!("{action}ResultEntry"),
+                other => other.to_string(),
+            };
+            for item in items {
+                render_field(xml, action, &name, item);
+            }
+        }
+        (_, Value::Object(map)) => {
+            element(xml, key, |x| {
+                for (k, v) in map {
+                    render_field(x, action, k, v);
+                }
+            });
+        }
+        (_, Value::String(s)) => leaf(xml, key, s),
+        (_, Value::Bool(b)) => leaf(xml, key, &b.to_string()),
+        (_, Value::Number(n)) => leaf(xml, key, &n.to_string()),
+        (_, Value::Null) => {}
+    }
+}
+
+fn element(xml: &mut String, name: &str, body: impl FnOnce(&mut String)) {
+    xml.push('<');
+    xml.push_str(name);
+    xml.push('>');
+    body(xml);
+    xml.push_str("</");
+    xml.push_str(name);
+    xml.push('>');
+}
+
+fn leaf(xml: &mut String, name: &str, text: &str) {
+    element(xml, name, |x| escape_into(x, text));
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// An error as `<ErrorResponse>`. The Query protocol words NonExistentQueue differently.
+pub fn error(error: &SqsError, request_id: &str) -> String {
+    let message = if error.code == ErrorCode::QueueDoesNotExist {
+        "The specified queue does not exist for this wsdl version.".to_string()
+    } else {
+        error.message.clone()
+    };
+    let mut xml =
+        format!("<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>");
+    xml.push_str(if error.code.sender_fault() {
+        "Sender"
+    } else {
+        "Receiver"
+    });
+    xml.push_str("</Type>");
+    leaf(&mut xml, "Code", error.code.legacy_code());
+    leaf(&mut xml, "Message", &message);
+    xml.push_str("<Detail/></Error>");
+    leaf(&mut xml, "RequestId", request_id);
+    xml.push_str("</ErrorResponse>");
+    xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn indexed_parameters_become_json() {
+        let form = "Action=SendMessageBatch&QueueUrl=http%3A%2F%2Fh%2F0%2Fq\
+            &SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=two+words\
+            &SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=one\
+            &SendMessageBatchRequestEntry.1.DelaySeconds=5\
+            &SendMessageBatchRequestEntry.1.MessageAttribute.1.Name=k\
+            &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType=String\
+            &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue=v";
+        let params = parse_form(form);
+        assert_eq!(
+            to_json("SendMessageBatch", &params),
+            json!({"QueueUrl": "http://h/0/q", "Entries": [
+                {"Id": "a", "MessageBody": "one", "DelaySeconds": 5,
+                 "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
+                {"Id": "b", "MessageBody": "two words"}
+            ]})
+        );
+        let params = parse_form(
+            "Action=CreateQueue&QueueName=q&Attribute.1.Name=DelaySeconds&Attribute.1.Value=3&Tag.1.Key=t&Tag.1.Value=x",
+        );
+        assert_eq!(
+            to_json("CreateQueue", &params),
+            json!({"QueueName": "q", "Attributes": {"DelaySeconds": "3"}, "tags": {"t": "x"}})
+        );
+        let params =
+            parse_form("AttributeName.1=All&MessageAttributeName.1=All&MaxNumberOfMessages=10");
+        assert_eq!(
+            to_json("ReceiveMessage", &params),
+            json!({"AttributeNames": ["All"], "MessageAttributeNames": ["All"], "MaxNumberOfMessages": 10})
+        );
+    }
+
+    #[test]
+    fn replies_render_as_sqs_xml() {
+        let xml = render("GetQueueUrl", br#"{"QueueUrl":"http://h/0/q"}"#, "r1");
+        assert_eq!(
+            xml,
+            format!(
+                "<?xml version=\"1.0\"?><GetQueueUrlResponse xmlns=\"{NAMESPACE}\"><GetQueueUrlResult><QueueUrl>http://h/0/q</QueueUrl></GetQueueUrlResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></GetQueueUrlResponse>"
+            )
+        );
+        let xml = render("DeleteMessage", b"{}", "r2");
+        assert!(!xml.contains("DeleteMessageResult"));
+        let xml = render(
+            "ReceiveMessage",
+            br#"{"Messages":[{"MessageId":"m","Body":"a<b","Attributes":{"SentTimestamp":"1"}}]}"#,
+            "r3",
+        );
+        for part in [
+            "<Message>",
+            "<MessageId>m</MessageId>",
+            "<Body>a&lt;b</Body>",
+            "<Attribute><Name>SentTimestamp</Name><Value>1</Value></Attribute>",
+            "</Message>",
+        ] {
+            assert!(xml.contains(part), "{part} in {xml}");
+        }
+        let xml = render(
+            "SendMessageBatch",
+            br#"{"Successful":[{"Id":"a"}],"Failed":[]}"#,
+            "r4",
+        );
+        assert!(
+            xml.contains("<SendMessageBatchResultEntry><Id>a</Id></SendMessageBatchResultEntry>"),
+            "{xml}"
+        );
+    }
+}
