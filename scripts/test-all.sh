@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
 # Runs every test from a fresh clone, installing what the tests need first.
-# Build outputs and the Python venv live under target/ (ignored by git).
+# Build outputs and the Python venvs live under target/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> toolchain targets"
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || echo "warning: could not add wasm32-wasip2 (not needed yet)"
 
-echo "==> Python venv with pinned test dependencies"
-if [ ! -x target/venv/bin/pytest ] || ! cmp -s tests/python/requirements.txt target/venv/.requirements; then
-    mkdir -p target
-    python3 -m venv target/venv
-    target/venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
-    cp tests/python/requirements.txt target/venv/.requirements
-fi
+# venv DIR REQUIREMENTS: a venv with exactly these pinned packages (rebuilt when they change).
+venv() {
+    if [ ! -x "$1/bin/pytest" ] || ! cmp -s "$2" "$1/.requirements"; then
+        rm -rf "$1"
+        python3 -m venv "$1"
+        "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
+        cp "$2" "$1/.requirements"
+    fi
+}
+echo "==> Python venvs with pinned test dependencies"
+mkdir -p target
+venv target/venv tests/python/requirements.txt
+venv target/venv-query tests/python-query/requirements.txt
 
 echo "==> build (once for every test)"
 cargo build --workspace --all-targets --locked
 
-echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test against the binary)"
+echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end)"
 cargo test --workspace --locked
 
-echo "==> Python tests (boto3 against the lockgate binary)"
-LOCKGATE_BIN="$PWD/target/debug/lockgate" target/venv/bin/pytest -q tests/python
+export LOCKGATE_BIN="$PWD/target/debug/lockgate"
+echo "==> Python tests: boto3 (JSON protocol), SAM translator and cfn-lint"
+target/venv/bin/pytest -q tests/python
+echo "==> Python tests: boto3 1.26 (Query protocol)"
+target/venv-query/bin/pytest -q tests/python-query

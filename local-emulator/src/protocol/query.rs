@@ -182,14 +182,28 @@ fn name_value_map(node: &Node, name: &str, value: &str) -> Map<String, Value> {
         .collect()
 }
 
+/// Actions whose replies have no `<…Result>` element.
+const NO_RESULT: &[&str] = &[
+    "AddPermission",
+    "ChangeMessageVisibility",
+    "DeleteMessage",
+    "DeleteQueue",
+    "PurgeQueue",
+    "RemovePermission",
+    "SetQueueAttributes",
+    "TagQueue",
+    "UntagQueue",
+];
+
 /// Renders an action's JSON reply as SQS's XML.
 pub fn render(action: &str, json: &[u8], request_id: &str) -> String {
     let value: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
     let mut xml = String::from("<?xml version=\"1.0\"?>");
     xml.push_str(&format!("<{action}Response xmlns=\"{NAMESPACE}\">"));
-    if let Some(fields) = value.as_object().filter(|m| !m.is_empty()) {
+    // Actions with an output shape always carry their Result element, even when empty.
+    if !NO_RESULT.contains(&action) {
         xml.push_str(&format!("<{action}Result>"));
-        for (key, v) in fields {
+        for (key, v) in value.as_object().into_iter().flatten() {
             render_field(&mut xml, action, key, v);
         }
         xml.push_str(&format!("</{action}Result>"));

@@ -1,0 +1,91 @@
+"""An SDK generation that speaks the Query (XML) protocol: botocore 1.29 (boto3 1.26)."""
+
+import uuid
+
+import botocore
+import pytest
+from botocore.exceptions import ClientError
+
+from sqs_checksums import md5_of_attributes, md5_of_body
+
+
+def test_this_botocore_speaks_query():
+    assert botocore.__version__.startswith("1.29.")
+    model = botocore.session.get_session().get_service_model("sqs")
+    assert model.protocol == "query"
+
+
+def test_queue_lifecycle_and_attributes(sqs, emulator):
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "40"}, tags={"team": "a"})["QueueUrl"]
+    assert url == f"{emulator.endpoint}/000000000000/{name}"
+    assert sqs.get_queue_url(QueueName=name)["QueueUrl"] == url
+    assert url in sqs.list_queues(QueueNamePrefix=name)["QueueUrls"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "40"
+    assert attrs["QueueArn"].endswith(f":{name}")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "0"})
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"team": "a"}
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_messages_with_attributes_batches_and_visibility(sqs):
+    url = sqs.create_queue(QueueName=f"m-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    attrs = {
+        "s": {"DataType": "String", "StringValue": "v & <x>"},
+        "n": {"DataType": "Number", "StringValue": "42"},
+        "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01bin"},
+    }
+    sent = sqs.send_message(QueueUrl=url, MessageBody="héllo <xml> & more", MessageAttributes=attrs)
+    assert sent["MD5OfMessageBody"] == md5_of_body("héllo <xml> & more")
+    assert sent["MD5OfMessageAttributes"] == md5_of_attributes(attrs)
+    out = sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": f"e{i}", "MessageBody": f"batch {i}"} for i in range(3)]
+    )
+    assert len(out["Successful"]) == 3
+
+    got = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+    )["Messages"]
+    assert len(got) == 4
+    first = next(m for m in got if m["Body"].startswith("héllo"))
+    assert first["MD5OfBody"] == md5_of_body(first["Body"])
+    assert first["MessageAttributes"]["b"]["BinaryValue"] == b"\x00\x01bin"
+    assert first["MD5OfMessageAttributes"] == md5_of_attributes(first["MessageAttributes"])
+    assert first["Attributes"]["ApproximateReceiveCount"] == "1"
+
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0)
+    out = sqs.delete_message_batch(
+        QueueUrl=url, Entries=[{"Id": f"d{i}", "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+    )
+    assert len(out["Successful"]) == 4
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+
+
+def test_fifo_over_query(sqs):
+    url = sqs.create_queue(
+        QueueName=f"f-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    a = sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g")
+    b = sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g")
+    assert a["MessageId"] == b["MessageId"]
+    assert len(a["SequenceNumber"]) == 20
+    got = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    assert got[0]["Attributes"]["MessageGroupId"] == "g"
+
+
+def test_errors_over_query(sqs, emulator):
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist) as info:
+        sqs.get_queue_url(QueueName="nope")
+    error = info.value.response["Error"]
+    assert error["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    assert error["Message"] == "The specified queue does not exist for this wsdl version."
+    url = sqs.create_queue(QueueName=f"e-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    with pytest.raises(ClientError) as info:
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"e{i}", "MessageBody": "x"} for i in range(11)])
+    assert info.value.response["Error"]["Code"] == "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as info:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="garbage")
+    assert info.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
