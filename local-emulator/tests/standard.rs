@@ -22,6 +22,7 @@ both_stores!(
     tags_and_purge,
     list_queues_paging,
     accounts_are_isolated,
+    permissions,
 );
 
 async fn queue_lifecycle(h: Harness) {
@@ -620,5 +621,76 @@ async fn messages_expire_after_the_retention_period() {
     // And it stays gone after a restart.
     let h = h.restart().await;
     assert!(h.receive(&url, 10).await.is_empty());
+    h.shutdown().await;
+}
+
+async fn permissions(h: Harness) {
+    let url = h.create("shared").await;
+    h.client
+        .add_permission()
+        .queue_url(&url)
+        .label("crossaccountpermission")
+        .aws_account_ids("111122223333")
+        .actions("SendMessage")
+        .actions("ReceiveMessage")
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value =
+        serde_json::from_str(&h.attr(&url, "Policy").await.expect("a policy")).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Sid"], "crossaccountpermission");
+    assert_eq!(
+        statement["Principal"]["AWS"],
+        "arn:aws:iam::111122223333:root"
+    );
+    assert_eq!(
+        statement["Action"],
+        serde_json::json!(["SQS:SendMessage", "SQS:ReceiveMessage"])
+    );
+    assert_eq!(
+        statement["Resource"],
+        "arn:aws:sqs:us-east-1:000000000000:shared"
+    );
+
+    let err = h
+        .client
+        .add_permission()
+        .queue_url(&url)
+        .label("crossaccountpermission")
+        .aws_account_ids("111122223333")
+        .actions("SendMessage")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        common::error_of(err),
+        (
+            "InvalidParameterValue".into(),
+            "Value crossaccountpermission for parameter Label is invalid. Reason: Already exists."
+                .into(),
+            400
+        )
+    );
+    let err = h
+        .client
+        .remove_permission()
+        .queue_url(&url)
+        .label("crossaccountpermission2")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        common::error_of(err).1,
+        "Value crossaccountpermission2 for parameter Label is invalid. Reason: can't find label."
+    );
+    h.client
+        .remove_permission()
+        .queue_url(&url)
+        .label("crossaccountpermission")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.attr(&url, "Policy").await, None);
     h.shutdown().await;
 }

@@ -89,3 +89,12 @@ def test_errors_over_query(sqs, emulator):
         sqs.delete_message(QueueUrl=url, ReceiptHandle="garbage")
     assert info.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_permissions_over_query(sqs):
+    url = sqs.create_queue(QueueName=f"p-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.add_permission(QueueUrl=url, Label="share", AWSAccountIds=["111122223333"], Actions=["SendMessage"])
+    policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+    assert '"Sid":"share"' in policy
+    sqs.remove_permission(QueueUrl=url, Label="share")
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})

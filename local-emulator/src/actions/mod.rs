@@ -9,6 +9,7 @@ mod get_queue_attributes;
 mod get_queue_url;
 mod list_dead_letter_source_queues;
 mod list_queues;
+mod permissions;
 mod purge_queue;
 mod receive_message;
 mod send_message;
@@ -60,6 +61,8 @@ pub async fn dispatch(ctx: &Context, action: &str, body: &[u8]) -> SqsResult<Vec
         };
     }
     route! {
+        "AddPermission" => permissions::add,
+        "RemovePermission" => permissions::remove,
         "ChangeMessageVisibility" => change_message_visibility::single,
         "ChangeMessageVisibilityBatch" => change_message_visibility::batch,
         "CreateQueue" => create_queue::handle,

@@ -119,13 +119,23 @@ fn convert(action: &str, node: &Node) -> Value {
                 };
                 out.insert(field.into(), Value::Object(map));
             }
-            "AttributeName" | "MessageAttributeName" | "MessageSystemAttributeName" | "TagKey" => {
+            "AttributeName"
+            | "MessageAttributeName"
+            | "MessageSystemAttributeName"
+            | "TagKey"
+            | "AWSAccountId"
+            | "ActionName" => {
                 let list = child
                     .indexed()
                     .into_iter()
                     .filter_map(|n| n.value.clone().map(Value::String))
                     .collect();
-                out.insert(format!("{key}s"), Value::Array(list));
+                let field = if key == "ActionName" {
+                    "Actions".to_string()
+                } else {
+                    format!("{key}s")
+                };
+                out.insert(field, Value::Array(list));
             }
             "MessageAttribute" | "MessageSystemAttribute" => {
                 let mut map = Map::new();
