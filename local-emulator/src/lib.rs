@@ -6,11 +6,13 @@
 //! - [`actions`]: one module per SQS action: decode → validate → apply → response.
 //! - [`sqs`]: the registry of queues plus what every request shares (config, store, ids).
 //! - [`queue`]: the queue engine: messages, visibility, delays, FIFO groups, dedup, redrive.
+//! - [`move_tasks`]: message move tasks (DLQ redrive) running in the background.
 //! - [`store`]: durability (SQLite WAL with group commit) and recovery.
 //! - [`error`]: the one error type, with SQS's codes and statuses.
 
 pub mod actions;
 pub mod error;
+pub mod move_tasks;
 pub mod protocol;
 pub mod queue;
 pub mod server;

@@ -46,6 +46,7 @@ pub struct Sqs {
     closing: AtomicBool,
     /// Wakes long polls when the server shuts down.
     pub closed: Notify,
+    move_tasks: std::sync::Mutex<Vec<Arc<crate::move_tasks::MoveTask>>>,
 }
 
 pub fn now_ms() -> u64 {
@@ -145,7 +146,13 @@ impl Sqs {
             id_counter: AtomicU64::new(random_u64() >> 2),
             closing: AtomicBool::new(false),
             closed: Notify::new(),
+            move_tasks: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Message move tasks, oldest first.
+    pub fn move_tasks(&self) -> std::sync::MutexGuard<'_, Vec<Arc<crate::move_tasks::MoveTask>>> {
+        self.move_tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn next_seq(&self) -> &AtomicU64 {

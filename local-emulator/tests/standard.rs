@@ -23,6 +23,7 @@ both_stores!(
     list_queues_paging,
     accounts_are_isolated,
     permissions,
+    message_move_tasks,
 );
 
 async fn queue_lifecycle(h: Harness) {
@@ -692,5 +693,117 @@ async fn permissions(h: Harness) {
         .await
         .unwrap();
     assert_eq!(h.attr(&url, "Policy").await, None);
+    h.shutdown().await;
+}
+
+async fn message_move_tasks(h: Harness) {
+    let dlq = h.create("mt-dlq").await;
+    let dlq_arn = h.attr(&dlq, "QueueArn").await.unwrap();
+    let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
+    let src = h.create_with("mt-src", &[("RedrivePolicy", &policy)]).await;
+    let src_arn = h.attr(&src, "QueueArn").await.unwrap();
+    for i in 0..5 {
+        h.send(&src, &format!("m{i}")).await;
+    }
+    // One receive each (visibility 0), then the next receive moves them to the DLQ.
+    let mut received = 0;
+    while received < 5 {
+        received += h
+            .client
+            .receive_message()
+            .queue_url(&src)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+            .len();
+    }
+    assert!(h.receive(&src, 10).await.is_empty());
+    assert_eq!(h.depth(&dlq).await.0, 5);
+
+    let err = h
+        .client
+        .start_message_move_task()
+        .source_arn(&src_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        common::error_of(err).1,
+        "Source queue must be configured as a Dead Letter Queue."
+    );
+    let err = h
+        .client
+        .start_message_move_task()
+        .source_arn("arn:aws:sqs:us-east-1:000000000000:nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        common::error_of(err),
+        (
+            "ResourceNotFoundException".into(),
+            "The resource that you specified for the SourceArn parameter doesn't exist.".into(),
+            404
+        )
+    );
+
+    h.client
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    let client = h.client.clone();
+    let done = common::eventually("the move task to complete", || {
+        let client = client.clone();
+        let dlq_arn = dlq_arn.clone();
+        async move {
+            let tasks = client
+                .list_message_move_tasks()
+                .source_arn(dlq_arn)
+                .send()
+                .await
+                .unwrap()
+                .results
+                .unwrap_or_default();
+            tasks
+                .into_iter()
+                .next()
+                .filter(|t| t.status.as_deref() == Some("COMPLETED"))
+        }
+    })
+    .await;
+    assert_eq!(done.approximate_number_of_messages_moved, 5);
+    assert_eq!(done.approximate_number_of_messages_to_move, Some(5));
+    assert_eq!(h.depth(&dlq).await, (0, 0, 0));
+    // Back in the source, as new deliveries.
+    let back = h.receive(&src, 10).await;
+    assert_eq!(back.len(), 5);
+    for m in &back {
+        let attrs = m.attributes.as_ref().unwrap();
+        assert_eq!(
+            attrs[&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount],
+            "1"
+        );
+    }
+    let err = h
+        .client
+        .cancel_message_move_task()
+        .task_handle("no-such-task")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        common::error_of(err),
+        (
+            "ResourceNotFoundException".into(),
+            "Task does not exist.".into(),
+            404
+        )
+    );
     h.shutdown().await;
 }

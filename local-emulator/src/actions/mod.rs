@@ -9,6 +9,7 @@ mod get_queue_attributes;
 mod get_queue_url;
 mod list_dead_letter_source_queues;
 mod list_queues;
+mod message_move_tasks;
 mod permissions;
 mod purge_queue;
 mod receive_message;
@@ -62,6 +63,9 @@ pub async fn dispatch(ctx: &Context, action: &str, body: &[u8]) -> SqsResult<Vec
     }
     route! {
         "AddPermission" => permissions::add,
+        "StartMessageMoveTask" => message_move_tasks::start,
+        "ListMessageMoveTasks" => message_move_tasks::list,
+        "CancelMessageMoveTask" => message_move_tasks::cancel,
         "RemovePermission" => permissions::remove,
         "ChangeMessageVisibility" => change_message_visibility::single,
         "ChangeMessageVisibilityBatch" => change_message_visibility::batch,

@@ -746,6 +746,59 @@ impl QueueState {
         Ok(())
     }
 
+    /// Takes up to `max` visible messages out of the queue for a message move task, in
+    /// delivery order. The caller writes each one's new home into `ops` under this lock.
+    pub fn take_for_move(&mut self, max: usize, now_ms: u64, ops: &mut Vec<StoreOp>) -> Vec<Moved> {
+        self.tick(now_ms, ops);
+        let mut taken = Vec::new();
+        while taken.len() < max {
+            let seq = if self.fifo {
+                let Some(name) = self.ready_groups.front().cloned() else {
+                    break;
+                };
+                let head = self
+                    .groups
+                    .get(&name)
+                    .filter(|g| g.inflight == 0)
+                    .and_then(|g| g.seqs.front().copied())
+                    .filter(|seq| {
+                        self.messages
+                            .get(seq)
+                            .is_some_and(|m| m.state == State::Ready)
+                    });
+                match head {
+                    Some(seq) => seq,
+                    None => {
+                        self.ready_groups.pop_front();
+                        if let Some(g) = self.groups.get_mut(&name) {
+                            g.listed = false;
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                let Some((seq, gen_)) = self.ready.pop_front() else {
+                    break;
+                };
+                let current = self
+                    .messages
+                    .get(&seq)
+                    .is_some_and(|m| m.state == State::Ready && m.timer_gen == gen_);
+                if !current {
+                    continue;
+                }
+                seq
+            };
+            if let Some(message) = self.remove(seq) {
+                taken.push(Moved {
+                    seq,
+                    message: *message,
+                });
+            }
+        }
+        taken
+    }
+
     /// Deletes every message (PurgeQueue). Deduplication windows stay, as in SQS.
     pub fn purge(&mut self, ops: &mut Vec<StoreOp>) {
         self.messages.clear();

@@ -1,0 +1,147 @@
+//! Message move tasks (StartMessageMoveTask and friends): a background task per source
+//! dead-letter queue moves its messages to a destination queue, or each back to the queue it
+//! came from. Each step re-homes messages in the store under the source's lock (as a redrive
+//! does), so a crash mid-task loses nothing; tasks themselves are not persisted.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::queue::Queue;
+use crate::queue::message::Message;
+use crate::sqs::{Sqs, now_ms};
+use crate::store::StoreOp;
+
+pub struct MoveTask {
+    pub handle: String,
+    pub source_arn: String,
+    /// None: each message returns to the queue named by its DeadLetterQueueSourceArn.
+    pub destination_arn: Option<String>,
+    pub max_per_second: Option<u32>,
+    pub started_ms: u64,
+    pub to_move: u64,
+    pub moved: AtomicU64,
+    pub cancel: AtomicBool,
+    pub status: Mutex<&'static str>,
+    pub failure: Mutex<Option<String>>,
+}
+
+impl MoveTask {
+    pub fn status(&self) -> &'static str {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn finish(&self, status: &'static str, failure: Option<String>) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self.status(), "RUNNING" | "CANCELLING")
+    }
+}
+
+/// Runs a task to completion (or cancellation) on the async runtime.
+pub fn spawn(sqs: Arc<Sqs>, source: Arc<Queue>, task: Arc<MoveTask>) {
+    tokio::spawn(async move {
+        let per_step = task
+            .max_per_second
+            .map_or(100, |r| r.clamp(1, 100) as usize);
+        loop {
+            if task.cancel.load(Ordering::Relaxed) {
+                task.finish("CANCELLED", None);
+                return;
+            }
+            if task.moved.load(Ordering::Relaxed) >= task.to_move {
+                task.finish("COMPLETED", None);
+                return;
+            }
+            match step(&sqs, &source, &task, per_step).await {
+                Ok(0) => {
+                    task.finish("COMPLETED", None);
+                    return;
+                }
+                Ok(_) => {}
+                Err(why) => {
+                    task.finish("FAILED", Some(why));
+                    return;
+                }
+            }
+            if let Some(rate) = task.max_per_second {
+                // Paced to the requested rate: `per_step` messages, then a pause.
+                tokio::time::sleep(Duration::from_secs_f64(
+                    per_step as f64 / f64::from(rate.max(1)),
+                ))
+                .await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+}
+
+/// Moves up to `max` messages; returns how many moved.
+async fn step(sqs: &Sqs, source: &Queue, task: &MoveTask, max: usize) -> Result<usize, String> {
+    let now = now_ms();
+    let remaining = (task.to_move - task.moved.load(Ordering::Relaxed)) as usize;
+    let mut ops = Vec::new();
+    let (moved, commit, failure) = {
+        let mut state = source.lock();
+        let taken = state.take_for_move(max.min(remaining), now, &mut ops);
+        let mut moved = Vec::with_capacity(taken.len());
+        let mut failure = None;
+        for m in taken {
+            let destination_arn = task
+                .destination_arn
+                .clone()
+                .or_else(|| m.message.dead_letter_source_arn().map(str::to_string));
+            let destination = destination_arn
+                .as_deref()
+                .and_then(|arn| sqs.queue_by_arn(arn));
+            match (destination, &failure) {
+                (Some(queue), None) => {
+                    let message = redriven(m.message);
+                    ops.push(StoreOp::PutMessage(Box::new(crate::queue::message_record(
+                        queue.id, m.seq, &message,
+                    ))));
+                    moved.push((queue, m.seq, message));
+                }
+                _ => {
+                    // Nowhere to go (or the task is stopping): it stays in the source.
+                    state.insert(m.seq, m.message, now);
+                    failure.get_or_insert_with(|| {
+                        format!(
+                            "destination {} does not exist",
+                            destination_arn.unwrap_or_else(|| {
+                                "(message has no DeadLetterQueueSourceArn)".into()
+                            })
+                        )
+                    });
+                }
+            }
+        }
+        (moved, sqs.store.submit(ops), failure)
+    };
+    commit.await?;
+    let count = moved.len();
+    for (queue, seq, message) in moved {
+        queue.lock().insert(seq, message, now);
+        queue.notify.notify_waiters();
+    }
+    task.moved.fetch_add(count as u64, Ordering::Relaxed);
+    match failure {
+        Some(why) => Err(why),
+        None => Ok(count),
+    }
+}
+
+/// A message starts over in its destination: visible now, never received.
+fn redriven(mut message: Message) -> Message {
+    message.receive_count = 0;
+    message.first_receive_ms = 0;
+    message.visible_at_ms = 0;
+    if let Some(extras) = message.extras.as_mut() {
+        extras.dead_letter_source_arn = None;
+    }
+    message
+}
