@@ -47,7 +47,12 @@ pub struct Sqs {
     /// Wakes long polls when the server shuts down.
     pub closed: Notify,
     move_tasks: std::sync::Mutex<Vec<Arc<crate::move_tasks::MoveTask>>>,
+    /// When each (account, name) was last deleted: SQS refuses to re-create it for 60 s.
+    deleted: std::sync::Mutex<HashMap<QueueKey, u64>>,
 }
+
+/// How long a deleted queue's name stays reserved.
+pub const QUEUE_NAME_REUSE_MS: u64 = 60_000;
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -147,6 +152,7 @@ impl Sqs {
             closing: AtomicBool::new(false),
             closed: Notify::new(),
             move_tasks: std::sync::Mutex::new(Vec::new()),
+            deleted: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -249,6 +255,18 @@ impl Sqs {
             if let Some(existing) = registry.get(&key) {
                 return Ok((existing.clone(), false));
             }
+            let deleted_at = self
+                .deleted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .copied();
+            if deleted_at.is_some_and(|at| now_ms() < at + QUEUE_NAME_REUSE_MS) {
+                return Err(SqsError::new(
+                    crate::error::ErrorCode::QueueDeletedRecently,
+                    "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+                ));
+            }
             let id = self.next_queue_id.fetch_add(1, Ordering::Relaxed);
             let queue = Arc::new(Queue::new(
                 id,
@@ -274,6 +292,10 @@ impl Sqs {
             let key = (queue.account.clone(), queue.name.clone());
             if registry.get(&key).is_some_and(|q| Arc::ptr_eq(q, queue)) {
                 registry.remove(&key);
+                self.deleted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, now_ms());
             }
             self.store.submit(vec![StoreOp::DeleteQueue(queue.id)])
         };
