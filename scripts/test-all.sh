@@ -20,6 +20,7 @@ echo "==> Python venvs with pinned test dependencies"
 mkdir -p target
 venv target/venv tests/python/requirements.txt
 venv target/venv-query tests/python-query/requirements.txt
+venv target/venv-cli tests/cli/requirements.txt
 
 echo "==> build (once for every test)"
 cargo build --workspace --all-targets --locked
@@ -32,3 +33,5 @@ echo "==> Python tests: boto3 (JSON protocol), SAM translator and cfn-lint"
 target/venv/bin/pytest -q tests/python
 echo "==> Python tests: boto3 1.26 (Query protocol)"
 target/venv-query/bin/pytest -q tests/python-query
+echo "==> AWS CLI v1 tests"
+target/venv-cli/bin/pytest -q tests/cli

@@ -6,9 +6,7 @@ import tempfile
 import threading
 import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("LOCKGATE_BIN", os.path.join(ROOT, "target", "debug", "lockgate"))
@@ -34,6 +32,10 @@ class Emulator:
         threading.Thread(target=lambda: [None for _ in self.process.stderr], daemon=True).start()
 
     def client(self, access_key="AKIDEXAMPLE"):
+        # Imported here so suites without boto3 (the AWS CLI's) can share the fixture.
+        import boto3
+        from botocore.config import Config
+
         return boto3.client(
             "sqs",
             endpoint_url=self.endpoint,
