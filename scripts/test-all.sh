@@ -22,6 +22,9 @@ venv target/venv tests/python/requirements.txt
 venv target/venv-query tests/python-query/requirements.txt
 venv target/venv-cli tests/cli/requirements.txt
 
+echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/package.json)"
+(cd tests/node && npm install --no-audit --no-fund --silent)
+
 echo "==> build (once for every test)"
 cargo build --workspace --all-targets --locked
 
@@ -35,3 +38,5 @@ echo "==> Python tests: boto3 1.26 (Query protocol)"
 target/venv-query/bin/pytest -q tests/python-query
 echo "==> AWS CLI v1 tests"
 target/venv-cli/bin/pytest -q tests/cli
+echo "==> AWS SDK for JavaScript v3 tests"
+(cd tests/node && node --test)
