@@ -100,6 +100,10 @@ pub enum ErrorCode {
     TooManyEntriesInBatchRequest,
     UnsupportedOperation,
     InternalError,
+    IncompleteSignature,
+    InvalidClientTokenId,
+    MissingAuthenticationToken,
+    SignatureDoesNotMatch,
 }
 
 impl ErrorCode {
@@ -132,6 +136,10 @@ impl ErrorCode {
             TooManyEntriesInBatchRequest => "TooManyEntriesInBatchRequest",
             UnsupportedOperation => "UnsupportedOperation",
             InternalError => "InternalError",
+            IncompleteSignature => "IncompleteSignature",
+            InvalidClientTokenId => "InvalidClientTokenId",
+            MissingAuthenticationToken => "MissingAuthenticationToken",
+            SignatureDoesNotMatch => "SignatureDoesNotMatch",
         }
     }
 
@@ -174,6 +182,10 @@ impl ErrorCode {
             TooManyEntriesInBatchRequest => "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
             UnsupportedOperation => "AWS.SimpleQueueService.UnsupportedOperation",
             InternalError => "InternalError",
+            IncompleteSignature => "IncompleteSignature",
+            InvalidClientTokenId => "InvalidClientTokenId",
+            MissingAuthenticationToken => "MissingAuthenticationToken",
+            SignatureDoesNotMatch => "SignatureDoesNotMatch",
         }
     }
 
@@ -186,7 +198,13 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidAddress | ReceiptHandleIsInvalid | ResourceNotFound => 404,
-            InvalidSecurity | OverLimit | PurgeQueueInProgress => 403,
+            InvalidSecurity
+            | OverLimit
+            | PurgeQueueInProgress
+            | IncompleteSignature
+            | InvalidClientTokenId
+            | MissingAuthenticationToken
+            | SignatureDoesNotMatch => 403,
             InternalError => 500,
             _ => 400,
         }

@@ -2,6 +2,7 @@
 //!
 //! Map of the crate (a request flows top to bottom):
 //! - [`server`]: HTTP accept loop, protocol detection, graceful shutdown.
+//! - [`auth`]: opt-in SigV4 verification.
 //! - [`protocol`]: wire codecs (AWS JSON 1.0); errors meet the wire only here.
 //! - [`actions`]: one module per SQS action: decode → validate → apply → response.
 //! - [`sqs`]: the registry of queues plus what every request shares (config, store, ids).
@@ -11,6 +12,7 @@
 //! - [`error`]: the one error type, with SQS's codes and statuses.
 
 pub mod actions;
+pub mod auth;
 pub mod error;
 pub mod move_tasks;
 pub mod protocol;

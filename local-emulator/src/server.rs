@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::actions::{self, Context};
+use crate::auth;
 use crate::error::{ErrorCode, SqsError};
 use crate::protocol::{json, query};
 use crate::sqs::{Config, Sqs};
@@ -137,11 +138,38 @@ fn request_id() -> String {
 
 async fn handle(
     State(sqs): State<Arc<Sqs>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let request_id = request_id();
+    let json_protocol = headers.contains_key("x-amz-target");
+    if let Some(credentials) = &sqs.config.credentials {
+        let lowered: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let signed = auth::SignedRequest {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or_default(),
+            headers: &lowered,
+            body: &body,
+        };
+        if let Err(error) = auth::verify(credentials, &signed) {
+            return if json_protocol {
+                json_error(&error, &request_id)
+            } else {
+                query_error(&error, &request_id)
+            };
+        }
+    }
     let ctx = Context {
         account: account_of(&headers).unwrap_or_else(|| sqs.config.account_id.clone()),
         host: headers

@@ -22,6 +22,9 @@ use crate::store::{QueueRecord, Store, StoreOp, sqlite};
 pub struct Config {
     pub account_id: String,
     pub region: String,
+    /// When set, every request must carry a valid SigV4 signature by one of these
+    /// (access key id → secret).
+    pub credentials: Option<Arc<HashMap<String, String>>>,
 }
 
 impl Default for Config {
@@ -29,6 +32,7 @@ impl Default for Config {
         Self {
             account_id: "000000000000".into(),
             region: "us-east-1".into(),
+            credentials: None,
         }
     }
 }

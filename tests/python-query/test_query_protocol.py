@@ -1,8 +1,11 @@
 """An SDK generation that speaks the Query (XML) protocol: botocore 1.29 (boto3 1.26)."""
 
+import os
 import uuid
 
 import botocore
+import botocore.config
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
@@ -98,3 +101,51 @@ def test_permissions_over_query(sqs):
     assert '"Sid":"share"' in policy
     sqs.remove_permission(QueueUrl=url, Label="share")
     assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
+
+
+def test_sigv4_verification_over_query(tmp_path):
+    """`lockgate emulator --credentials FILE`: botocore's signed Query requests pass; a wrong
+    secret gets SignatureDoesNotMatch."""
+    import subprocess
+
+    import boto3
+
+    creds = tmp_path / "credentials"
+    creds.write_text("AKIDQUERY query-secret\n")
+    binary = os.environ.get("LOCKGATE_BIN")
+    process = subprocess.Popen(
+        [binary, "emulator", "--in-memory", "--bind", "127.0.0.1:0", "--credentials", str(creds)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, NO_COLOR="1"),
+    )
+    try:
+        endpoint = None
+        for line in process.stderr:
+            if "ready on " in line:
+                endpoint = line.split("ready on ")[1].split()[0]
+                break
+        assert endpoint
+
+        def client(secret):
+            return boto3.client(
+                "sqs",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="AKIDQUERY",
+                aws_secret_access_key=secret,
+                config=botocore.config.Config(retries={"max_attempts": 1}),
+            )
+
+        good = client("query-secret")
+        url = good.create_queue(QueueName="signed", Attributes={"DelaySeconds": "0"})["QueueUrl"]
+        good.send_message(QueueUrl=url, MessageBody="a b&c=d")
+        assert good.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "a b&c=d"
+        with pytest.raises(ClientError) as info:
+            client("wrong").list_queues()
+        assert info.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    finally:
+        process.terminate()
+        process.wait(timeout=60)

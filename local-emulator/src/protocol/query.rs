@@ -23,6 +23,11 @@ pub fn parse_form(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Decodes one percent-encoded component (for SigV4's canonical path).
+pub fn parse_form_component(s: &str) -> String {
+    percent_decode(s)
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let hex = |b: u8| (b as char).to_digit(16);

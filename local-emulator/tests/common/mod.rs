@@ -152,11 +152,15 @@ async fn start_durable(dir: &std::path::Path) -> RunningEmulator {
 }
 
 pub fn client(endpoint: &str, access_key: &str) -> Client {
+    client_with_secret(endpoint, access_key, "secret")
+}
+
+pub fn client_with_secret(endpoint: &str, access_key: &str, secret: &str) -> Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+        .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
         .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
         .build();
     Client::from_conf(config)

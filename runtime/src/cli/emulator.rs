@@ -23,18 +23,34 @@ pub struct Args {
     /// Region used in queue ARNs.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
+    /// Require SigV4-signed requests from these credentials (a file of
+    /// `ACCESS_KEY_ID SECRET_ACCESS_KEY` lines). Without it any credentials are accepted.
+    #[arg(long)]
+    credentials: Option<PathBuf>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         bail!("--account-id must be 12 digits, got {:?}", args.account_id);
     }
+    let credentials = match &args.credentials {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading credentials {}", path.display()))?;
+            let table = lockgate_emulator::auth::load_credentials(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Some(std::sync::Arc::new(table))
+        }
+        None => None,
+    };
+    let authenticated = credentials.is_some();
     let config = EmulatorConfig {
         bind: args.bind,
         data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
         sqs: Config {
             account_id: args.account_id,
             region: args.region,
+            credentials,
         },
     };
     let emulator = RunningEmulator::start(config)
@@ -51,9 +67,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         emulator.endpoint(),
         emulator.endpoint()
     );
-    if !emulator.addr.ip().is_loopback() {
+    if !emulator.addr.ip().is_loopback() && !authenticated {
         tracing::warn!(
-            "listening on {}, which is not loopback: anyone who can reach it can use every queue",
+            "WARNING: listening on {} without --credentials: anyone who can reach this address can read, send and delete messages in every queue",
             emulator.addr
         );
     }
