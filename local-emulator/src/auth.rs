@@ -49,13 +49,15 @@ pub fn verify(
             "The security token included in the request is invalid.",
         )
     })?;
-    let canonical = canonical_request(req, &sig);
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{}\n{}\n{}",
-        sig.amz_date,
-        sig.scope,
-        hex(&Sha256::digest(canonical.as_bytes()))
-    );
+    // A presigned URL cannot know its payload: signers use UNSIGNED-PAYLOAD there (botocore)
+    // or the hash of the body; accept either for the query-string form.
+    let body_hash = header(req, "x-amz-content-sha256")
+        .map(str::to_string)
+        .unwrap_or_else(|| hex(&Sha256::digest(req.body)));
+    let mut payload_hashes = vec![body_hash];
+    if sig.from_query {
+        payload_hashes.insert(0, "UNSIGNED-PAYLOAD".to_string());
+    }
     let mut scope_parts = sig.scope.split('/');
     let (_, region, service) = (
         scope_parts.next(),
@@ -66,8 +68,18 @@ pub fn verify(
     let k_region = hmac(&k_date, region.as_bytes());
     let k_service = hmac(&k_region, service.as_bytes());
     let k_signing = hmac(&k_service, b"aws4_request");
-    let expected = hex(&hmac(&k_signing, string_to_sign.as_bytes()));
-    if !constant_time_eq(expected.as_bytes(), sig.signature.as_bytes()) {
+    let matches = payload_hashes.iter().any(|payload_hash| {
+        let canonical = canonical_request(req, &sig, payload_hash);
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
+            sig.amz_date,
+            sig.scope,
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let expected = hex(&hmac(&k_signing, string_to_sign.as_bytes()));
+        constant_time_eq(expected.as_bytes(), sig.signature.as_bytes())
+    });
+    if !matches {
         return Err(error(
             ErrorCode::SignatureDoesNotMatch,
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
@@ -152,7 +164,7 @@ fn parse(req: &SignedRequest<'_>) -> Result<Signature, SqsError> {
     })
 }
 
-fn canonical_request(req: &SignedRequest<'_>, sig: &Signature) -> String {
+fn canonical_request(req: &SignedRequest<'_>, sig: &Signature, payload_hash: &str) -> String {
     let path = if req.path.is_empty() { "/" } else { req.path };
     let canonical_path: String = path
         .split('/')
@@ -184,9 +196,6 @@ fn canonical_request(req: &SignedRequest<'_>, sig: &Signature) -> String {
             .collect();
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    let payload_hash = header(req, "x-amz-content-sha256")
-        .map(str::to_string)
-        .unwrap_or_else(|| hex(&Sha256::digest(req.body)));
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         req.method,

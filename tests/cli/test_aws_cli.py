@@ -74,3 +74,24 @@ def test_fifo_and_errors(emulator):
     missing = aws(emulator, "get-queue-url", "--queue-name", "does-not-exist", check=False)
     assert missing.returncode != 0
     assert "NonExistentQueue" in missing.stderr or "QueueDoesNotExist" in missing.stderr
+
+
+def test_dead_letter_queue_and_move_task(emulator):
+    suffix = uuid.uuid4().hex[:8]
+    dlq = aws(emulator, "create-queue", "--queue-name", f"cd-{suffix}")["QueueUrl"]
+    arn = aws(emulator, "get-queue-attributes", "--queue-url", dlq, "--attribute-names", "QueueArn")["Attributes"]["QueueArn"]
+    policy = json.dumps({"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "1"})})
+    src = aws(emulator, "create-queue", "--queue-name", f"cs-{suffix}", "--attributes", policy)["QueueUrl"]
+    aws(emulator, "send-message", "--queue-url", src, "--message-body", "poison")
+    got = aws(emulator, "receive-message", "--queue-url", src, "--visibility-timeout", "30")["Messages"][0]
+    aws(emulator, "change-message-visibility", "--queue-url", src, "--receipt-handle", got["ReceiptHandle"], "--visibility-timeout", "0")
+    assert "Messages" not in aws(emulator, "receive-message", "--queue-url", src)
+    assert aws(emulator, "list-dead-letter-source-queues", "--queue-url", dlq)["queueUrls"] == [src]
+    assert aws(emulator, "start-message-move-task", "--source-arn", arn)["TaskHandle"]
+    for _ in range(60):
+        back = aws(emulator, "receive-message", "--queue-url", src, "--wait-time-seconds", "1").get("Messages")
+        if back:
+            assert back[0]["Body"] == "poison"
+            break
+    else:
+        raise AssertionError("the move task did not bring the message back")

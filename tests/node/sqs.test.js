@@ -9,7 +9,7 @@ import path from "node:path";
 import {
   SQSClient, CreateQueueCommand, SendMessageCommand, SendMessageBatchCommand, ReceiveMessageCommand,
   DeleteMessageBatchCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ChangeMessageVisibilityCommand,
-  QueueDoesNotExist,
+  QueueDoesNotExist, StartMessageMoveTaskCommand, ListDeadLetterSourceQueuesCommand,
 } from "@aws-sdk/client-sqs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -88,4 +88,27 @@ test("errors are the SDK's typed exceptions", async () => {
     assert.equal(e.$metadata.httpStatusCode, 400);
     return true;
   });
+});
+
+test("dead-letter queue and a message move task back to the source", async () => {
+  const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: "node-dlq" }))).QueueUrl;
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ["QueueArn"] }))).Attributes.QueueArn;
+  const src = (await sqs.send(new CreateQueueCommand({
+    QueueName: "node-src",
+    Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }) },
+  }))).QueueUrl;
+  await sqs.send(new SendMessageCommand({ QueueUrl: src, MessageBody: "poison" }));
+  await sqs.send(new ReceiveMessageCommand({ QueueUrl: src, VisibilityTimeout: 0 }));
+  const none = await sqs.send(new ReceiveMessageCommand({ QueueUrl: src }));
+  assert.equal(none.Messages, undefined);
+  const sources = await sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq }));
+  assert.deepEqual(sources.queueUrls, [src]);
+  const task = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+  assert.ok(task.TaskHandle);
+  let back;
+  for (let i = 0; i < 60 && !back; i++) {
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: src, WaitTimeSeconds: 1 }));
+    back = got.Messages?.[0];
+  }
+  assert.equal(back?.Body, "poison");
 });
