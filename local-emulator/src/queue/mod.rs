@@ -538,22 +538,29 @@ impl QueueState {
         out: &mut Vec<Delivery>,
     ) {
         while out.len() < opts.max {
-            let Some((seq, gen_)) = self.ready.pop_front() else {
+            let Some(seq) = self.pop_ready() else {
                 break;
             };
-            let current = self
-                .messages
-                .get(&seq)
-                .is_some_and(|m| m.state == State::Ready && m.timer_gen == gen_);
-            if !current {
-                continue;
-            }
             if self.exceeds_receives(seq, opts) {
                 self.move_out(seq, opts, moved, ops);
                 continue;
             }
             out.push(self.deliver(seq, opts.visibility_s, now_ms, ops));
         }
+    }
+
+    /// The next visible message of a standard queue, skipping stale ready-list entries.
+    fn pop_ready(&mut self) -> Option<u64> {
+        while let Some((seq, gen_)) = self.ready.pop_front() {
+            let current = self
+                .messages
+                .get(&seq)
+                .is_some_and(|m| m.state == State::Ready && m.timer_gen == gen_);
+            if current {
+                return Some(seq);
+            }
+        }
+        None
     }
 
     fn receive_fifo(
@@ -777,16 +784,9 @@ impl QueueState {
                     }
                 }
             } else {
-                let Some((seq, gen_)) = self.ready.pop_front() else {
+                let Some(seq) = self.pop_ready() else {
                     break;
                 };
-                let current = self
-                    .messages
-                    .get(&seq)
-                    .is_some_and(|m| m.state == State::Ready && m.timer_gen == gen_);
-                if !current {
-                    continue;
-                }
                 seq
             };
             if let Some(message) = self.remove(seq) {
