@@ -13,4 +13,5 @@ _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 
 emulator = _fixtures.emulator
+Emulator = _fixtures.Emulator
 sqs = _fixtures.sqs

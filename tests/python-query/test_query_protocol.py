@@ -106,49 +106,22 @@ def test_permissions_over_query(sqs):
 def test_sigv4_verification_over_query(tmp_path):
     """`lockgate emulator --credentials FILE`: botocore's signed Query requests pass; a wrong
     secret gets SignatureDoesNotMatch."""
-    import subprocess
-
-    import boto3
+    from conftest import Emulator
 
     creds = tmp_path / "credentials"
     creds.write_text("AKIDQUERY query-secret\n")
-    binary = os.environ.get("LOCKGATE_BIN")
-    process = subprocess.Popen(
-        [binary, "emulator", "--in-memory", "--bind", "127.0.0.1:0", "--credentials", str(creds)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, NO_COLOR="1"),
-    )
+    emu = Emulator(durable=False, credentials=creds)
     try:
-        endpoint = None
-        for line in process.stderr:
-            if "ready on " in line:
-                endpoint = line.split("ready on ")[1].split()[0]
-                break
-        assert endpoint
-
-        def client(secret):
-            return boto3.client(
-                "sqs",
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="AKIDQUERY",
-                aws_secret_access_key=secret,
-                config=botocore.config.Config(retries={"max_attempts": 1}),
-            )
-
-        good = client("query-secret")
+        good = emu.client("AKIDQUERY", "query-secret")
         url = good.create_queue(QueueName="signed", Attributes={"DelaySeconds": "0"})["QueueUrl"]
         good.send_message(QueueUrl=url, MessageBody="a b&c=d")
         assert good.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "a b&c=d"
         with pytest.raises(ClientError) as info:
-            client("wrong").list_queues()
+            emu.client("AKIDQUERY", "wrong").list_queues()
         assert info.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
         assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        emu.stop()
 
 
 def test_dead_letter_queue_and_move_task_over_query(sqs):
@@ -182,30 +155,16 @@ def test_dead_letter_queue_and_move_task_over_query(sqs):
 
 def test_presigned_query_string_signature(tmp_path):
     """SigV4 in the query string (a presigned URL) is verified too."""
-    import subprocess
     import urllib.error
     import urllib.request
 
-    import boto3
+    from conftest import Emulator
 
     creds = tmp_path / "credentials"
     creds.write_text("AKIDPRESIGN presign-secret\n")
-    process = subprocess.Popen(
-        [os.environ.get("LOCKGATE_BIN"), "emulator", "--in-memory", "--bind", "127.0.0.1:0", "--credentials", str(creds)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, NO_COLOR="1"),
-    )
+    emu = Emulator(durable=False, credentials=creds)
     try:
-        endpoint = next(l.split("ready on ")[1].split()[0] for l in process.stderr if "ready on " in l)
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="AKIDPRESIGN",
-            aws_secret_access_key="presign-secret",
-        )
+        sqs = emu.client("AKIDPRESIGN", "presign-secret")
         url = sqs.generate_presigned_url("list_queues", Params={}, ExpiresIn=300)
         assert "X-Amz-Signature=" in url
         # The operation's method is POST; the URL carries everything, the body is empty.
@@ -218,5 +177,4 @@ def test_presigned_query_string_signature(tmp_path):
         assert info.value.code == 403
         assert b"SignatureDoesNotMatch" in info.value.read()
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        emu.stop()

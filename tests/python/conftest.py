@@ -13,10 +13,13 @@ BINARY = os.environ.get("LOCKGATE_BIN", os.path.join(ROOT, "target", "debug", "l
 
 
 class Emulator:
-    def __init__(self, durable):
+    def __init__(self, durable, credentials=None):
+        """`credentials`: a file of key pairs; when given, requests must be SigV4-signed."""
         self.dir = tempfile.TemporaryDirectory() if durable else None
         args = [BINARY, "emulator", "--bind", "127.0.0.1:0"]
         args += ["--data-dir", self.dir.name] if durable else ["--in-memory"]
+        if credentials:
+            args += ["--credentials", str(credentials)]
         env = dict(os.environ, LOCKGATE_LOG="info", NO_COLOR="1")
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
@@ -31,7 +34,7 @@ class Emulator:
         # Keep reading stderr so the process never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in self.process.stderr], daemon=True).start()
 
-    def client(self, access_key="AKIDEXAMPLE"):
+    def client(self, access_key="AKIDEXAMPLE", secret="secret"):
         # Imported here so suites without boto3 (the AWS CLI's) can share the fixture.
         import boto3
         from botocore.config import Config
@@ -41,7 +44,7 @@ class Emulator:
             endpoint_url=self.endpoint,
             region_name="us-east-1",
             aws_access_key_id=access_key,
-            aws_secret_access_key="secret",
+            aws_secret_access_key=secret,
             config=Config(retries={"max_attempts": 1}),
         )
 

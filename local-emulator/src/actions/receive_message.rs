@@ -192,7 +192,7 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         requested_system_attributes(&req.attribute_names, &req.message_system_attribute_names);
     let messages = deliveries
         .into_iter()
-        .map(|d| render(ctx, &queue, d, &system_names, &req.message_attribute_names))
+        .map(|d| render(&queue, d, &system_names, &req.message_attribute_names))
         .collect();
     Ok(Response { messages })
 }
@@ -225,7 +225,6 @@ fn attribute_selected(name: &str, patterns: &[String]) -> bool {
 }
 
 fn render(
-    ctx: &Context,
     queue: &Arc<Queue>,
     d: Delivery,
     system_names: &[&'static str],
@@ -266,7 +265,6 @@ fn render(
                 .collect()
         })
         .unwrap_or_default();
-    let _ = ctx;
     ReceivedMessage {
         message_id: format_message_id(m.id),
         receipt_handle: handle,

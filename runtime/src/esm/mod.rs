@@ -232,9 +232,6 @@ impl Mapping {
             if full || c.window.is_zero() || Instant::now() >= deadline {
                 return Ok(records);
             }
-            if records.is_empty() {
-                continue;
-            }
         }
     }
 
