@@ -1,6 +1,5 @@
 """An SDK generation that speaks the Query (XML) protocol: botocore 1.29 (boto3 1.26)."""
 
-import os
 import uuid
 
 import botocore
