@@ -49,6 +49,9 @@ enum Command {
         /// Messages per run.
         #[arg(long, default_value_t = 200_000)]
         messages: usize,
+        /// Batch sizes to measure, one run each.
+        #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000])]
+        batch_sizes: Vec<u32>,
     },
 }
 
@@ -60,11 +63,15 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match args.command {
         Some(Command::Floor) => return runtime.block_on(floor::run()),
-        Some(Command::Runtime { messages }) => {
+        Some(Command::Runtime {
+            messages,
+            batch_sizes,
+        }) => {
             let body = "x".repeat(args.body_bytes);
             return runtime.block_on(runtime::run(
                 &args.lockgate,
                 messages,
+                &batch_sizes,
                 args.connections,
                 &body,
             ));

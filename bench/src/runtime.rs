@@ -47,6 +47,7 @@ fn template(noop: &Path, batch_size: u32) -> String {
 pub async fn run(
     lockgate: &Path,
     messages: usize,
+    batch_sizes: &[u32],
     connections: usize,
     body: &str,
 ) -> anyhow::Result<()> {
@@ -58,7 +59,7 @@ pub async fn run(
         .context("build lockgate with --release first")?;
     let dir = std::env::temp_dir().join(format!("lockgate-bench-up-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    for batch_size in [10, 100, 1000] {
+    for &batch_size in batch_sizes {
         std::fs::write(dir.join("template.yaml"), template(&noop, batch_size))?;
         let data = dir.join("data");
         let _ = std::fs::remove_dir_all(&data);
@@ -134,9 +135,17 @@ pub async fn run(
                     .parse::<u64>()
                     .unwrap_or(1)
             };
-            if n("ApproximateNumberOfMessages") == 0
-                && n("ApproximateNumberOfMessagesNotVisible") == 0
-            {
+            let (visible, in_flight) = (
+                n("ApproximateNumberOfMessages"),
+                n("ApproximateNumberOfMessagesNotVisible"),
+            );
+            if std::env::var_os("LOCKGATE_BENCH_TRACE").is_some() {
+                eprintln!(
+                    "{:>6} ms: {visible} visible, {in_flight} in flight",
+                    started.elapsed().as_millis()
+                );
+            }
+            if visible == 0 && in_flight == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -121,6 +121,9 @@ pub fn sqs_client(endpoint: &str, region: &str) -> aws_sdk_sqs::Client {
         .credentials_provider(aws_sdk_sqs::config::Credentials::new(
             key, secret, None, None, "lockgate",
         ))
+        // SQS bodies are small and a long poll is silent by design: the throughput watchdog
+        // (a timer per body) only costs time here.
+        .stalled_stream_protection(aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled())
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }

@@ -1,7 +1,8 @@
 //! `lockgate send`: send messages (a body, a file, stdin lines, or `--count N` copies).
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
@@ -51,10 +52,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bail!("nothing to send: give a body, --file, or lines on stdin");
     }
     let total = bodies.len() as u64 * args.count;
+    let mut progress = Progress::new(total);
+    // FIFO sends go one batch at a time so a group keeps its order; other queues get several
+    // batches in flight.
+    let in_flight = if args.group.is_some() || url.ends_with(".fifo") {
+        1
+    } else {
+        SEND_CONCURRENCY
+    };
+    let mut sending = tokio::task::JoinSet::new();
     let mut entries = Vec::new();
     let mut sent = 0u64;
     let mut n = 0u64;
-    let progress = total >= 1000;
     for body in &bodies {
         for _ in 0..args.count {
             let mut entry = SendMessageBatchRequestEntry::builder()
@@ -82,33 +91,109 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             entries.push(entry.build()?);
             n += 1;
             if entries.len() == 10 {
-                sent += flush(&sqs, &url, &mut entries).await?;
-                if progress && sent % 10_000 == 0 {
-                    eprint!("\rsent {sent}/{total}");
+                if sending.len() >= in_flight {
+                    sent += sending.join_next().await.expect("a batch in flight")??;
+                    progress.update(sent);
                 }
+                sending.spawn(flush(
+                    sqs.clone(),
+                    url.clone(),
+                    std::mem::take(&mut entries),
+                ));
             }
         }
     }
-    sent += flush(&sqs, &url, &mut entries).await?;
-    if progress {
-        eprintln!();
+    if !entries.is_empty() {
+        if sending.len() >= in_flight {
+            sent += sending.join_next().await.expect("a batch in flight")??;
+        }
+        sending.spawn(flush(sqs.clone(), url.clone(), entries));
     }
+    while let Some(batch) = sending.join_next().await {
+        sent += batch??;
+        progress.update(sent);
+    }
+    progress.finish();
     println!("sent {sent} message(s) to {url}");
     Ok(())
 }
 
-async fn flush(
-    sqs: &aws_sdk_sqs::Client,
-    url: &str,
-    entries: &mut Vec<SendMessageBatchRequestEntry>,
-) -> anyhow::Result<u64> {
-    if entries.is_empty() {
-        return Ok(0);
+/// SendMessageBatch calls in flight at once for standard queues.
+const SEND_CONCURRENCY: usize = 8;
+
+/// A progress bar on stderr for large sends: redrawn in place on a terminal, a line every ten
+/// percent otherwise.
+struct Progress {
+    total: u64,
+    started: Instant,
+    tty: bool,
+    last_draw: Option<Instant>,
+    last_tenth: u64,
+}
+
+impl Progress {
+    /// Sends smaller than this print no progress.
+    const THRESHOLD: u64 = 1000;
+    const WIDTH: u64 = 30;
+
+    fn new(total: u64) -> Self {
+        Self {
+            total,
+            started: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            last_draw: None,
+            last_tenth: 0,
+        }
     }
+
+    fn update(&mut self, sent: u64) {
+        if self.total < Self::THRESHOLD {
+            return;
+        }
+        let rate = sent as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        if self.tty {
+            let due = self
+                .last_draw
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+            if due || sent == self.total {
+                let filled = (sent * Self::WIDTH / self.total) as usize;
+                let bar = format!(
+                    "{}{}",
+                    "#".repeat(filled),
+                    "-".repeat(Self::WIDTH as usize - filled)
+                );
+                eprint!(
+                    "\r[{bar}] {:>3}% {sent}/{} {rate:.0} msgs/s",
+                    sent * 100 / self.total,
+                    self.total
+                );
+                self.last_draw = Some(Instant::now());
+            }
+        } else {
+            let tenth = sent * 10 / self.total;
+            if tenth > self.last_tenth {
+                self.last_tenth = tenth;
+                eprintln!("sent {sent}/{} ({rate:.0} msgs/s)", self.total);
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if self.tty && self.total >= Self::THRESHOLD {
+            eprintln!();
+        }
+    }
+}
+
+async fn flush(
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    entries: Vec<SendMessageBatchRequestEntry>,
+) -> anyhow::Result<u64> {
     let out = sqs
         .send_message_batch()
         .queue_url(url)
-        .set_entries(Some(std::mem::take(entries)))
+        .set_entries(Some(entries))
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;

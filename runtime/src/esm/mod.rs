@@ -12,9 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use std::collections::HashMap;
+
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+};
 use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::invoke::lambda_process::ProcessPool;
@@ -26,6 +30,10 @@ const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 const START_POLLERS: u32 = 5;
 /// Lambda's default MaximumConcurrency when none is configured.
 const DEFAULT_MAX_CONCURRENCY: u32 = 1000;
+/// Receives a poller has in flight at once while gathering a batch larger than ten.
+const PARALLEL_RECEIVES: usize = 10;
+/// SQS's longest long poll.
+const LONG_POLL_SECONDS: i32 = 20;
 
 /// One received message, ready to go into an event.
 struct Record {
@@ -162,37 +170,56 @@ impl Mapping {
 
     /// Receives until the batch is full, the window ends, or the payload cap is reached.
     /// Messages that no filter matches are deleted, as Lambda does.
+    ///
+    /// The first receive long-polls alone. Once messages flow, the rest of a batch larger than
+    /// ten is gathered with several receives at once (each a round trip; together they never
+    /// ask for more than the batch lacks) that take only what is there, so no received message
+    /// waits on a sibling's long poll. The batching window runs from the first message.
     async fn gather(&self) -> anyhow::Result<Vec<Record>> {
         let c = &self.config;
-        let deadline = Instant::now() + c.window;
+        let mut deadline: Option<Instant> = None;
         let mut records = Vec::new();
         let mut bytes = 2usize;
         loop {
-            let want = (c.batch_size as usize - records.len()).min(10) as i32;
-            let wait = if records.is_empty() {
-                20
-            } else {
-                deadline
-                    .saturating_duration_since(Instant::now())
-                    .as_secs()
-                    .min(20) as i32
+            let missing = c.batch_size as usize - records.len();
+            let received = match deadline {
+                None => self.receive(missing.min(10), LONG_POLL_SECONDS).await?,
+                Some(deadline) => {
+                    let calls = missing.div_ceil(10).min(PARALLEL_RECEIVES);
+                    let receives = (0..calls).map(|i| self.receive((missing - i * 10).min(10), 0));
+                    let mut received = Vec::new();
+                    for out in futures_util::future::join_all(receives).await {
+                        // A failed receive leaves its messages in the queue; keep the others.
+                        match out {
+                            Ok(messages) => received.extend(messages),
+                            Err(e) => tracing::warn!(function = %c.function, "receive failed: {e}"),
+                        }
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if received.is_empty() && !left.is_zero() {
+                        // Nothing waiting: long-poll for the rest of the window (whole seconds,
+                        // rounded up, as SQS counts them).
+                        let wait = left.as_secs_f64().ceil().min(LONG_POLL_SECONDS as f64);
+                        self.receive(missing.min(10), wait as i32)
+                            .await
+                            .unwrap_or_default()
+                    } else {
+                        received
+                    }
+                }
             };
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&c.queue_url)
-                .max_number_of_messages(want)
-                .wait_time_seconds(wait)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .message_attribute_names("All")
-                .send()
-                .await?;
+            if deadline.is_none() && !received.is_empty() {
+                deadline = Some(Instant::now() + c.window);
+            }
             let mut unwanted = Vec::new();
-            for m in out.messages.unwrap_or_default() {
-                let record = lambda_record(&m, &c.queue_arn, &c.region);
-                if !filter::matches_any(&c.filters, &record) {
-                    unwanted.push(m.receipt_handle.clone().unwrap_or_default());
-                    continue;
+            for m in received {
+                let record = LambdaRecord::new(&m, &c.queue_arn, &c.region);
+                if !c.filters.is_empty() {
+                    let value = serde_json::to_value(&record).expect("record serializes");
+                    if !filter::matches_any(&c.filters, &value) {
+                        unwanted.push(m.receipt_handle.clone().unwrap_or_default());
+                        continue;
+                    }
                 }
                 let json = serde_json::to_vec(&record).expect("record serializes");
                 let size = json.len() + 1;
@@ -229,10 +256,31 @@ impl Mapping {
                 self.delete(&unwanted).await;
             }
             let full = records.len() >= c.batch_size as usize || bytes >= MAX_PAYLOAD_BYTES;
-            if full || c.window.is_zero() || Instant::now() >= deadline {
+            // Without a window the deadline is the first receive itself.
+            let closed = deadline.is_some_and(|d| Instant::now() >= d);
+            if full || closed {
                 return Ok(records);
             }
         }
+    }
+
+    /// One ReceiveMessage call with every attribute Lambda passes on.
+    async fn receive(
+        &self,
+        max: usize,
+        wait_seconds: i32,
+    ) -> Result<Vec<aws_sdk_sqs::types::Message>, aws_sdk_sqs::Error> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.config.queue_url)
+            .max_number_of_messages(max as i32)
+            .wait_time_seconds(wait_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await?;
+        Ok(out.messages.unwrap_or_default())
     }
 
     async fn process(&self, records: Vec<Record>) {
@@ -275,8 +323,9 @@ impl Mapping {
             .fetch_add(delete.len() as u64, Ordering::Relaxed);
     }
 
+    /// Deletes in batches of ten, all at once.
     async fn delete(&self, handles: &[String]) {
-        for chunk in handles.chunks(10) {
+        let calls = handles.chunks(10).map(|chunk| {
             let entries = chunk
                 .iter()
                 .enumerate()
@@ -288,13 +337,13 @@ impl Mapping {
                         .expect("id and handle set")
                 })
                 .collect();
-            let result = self
-                .sqs
+            self.sqs
                 .delete_message_batch()
                 .queue_url(&self.config.queue_url)
                 .set_entries(Some(entries))
                 .send()
-                .await;
+        });
+        for result in futures_util::future::join_all(calls).await {
             match result {
                 Ok(out) if out.failed.is_empty() => {}
                 Ok(out) => {
@@ -308,54 +357,76 @@ impl Mapping {
     }
 }
 
-/// One SQS record as Lambda puts it in the event.
-pub fn lambda_record(m: &aws_sdk_sqs::types::Message, queue_arn: &str, region: &str) -> Value {
-    let attributes: serde_json::Map<String, Value> = m
-        .attributes
-        .as_ref()
-        .map(|a| {
-            a.iter()
-                .map(|(k, v)| (k.as_str().to_string(), Value::String(v.clone())))
-                .collect()
-        })
-        .unwrap_or_default();
-    let message_attributes: serde_json::Map<String, Value> = m
-        .message_attributes
-        .as_ref()
-        .map(|a| {
-            a.iter()
-                .map(|(k, v)| {
-                    let binary = v
-                        .binary_value
-                        .as_ref()
-                        .map(|b| base64::engine::general_purpose::STANDARD.encode(b.as_ref()));
-                    (
-                        k.clone(),
-                        json!({
-                            "stringValue": v.string_value,
-                            "binaryValue": binary,
-                            "stringListValues": [],
-                            "binaryListValues": [],
-                            "dataType": v.data_type,
-                        }),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut record = json!({
-        "messageId": m.message_id,
-        "receiptHandle": m.receipt_handle,
-        "body": m.body,
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-        "md5OfBody": m.md5_of_body,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    });
-    if let Some(md5) = &m.md5_of_message_attributes {
-        record["md5OfMessageAttributes"] = json!(md5);
+/// One SQS record as Lambda puts it in the event, serialized straight from the received
+/// message (no intermediate JSON tree: this runs for every message).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LambdaRecord<'a> {
+    message_id: Option<&'a str>,
+    receipt_handle: Option<&'a str>,
+    body: Option<&'a str>,
+    #[serde(serialize_with = "system_attributes")]
+    attributes: &'a Option<HashMap<MessageSystemAttributeName, String>>,
+    #[serde(serialize_with = "message_attributes")]
+    message_attributes: &'a Option<HashMap<String, MessageAttributeValue>>,
+    md5_of_body: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    md5_of_message_attributes: Option<&'a str>,
+    event_source: &'static str,
+    #[serde(rename = "eventSourceARN")]
+    event_source_arn: &'a str,
+    aws_region: &'a str,
+}
+
+impl<'a> LambdaRecord<'a> {
+    pub fn new(m: &'a aws_sdk_sqs::types::Message, queue_arn: &'a str, region: &'a str) -> Self {
+        Self {
+            message_id: m.message_id.as_deref(),
+            receipt_handle: m.receipt_handle.as_deref(),
+            body: m.body.as_deref(),
+            attributes: &m.attributes,
+            message_attributes: &m.message_attributes,
+            md5_of_body: m.md5_of_body.as_deref(),
+            md5_of_message_attributes: m.md5_of_message_attributes.as_deref(),
+            event_source: "aws:sqs",
+            event_source_arn: queue_arn,
+            aws_region: region,
+        }
     }
-    record
+}
+
+fn system_attributes<S: serde::Serializer>(
+    attributes: &&Option<HashMap<MessageSystemAttributeName, String>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(attributes.iter().flatten().map(|(k, v)| (k.as_str(), v)))
+}
+
+fn message_attributes<S: serde::Serializer>(
+    attributes: &&Option<HashMap<String, MessageAttributeValue>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Attribute<'a> {
+        string_value: Option<&'a str>,
+        binary_value: Option<String>,
+        string_list_values: [&'a str; 0],
+        binary_list_values: [&'a str; 0],
+        data_type: &'a str,
+    }
+    serializer.collect_map(attributes.iter().flatten().map(|(name, v)| {
+        let binary = v
+            .binary_value
+            .as_ref()
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b.as_ref()));
+        let attribute = Attribute {
+            string_value: v.string_value.as_deref(),
+            binary_value: binary,
+            string_list_values: [],
+            binary_list_values: [],
+            data_type: &v.data_type,
+        };
+        (name, attribute)
+    }))
 }
