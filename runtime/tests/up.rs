@@ -35,13 +35,21 @@ impl App {
     }
 
     fn start_in(dir: tempfile::TempDir, resources: &str, extra: &[&str]) -> Self {
-        let template = format!(
-            "Resources:\n{}",
-            resources
-                .replace("{probe}", &probe_dir().display().to_string())
-                .replace("{log}", &dir.path().join("probe.log").display().to_string())
-        );
-        std::fs::write(dir.path().join("template.yaml"), template).unwrap();
+        let (child, endpoint) = Self::launch(&dir, resources, extra, &[]);
+        let endpoint = endpoint.expect("the embedded emulator started");
+        let client = common::client(&endpoint, "AKIDEXAMPLE");
+        Self { child, client, dir }
+    }
+
+    /// Writes the template and starts `lockgate up` with `extra` arguments and `env`; returns
+    /// once it runs its mappings, with the embedded emulator's endpoint if it started one.
+    fn launch(
+        dir: &tempfile::TempDir,
+        resources: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Child, Option<String>) {
+        write_template(dir, resources);
         let mut child = Command::new(env!("CARGO_BIN_EXE_lockgate"))
             .current_dir(dir.path())
             .args([
@@ -55,31 +63,39 @@ impl App {
             ])
             .args(extra)
             .env("NO_COLOR", "1")
+            // Hermetic: nothing from the caller's AWS environment, only what the test sets.
             .env_remove("AWS_ENDPOINT_URL_SQS")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let endpoint = loop {
+        let mut endpoint = None;
+        loop {
             let line = lines
                 .next()
-                .expect("lockgate up reported readiness")
+                .expect("lockgate up reported that it runs")
                 .unwrap();
             eprintln!("{line}");
             if let Some(rest) = line.split("SQS emulator ready on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
+                endpoint = Some(rest.split_whitespace().next().unwrap().to_string());
             }
-        };
+            if line.contains("running: send messages") {
+                break;
+            }
+        }
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 eprintln!("{line}");
             }
         });
-        // Mappings start right after the emulator; the queues exist once `running` is logged,
-        // which the first successful GetQueueUrl below also shows.
-        let client = common::client(&endpoint, "AKIDEXAMPLE");
-        Self { child, client, dir }
+        (child, endpoint)
     }
 
     async fn url(&self, name: &str) -> String {
@@ -182,6 +198,18 @@ impl App {
             .unwrap();
         self.child.wait().unwrap()
     }
+}
+
+/// Writes `template.yaml` with these `Resources` (`{probe}`: the probe function's directory,
+/// `{log}`: its log in `dir`).
+fn write_template(dir: &tempfile::TempDir, resources: &str) {
+    let template = format!(
+        "Resources:\n{}",
+        resources
+            .replace("{probe}", &probe_dir().display().to_string())
+            .replace("{log}", &dir.path().join("probe.log").display().to_string())
+    );
+    std::fs::write(dir.path().join("template.yaml"), template).unwrap();
 }
 
 impl Drop for App {
@@ -521,4 +549,107 @@ async fn cli_send_peek_redrive_and_queues() {
     assert!(out.contains("work-dlq") && out.contains("work"), "{out}");
     let out = lockgate(&["send", "work", "x", "--count", "3"], &endpoint);
     assert!(out.contains("sent 3 message"), "{out}");
+}
+
+/// `--aws`: lockgate and its functions take credentials, profile and endpoint from the AWS
+/// SDK's default chain (here a shared credentials file and `AWS_ENDPOINT_URL_SQS`) against an
+/// emulator that verifies every SigV4 signature; a wrong secret stops `up` with SQS's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_mode_uses_the_default_credential_chain() {
+    let mut config = lockgate_emulator::EmulatorConfig::ephemeral();
+    let keys = HashMap::from([("AKIDLOCKGATEAWS".to_string(), "right-secret".to_string())]);
+    config.sqs.credentials = Some(std::sync::Arc::new(keys));
+    let emulator = lockgate_emulator::RunningEmulator::start(config)
+        .await
+        .unwrap();
+    let endpoint = emulator.endpoint();
+
+    let aws_env = |dir: &tempfile::TempDir, secret: &str| {
+        let credentials = dir.path().join("credentials");
+        std::fs::write(
+            &credentials,
+            format!(
+                "[team]\naws_access_key_id = AKIDLOCKGATEAWS\naws_secret_access_key = {secret}\n"
+            ),
+        )
+        .unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(&config, "[profile team]\nregion = eu-west-1\n").unwrap();
+        (credentials, config)
+    };
+    let env_of = |credentials: &Path, config: &Path| -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_SQS".into(), endpoint.clone()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                credentials.display().to_string(),
+            ),
+            ("AWS_CONFIG_FILE".into(), config.display().to_string()),
+            ("AWS_PROFILE".into(), "team".into()),
+            // Loopback only: never ask an instance metadata service.
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ]
+    };
+    let resources = app_yaml(
+        "",
+        3,
+        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+    );
+
+    // A wrong secret: `up` stops at queue creation with the service's error.
+    let dir = tempfile::tempdir().unwrap();
+    let (credentials, config) = aws_env(&dir, "wrong-secret");
+    write_template(&dir, &resources);
+    let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .current_dir(dir.path())
+        .args([
+            "up",
+            "--aws",
+            "--profile",
+            "dev",
+            "--status-interval",
+            "3600",
+        ])
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_REGION")
+        .envs(env_of(&credentials, &config))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("SignatureDoesNotMatch"), "{stderr}");
+
+    // The right secret: queues are created and messages flow, signed by lockgate (receives,
+    // deletes) with the profile's key, in the profile's region.
+    let dir = tempfile::tempdir().unwrap();
+    let (credentials, config) = aws_env(&dir, "right-secret");
+    let env = env_of(&credentials, &config);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (child, embedded) = App::launch(&dir, &resources, &["--aws"], &env);
+    assert!(embedded.is_none(), "--aws starts no emulator");
+    let client = common::client_with_secret(&endpoint, "AKIDLOCKGATEAWS", "right-secret");
+    let app = App { child, client, dir };
+    let url = app.url("work").await;
+    let arn = app
+        .client
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    assert!(arn.starts_with("arn:aws:sqs:"), "{arn}");
+    let bodies: Vec<String> = (0..20).map(|i| cmd("ok", i)).collect();
+    app.send("work", &bodies, None).await;
+    let done = app.wait_done(20).await;
+    assert_eq!(done.len(), 20);
+    app.wait_empty("work").await;
+    drop(app);
+    emulator.shutdown().await;
 }

@@ -84,7 +84,8 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOCKGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // aws-config narrates every credential lookup at info.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws_config=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -126,6 +127,39 @@ pub fn sqs_client(endpoint: &str, region: &str) -> aws_sdk_sqs::Client {
         .stalled_stream_protection(aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled())
         .build();
     aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// An SQS client configured the way every AWS SDK configures itself: the default credential
+/// chain (environment, shared files and profiles, credential processes, container and instance
+/// roles), the region chain (falling back to `region`) and `AWS_ENDPOINT_URL_SQS`; `endpoint`
+/// overrides the endpoint. Fails early, with the reason, when no credentials can be found.
+pub async fn aws_sqs_client(
+    endpoint: Option<&str>,
+    region: &str,
+) -> anyhow::Result<aws_sdk_sqs::Client> {
+    use aws_config::meta::region::RegionProviderChain;
+    use aws_sdk_sqs::config::ProvideCredentials;
+
+    let regions = RegionProviderChain::default_provider()
+        .or_else(aws_sdk_sqs::config::Region::new(region.to_string()));
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(regions);
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let shared = loader.load().await;
+    let credentials = shared
+        .credentials_provider()
+        .ok_or_else(|| anyhow::anyhow!("the AWS SDK configuration has no credential provider"))?;
+    credentials.provide_credentials().await.map_err(|e| {
+        anyhow::anyhow!(
+            "no AWS credentials: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(&e)
+        )
+    })?;
+    let config = aws_sdk_sqs::config::Builder::from(&shared)
+        .stalled_stream_protection(aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled())
+        .build();
+    Ok(aws_sdk_sqs::Client::from_conf(config))
 }
 
 /// A queue given by name or URL, as a URL; a clear error when it does not exist.

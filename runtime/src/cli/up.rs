@@ -33,6 +33,10 @@ pub struct Args {
     /// Use this SQS endpoint instead of starting the embedded emulator.
     #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
     pub endpoint: Option<String>,
+    /// Run against real SQS (or `--endpoint`) with the AWS SDK's default configuration:
+    /// credential chain, profile, region. Functions inherit the same AWS environment.
+    #[arg(long)]
+    pub aws: bool,
     /// Cargo profile for building functions.
     #[arg(long, value_enum, default_value = "release")]
     pub profile: Profile,
@@ -55,9 +59,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         executables.insert(id.clone(), exe);
     }
 
-    let (emulator, endpoint) = match &args.endpoint {
-        Some(endpoint) => (None, endpoint.clone()),
-        None => {
+    let (emulator, endpoint) = match (&args.endpoint, args.aws) {
+        (Some(endpoint), _) => (None, Some(endpoint.clone())),
+        (None, true) => (None, None),
+        (None, false) => {
             let emulator = RunningEmulator::start(EmulatorConfig {
                 bind: args.bind,
                 data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
@@ -76,25 +81,34 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             })?;
             let endpoint = emulator.endpoint();
             tracing::info!("SQS emulator ready on {endpoint}");
-            (Some(emulator), endpoint)
+            (Some(emulator), Some(endpoint))
         }
     };
-    let sqs = super::sqs_client(&endpoint, &args.region);
+    let sqs = if args.aws {
+        super::aws_sqs_client(endpoint.as_deref(), &args.region).await?
+    } else {
+        let endpoint = endpoint.as_deref().expect("an endpoint without --aws");
+        super::sqs_client(endpoint, &args.region)
+    };
+    let region = sqs
+        .config()
+        .region()
+        .map_or_else(|| args.region.clone(), ToString::to_string);
+    if args.aws {
+        let at = endpoint.as_deref().unwrap_or("its regional endpoint");
+        tracing::info!("using AWS SQS in {region} at {at} with the default credential chain");
+    }
     let queues = create_queues(&sqs, &template).await?;
     let scope = AppScope {
         queues: &queues,
-        region: args.region.clone(),
+        region: region.clone(),
     };
 
     let (stop, shutdown) = watch::channel(false);
     let mut mappings = Vec::new();
     let mut pools = Vec::new();
     for (id, function) in &template.functions {
-        let mut env = vec![
-            ("AWS_ENDPOINT_URL_SQS".to_string(), endpoint.clone()),
-            ("AWS_ACCESS_KEY_ID".to_string(), "lockgate".to_string()),
-            ("AWS_SECRET_ACCESS_KEY".to_string(), "lockgate".to_string()),
-        ];
+        let mut env = function_aws_environment(endpoint.as_deref(), args.aws);
         for (key, value) in &function.environment {
             let value = value
                 .resolve(&scope)
@@ -104,7 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let pool = Arc::new(ProcessPool::new(FunctionSpec::new(
             function,
             executables[id].clone(),
-            &args.region,
+            &region,
             env,
         )));
         pools.push(pool.clone());
@@ -122,7 +136,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     function: function.name.clone(),
                     queue_url: queue.url.clone(),
                     queue_arn: queue.arn.clone(),
-                    region: args.region.clone(),
+                    region: region.clone(),
                     fifo: queue.fifo,
                     batch_size: event.batch_size,
                     window: Duration::from_secs(u64::from(event.window_s)),
@@ -173,6 +187,32 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What a function process gets to reach SQS: the endpoint lockgate uses (so functions that
+/// send to other queues chain locally), and either placeholder credentials for the emulator or,
+/// with `--aws`, the caller's own AWS environment (keys, profile, shared files, `HOME`) so the
+/// function's SDK resolves the same credentials lockgate did.
+fn function_aws_environment(endpoint: Option<&str>, aws: bool) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    if let Some(endpoint) = endpoint {
+        env.push(("AWS_ENDPOINT_URL_SQS".to_string(), endpoint.to_string()));
+    }
+    if aws {
+        // Lambda sets these itself; everything else AWS_* passes through.
+        const SET_BY_LAMBDA: &[&str] =
+            &["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_SQS"];
+        env.extend(std::env::vars().filter(|(k, _)| {
+            k == "HOME"
+                || (k.starts_with("AWS_")
+                    && !k.starts_with("AWS_LAMBDA_")
+                    && !SET_BY_LAMBDA.contains(&k.as_str()))
+        }));
+    } else {
+        env.push(("AWS_ACCESS_KEY_ID".to_string(), "lockgate".to_string()));
+        env.push(("AWS_SECRET_ACCESS_KEY".to_string(), "lockgate".to_string()));
+    }
+    env
 }
 
 /// A queue as created.
@@ -303,7 +343,14 @@ impl Scope for AppScope<'_> {
             } else {
                 self.region.clone()
             }),
-            "AWS::AccountId" => Some("000000000000".into()),
+            // The account the queues live in (the emulator's default before any exists).
+            "AWS::AccountId" => Some(
+                self.queues
+                    .values()
+                    .find_map(|q| q.arn.split(':').nth(4))
+                    .unwrap_or("000000000000")
+                    .to_string(),
+            ),
             "AWS::StackName" => Some("lockgate".into()),
             "AWS::Partition" => Some("aws".into()),
             "AWS::URLSuffix" => Some("amazonaws.com".into()),
