@@ -1,0 +1,21 @@
+//! `lockgate-wasm-host`: runs WASM queue handlers — components of the `lockgate:sqs`
+//! `batch-handler` world (`runtime/wit/lockgate.wit`) — in wasmtime, the same way under
+//! `lockgate up` and inside the Lambda bootstrap.
+//!
+//! - [`engine`]: the one wasmtime `Engine` (pooling allocator, epoch interruption, async) and
+//!   the one `bindgen!`; loads components into [`WasmFunction`]s, pre-instantiated.
+//! - [`function`]: a loaded handler; each invocation gets a fresh store and instance with the
+//!   function's memory cap and deadline, and a trap fails only that batch.
+//! - [`sandbox`]: what a guest may touch: WASI with captured stdout/stderr, the template's
+//!   environment variables, and files or network only when granted.
+//! - [`event`]: Lambda's SQS event JSON to the world's records, failed ids to Lambda's
+//!   partial batch response.
+
+pub mod engine;
+pub mod event;
+pub mod function;
+pub mod sandbox;
+
+pub use engine::WasmEngine;
+pub use function::{FunctionConfig, Invocation, LogStyle, WasmError, WasmFunction};
+pub use sandbox::Grants;
