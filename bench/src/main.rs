@@ -6,6 +6,7 @@ mod floor;
 mod http;
 mod runtime;
 mod servers;
+mod wasm;
 mod workloads;
 
 use std::path::PathBuf;
@@ -52,6 +53,16 @@ enum Command {
         /// Batch sizes to measure, one run each.
         #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000])]
         batch_sizes: Vec<u32>,
+        /// Which no-op functions to run: native (a Lambda bootstrap process) and/or wasm
+        /// (a component in lockgate's wasmtime host).
+        #[arg(long, value_delimiter = ',', default_values_t = [runtime::Kind::Native, runtime::Kind::Wasm])]
+        functions: Vec<runtime::Kind>,
+    },
+    /// WASM per-batch invocation overhead (instantiate + call + drop) for 1, 10, 100 messages.
+    WasmOverhead {
+        /// Batches per size.
+        #[arg(long, default_value_t = 20_000)]
+        iterations: usize,
     },
 }
 
@@ -66,15 +77,21 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Runtime {
             messages,
             batch_sizes,
+            functions,
         }) => {
             let body = "x".repeat(args.body_bytes);
             return runtime.block_on(runtime::run(
                 &args.lockgate,
                 messages,
                 &batch_sizes,
+                &functions,
                 args.connections,
                 &body,
             ));
+        }
+        Some(Command::WasmOverhead { iterations }) => {
+            let body = "x".repeat(args.body_bytes);
+            return runtime.block_on(wasm::run(iterations, &body));
         }
         None => {}
     }

@@ -1,6 +1,8 @@
-//! End-to-end runtime throughput: `lockgate up` on a template with the no-op function, a
-//! pre-filled queue, and the time until it is drained, at several batch sizes; plus the
-//! Runtime API round trip (`lockgate bench-invoke`).
+//! End-to-end runtime throughput: `lockgate up` on a template with a no-op function — a
+//! native Lambda bootstrap (`functions/noop`) or a WASM component (`functions/wasm-probe`,
+//! whose no-op path takes bodies that are not JSON) — a pre-filled queue, and the time until
+//! it is drained, at several batch sizes; plus the Runtime API round trip
+//! (`lockgate bench-invoke`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +14,42 @@ use serde_json::json;
 use crate::http::Connection;
 use crate::servers::start;
 
-fn template(noop: &Path, batch_size: u32) -> String {
+/// The kind of no-op function a run drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Native,
+    Wasm,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Native => "native",
+            Kind::Wasm => "wasm",
+        })
+    }
+}
+
+/// The function's part of the template: where it is and how it is named.
+fn function_source(kind: Kind) -> anyhow::Result<String> {
+    let dir = |d: &str| -> anyhow::Result<PathBuf> {
+        Path::new(d)
+            .canonicalize()
+            .context("run from the repository root")
+    };
+    Ok(match kind {
+        Kind::Native => format!(
+            "    Metadata:\n      BuildProperties:\n        Binary: noop\n    Properties:\n      CodeUri: {}\n",
+            dir("functions/noop")?.display()
+        ),
+        Kind::Wasm => format!(
+            "    Properties:\n      CodeUri: {}\n      Handler: wasm_probe.wasm\n",
+            dir("functions/wasm-probe")?.display()
+        ),
+    })
+}
+
+fn template(function: &str, batch_size: u32) -> String {
     let window = if batch_size > 10 {
         "            MaximumBatchingWindowInSeconds: 1\n"
     } else {
@@ -27,20 +64,14 @@ fn template(noop: &Path, batch_size: u32) -> String {
       VisibilityTimeout: 60
   Noop:
     Type: AWS::Serverless::Function
-    Metadata:
-      BuildProperties:
-        Binary: noop
-    Properties:
-      CodeUri: {}
-      Timeout: 30
+{function}      Timeout: 30
       Events:
         E:
           Type: SQS
           Properties:
             Queue: !GetAtt Work.Arn
             BatchSize: {batch_size}
-{window}",
-        noop.display()
+{window}"
     )
 }
 
@@ -48,115 +79,152 @@ pub async fn run(
     lockgate: &Path,
     messages: usize,
     batch_sizes: &[u32],
+    kinds: &[Kind],
     connections: usize,
     body: &str,
 ) -> anyhow::Result<()> {
-    let noop: PathBuf = Path::new("functions/noop")
-        .canonicalize()
-        .context("run from the repository root")?;
+    for &kind in kinds {
+        let function = function_source(kind)?;
+        for &batch_size in batch_sizes {
+            drain(
+                lockgate,
+                &function,
+                kind,
+                batch_size,
+                messages,
+                connections,
+                body,
+            )
+            .await?;
+        }
+    }
+    if kinds.contains(&Kind::Native) {
+        round_trip(lockgate, &function_source(Kind::Native)?)?;
+    }
+    Ok(())
+}
+
+/// Fills a queue with `messages`, then times `lockgate up` draining it through the function.
+async fn drain(
+    lockgate: &Path,
+    function: &str,
+    kind: Kind,
+    batch_size: u32,
+    messages: usize,
+    connections: usize,
+    body: &str,
+) -> anyhow::Result<()> {
     let lockgate = &lockgate
         .canonicalize()
         .context("build lockgate with --release first")?;
     let dir = std::env::temp_dir().join(format!("lockgate-bench-up-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    for &batch_size in batch_sizes {
-        std::fs::write(dir.join("template.yaml"), template(&noop, batch_size))?;
-        let data = dir.join("data");
-        let _ = std::fs::remove_dir_all(&data);
-        // Fill the queue with the emulator alone, so the run measures processing only.
-        let mut command = Command::new(lockgate);
-        command
-            .args(["emulator", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
-            .env("NO_COLOR", "1");
-        let emulator = start("lockgate emulator", command, None)?;
-        let mut conn = Connection::open(&emulator.host).await?;
-        let reply = conn
+    std::fs::write(dir.join("template.yaml"), template(function, batch_size))?;
+    let data = dir.join("data");
+    let _ = std::fs::remove_dir_all(&data);
+    // Fill the queue with the emulator alone, so the run measures processing only.
+    let mut command = Command::new(lockgate);
+    command
+        .args(["emulator", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("NO_COLOR", "1");
+    let emulator = start("lockgate emulator", command, None)?;
+    let mut conn = Connection::open(&emulator.host).await?;
+    let reply = conn
+        .call(
+            "CreateQueue",
+            &json!({"QueueName": "work", "Attributes": {"VisibilityTimeout": "60"}}).to_string(),
+        )
+        .await?;
+    let url = reply["QueueUrl"].as_str().unwrap_or_default().to_string();
+    let per_conn = messages.div_ceil(10 * connections);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let mut c = Connection::open(&emulator.host).await?;
+        let entries: Vec<_> = (0..10)
+            .map(|i| json!({"Id": format!("m{i}"), "MessageBody": body}))
+            .collect();
+        let request = c.request(
+            "SendMessageBatch",
+            &json!({"QueueUrl": url, "Entries": entries}).to_string(),
+        );
+        tasks.spawn(async move {
+            for _ in 0..per_conn {
+                c.send(&request).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    let total = per_conn * 10 * connections;
+    emulator.stop();
+
+    let mut command = Command::new(lockgate);
+    command
+        .current_dir(&dir)
+        .args([
+            "up",
+            "--bind",
+            "127.0.0.1:0",
+            "--status-interval",
+            "3600",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env("LOCKGATE_LOG", "info")
+        .env("NO_COLOR", "1");
+    let server = start("lockgate up", command, None)?;
+    let started = Instant::now();
+    let mut conn = Connection::open(&server.host).await?;
+    let url = format!("http://{}/000000000000/work", server.host);
+    loop {
+        let attrs = conn
             .call(
-                "CreateQueue",
-                &json!({"QueueName": "work", "Attributes": {"VisibilityTimeout": "60"}})
-                    .to_string(),
+                "GetQueueAttributes",
+                &json!({"QueueUrl": url, "AttributeNames": ["All"]}).to_string(),
             )
             .await?;
-        let url = reply["QueueUrl"].as_str().unwrap_or_default().to_string();
-        let per_conn = messages.div_ceil(10 * connections);
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..connections {
-            let mut c = Connection::open(&emulator.host).await?;
-            let entries: Vec<_> = (0..10)
-                .map(|i| json!({"Id": format!("m{i}"), "MessageBody": body}))
-                .collect();
-            let request = c.request(
-                "SendMessageBatch",
-                &json!({"QueueUrl": url, "Entries": entries}).to_string(),
-            );
-            tasks.spawn(async move {
-                for _ in 0..per_conn {
-                    c.send(&request).await?;
-                }
-                anyhow::Ok(())
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            r??;
-        }
-        let total = per_conn * 10 * connections;
-        emulator.stop();
-
-        let mut command = Command::new(lockgate);
-        command
-            .current_dir(&dir)
-            .args([
-                "up",
-                "--bind",
-                "127.0.0.1:0",
-                "--status-interval",
-                "3600",
-                "--data-dir",
-            ])
-            .arg(&data)
-            .env("LOCKGATE_LOG", "info")
-            .env("NO_COLOR", "1");
-        let server = start("lockgate up", command, None)?;
-        let started = Instant::now();
-        let mut conn = Connection::open(&server.host).await?;
-        let url = format!("http://{}/000000000000/work", server.host);
-        loop {
-            let attrs = conn
-                .call(
-                    "GetQueueAttributes",
-                    &json!({"QueueUrl": url, "AttributeNames": ["All"]}).to_string(),
-                )
-                .await?;
-            let n = |k: &str| {
-                attrs["Attributes"][k]
-                    .as_str()
-                    .unwrap_or("1")
-                    .parse::<u64>()
-                    .unwrap_or(1)
-            };
-            let (visible, in_flight) = (
-                n("ApproximateNumberOfMessages"),
-                n("ApproximateNumberOfMessagesNotVisible"),
-            );
-            if std::env::var_os("LOCKGATE_BENCH_TRACE").is_some() {
-                eprintln!(
-                    "{:>6} ms: {visible} visible, {in_flight} in flight",
-                    started.elapsed().as_millis()
-                );
-            }
-            if visible == 0 && in_flight == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let rate = total as f64 / started.elapsed().as_secs_f64();
-        println!(
-            "lockgate up (durable), no-op native function, BatchSize {batch_size:>4}: {total} queued messages processed at {rate:>8.0} msgs/s"
+        let n = |k: &str| {
+            attrs["Attributes"][k]
+                .as_str()
+                .unwrap_or("1")
+                .parse::<u64>()
+                .unwrap_or(1)
+        };
+        let (visible, in_flight) = (
+            n("ApproximateNumberOfMessages"),
+            n("ApproximateNumberOfMessagesNotVisible"),
         );
-        server.stop();
+        if std::env::var_os("LOCKGATE_BENCH_TRACE").is_some() {
+            eprintln!(
+                "{:>6} ms: {visible} visible, {in_flight} in flight",
+                started.elapsed().as_millis()
+            );
+        }
+        if visible == 0 && in_flight == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    std::fs::write(dir.join("template.yaml"), template(&noop, 10))?;
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "lockgate up (durable), no-op {kind:<6} function, BatchSize {batch_size:>4}: {total} queued messages processed at {rate:>8.0} msgs/s"
+    );
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The Runtime API round trip of a warm native process (`lockgate bench-invoke`).
+fn round_trip(lockgate: &Path, function: &str) -> anyhow::Result<()> {
+    let lockgate = &lockgate
+        .canonicalize()
+        .context("build lockgate with --release first")?;
+    let dir = std::env::temp_dir().join(format!("lockgate-bench-rt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("template.yaml"), template(function, 10))?;
     let out = Command::new(lockgate)
         .current_dir(&dir)
         .args(["bench-invoke", "Noop", "--count", "5000"])

@@ -1,11 +1,12 @@
-//! Building the template's functions with cargo and finding their executables.
+//! Building the template's functions with cargo (native binaries, or WASM components for
+//! wasm32-wasip2) and finding what cargo built.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::template::FunctionDef;
+use crate::template::{FunctionDef, FunctionKind};
 
 /// `release` (what `lockgate up` uses by default) or `dev` (quicker builds, for tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -14,7 +15,8 @@ pub enum Profile {
     Dev,
 }
 
-/// Builds one function's binary; on failure the error carries the compiler's message.
+/// Builds one function — its native binary, or its component for wasm32-wasip2 — and returns
+/// the artifact's path; on failure the error carries the compiler's message.
 pub fn build(
     template_dir: &Path,
     function: &FunctionDef,
@@ -33,13 +35,13 @@ pub fn build(
         .arg("build")
         .arg("--manifest-path")
         .arg(&manifest)
-        .args([
-            "--bin",
-            &function.binary,
-            "--message-format=json-render-diagnostics",
-        ])
+        .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    match &function.kind {
+        FunctionKind::Native { binary } => command.args(["--bin", binary]),
+        FunctionKind::Wasm { .. } => command.args(["--lib", "--target", WASM_TARGET]),
+    };
     if profile == Profile::Release {
         command.arg("--release");
     }
@@ -54,27 +56,49 @@ pub fn build(
                 !l.trim_start().starts_with("Compiling") && !l.trim_start().starts_with("Blocking")
             })
             .collect();
+        let hint = if matches!(function.kind, FunctionKind::Wasm { .. })
+            && stderr.contains(WASM_TARGET)
+            && stderr.contains("target may not be installed")
+        {
+            format!("\n(install the target: rustup target add {WASM_TARGET})")
+        } else {
+            String::new()
+        };
         bail!(
-            "function {}: build failed:\n{}",
+            "function {}: build failed:\n{}{hint}",
             function.logical_id,
             errors.join("\n")
         );
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
+    let artifacts = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| {
-            m["reason"] == "compiler-artifact" && m["target"]["name"] == function.binary.as_str()
-        })
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .with_context(|| {
-            format!(
-                "function {}: cargo built no binary named {}",
-                function.logical_id, function.binary
-            )
-        })
+        .filter(|m| m["reason"] == "compiler-artifact");
+    let found = match &function.kind {
+        FunctionKind::Native { binary } => artifacts
+            .filter(|m| m["target"]["name"] == binary.as_str())
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from)),
+        FunctionKind::Wasm { component } => artifacts
+            .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
+            .filter_map(|f| f.as_str().map(PathBuf::from))
+            .find(|f| f.file_name().is_some_and(|n| n == component.as_str())),
+    };
+    found.with_context(|| match &function.kind {
+        FunctionKind::Native { binary } => format!(
+            "function {}: cargo built no binary named {binary}",
+            function.logical_id
+        ),
+        FunctionKind::Wasm { component } => format!(
+            "function {}: cargo built no {component} (Handler names the component: the crate's \
+             lib name with .wasm, and the lib's crate-type must include cdylib)",
+            function.logical_id
+        ),
+    })
 }
+
+/// The target WASM handlers are built for.
+pub const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// [`build`] on a blocking thread, so the async runtime keeps serving while cargo works.
 pub async fn build_in_background(

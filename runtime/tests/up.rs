@@ -2,253 +2,13 @@
 //! the `probe` function binary via the Runtime API → delete. Each test writes a template,
 //! runs `lockgate up` as a process, and watches the probe's log and the queues.
 
-#[path = "../../local-emulator/tests/common/mod.rs"]
-mod common;
+mod harness;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-
-struct App {
-    child: Child,
-    client: Client,
-    dir: tempfile::TempDir,
-}
-
-fn probe_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../functions/probe")
-        .canonicalize()
-        .unwrap()
-}
-
-impl App {
-    /// Starts `lockgate up` on a template whose `Resources` are `resources` (`{probe}` is
-    /// replaced by the probe function's directory).
-    fn start(resources: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Self::start_in(dir, resources, &["--in-memory"])
-    }
-
-    fn start_in(dir: tempfile::TempDir, resources: &str, extra: &[&str]) -> Self {
-        let (child, endpoint) = Self::launch(&dir, resources, extra, &[]);
-        let endpoint = endpoint.expect("the embedded emulator started");
-        let client = common::client(&endpoint, "AKIDEXAMPLE");
-        Self { child, client, dir }
-    }
-
-    /// Writes the template and starts `lockgate up` with `extra` arguments and `env`; returns
-    /// once it runs its mappings, with the embedded emulator's endpoint if it started one.
-    fn launch(
-        dir: &tempfile::TempDir,
-        resources: &str,
-        extra: &[&str],
-        env: &[(&str, &str)],
-    ) -> (Child, Option<String>) {
-        write_template(dir, resources);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lockgate"))
-            .current_dir(dir.path())
-            .args([
-                "up",
-                "--profile",
-                "dev",
-                "--bind",
-                "127.0.0.1:0",
-                "--status-interval",
-                "3600",
-            ])
-            .args(extra)
-            .env("NO_COLOR", "1")
-            // Hermetic: nothing from the caller's AWS environment, only what the test sets.
-            .env_remove("AWS_ENDPOINT_URL_SQS")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_REGION")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut endpoint = None;
-        loop {
-            let line = lines
-                .next()
-                .expect("lockgate up reported that it runs")
-                .unwrap();
-            eprintln!("{line}");
-            if let Some(rest) = line.split("SQS emulator ready on ").nth(1) {
-                endpoint = Some(rest.split_whitespace().next().unwrap().to_string());
-            }
-            if line.contains("running: send messages") {
-                break;
-            }
-        }
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                eprintln!("{line}");
-            }
-        });
-        (child, endpoint)
-    }
-
-    async fn url(&self, name: &str) -> String {
-        let client = self.client.clone();
-        let name = name.to_string();
-        common::eventually("the queue to exist", || {
-            let client = client.clone();
-            let name = name.clone();
-            async move {
-                client
-                    .get_queue_url()
-                    .queue_name(name)
-                    .send()
-                    .await
-                    .ok()
-                    .and_then(|o| o.queue_url)
-            }
-        })
-        .await
-    }
-
-    async fn send(&self, queue: &str, bodies: &[String], group: Option<&str>) {
-        let url = self.url(queue).await;
-        for (n, chunk) in bodies.chunks(10).enumerate() {
-            let mut req = self.client.send_message_batch().queue_url(&url);
-            for (i, body) in chunk.iter().enumerate() {
-                let mut e = SendMessageBatchRequestEntry::builder()
-                    .id(format!("e{i}"))
-                    .message_body(body);
-                if let Some(g) = group {
-                    e = e
-                        .message_group_id(g)
-                        .message_deduplication_id(format!("{n}-{i}"));
-                }
-                req = req.entries(e.build().unwrap());
-            }
-            let out = req.send().await.unwrap();
-            assert!(out.failed.is_empty(), "{:?}", out.failed);
-        }
-    }
-
-    fn log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("probe.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// (body, attempt) of every completed message, in completion order.
-    fn done(&self) -> Vec<(String, u32)> {
-        self.log()
-            .iter()
-            .filter_map(|l| l.strip_prefix("done "))
-            .map(|l| {
-                let parts: Vec<&str> = l.split(' ').collect();
-                (parts[1].to_string(), parts[3].parse().unwrap())
-            })
-            .collect()
-    }
-
-    async fn wait_done(&self, count: usize) -> Vec<(String, u32)> {
-        common::eventually(&format!("{count} messages processed"), || {
-            let done = self.done();
-            async move { (done.len() >= count).then_some(done) }
-        })
-        .await
-    }
-
-    async fn depth(&self, queue: &str) -> (u64, u64) {
-        let url = self.url(queue).await;
-        let attrs = self
-            .client
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap();
-        let n = |k: &str| attrs[&k.into()].parse().unwrap();
-        (
-            n("ApproximateNumberOfMessages"),
-            n("ApproximateNumberOfMessagesNotVisible"),
-        )
-    }
-
-    async fn wait_empty(&self, queue: &str) {
-        common::eventually(&format!("{queue} to be empty"), || async {
-            (self.depth(queue).await == (0, 0)).then_some(())
-        })
-        .await
-    }
-
-    fn interrupt(&mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-/// Writes `template.yaml` with these `Resources` (`{probe}`: the probe function's directory,
-/// `{log}`: its log in `dir`).
-fn write_template(dir: &tempfile::TempDir, resources: &str) {
-    let template = format!(
-        "Resources:\n{}",
-        resources
-            .replace("{probe}", &probe_dir().display().to_string())
-            .replace("{log}", &dir.path().join("probe.log").display().to_string())
-    );
-    std::fs::write(dir.path().join("template.yaml"), template).unwrap();
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn cmd(action: &str, n: usize) -> String {
-    format!(r#"{{"do":"{action}","n":{n}}}"#)
-}
-
-const PROBE: &str = "  Probe:
-    Type: AWS::Serverless::Function
-    Metadata:
-      BuildProperties:
-        Binary: probe
-    Properties:
-      CodeUri: {probe}
-      Timeout: {timeout}
-      Environment:
-        Variables:
-          PROBE_LOG: {log}
-      Events:
-        E:
-          Type: SQS
-          Properties:
-            Queue: !GetAtt Work.Arn
-{event}";
-
-fn app_yaml(queue: &str, timeout: u32, event: &str) -> String {
-    format!(
-        "  Dlq:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: work-dlq\n  Work:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: work\n{queue}{}",
-        PROBE
-            .replace("{timeout}", &timeout.to_string())
-            .replace("{event}", event)
-    )
-}
+use harness::{App, PROBE, app_yaml, cmd, common, write_template};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_is_processed_once() {
@@ -628,10 +388,15 @@ async fn aws_mode_uses_the_default_credential_chain() {
     let (credentials, config) = aws_env(&dir, "right-secret");
     let env = env_of(&credentials, &config);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (child, embedded) = App::launch(&dir, &resources, &["--aws"], &env);
+    let (child, embedded, output) = App::launch(&dir, &resources, &["--aws"], &env);
     assert!(embedded.is_none(), "--aws starts no emulator");
     let client = common::client_with_secret(&endpoint, "AKIDLOCKGATEAWS", "right-secret");
-    let app = App { child, client, dir };
+    let app = App {
+        child,
+        client,
+        dir,
+        output,
+    };
     let url = app.url("work").await;
     let arn = app
         .client

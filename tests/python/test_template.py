@@ -33,7 +33,7 @@ def test_sam_translates_the_mappings_we_run():
     mappings = {
         name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"
     }
-    assert len(mappings) == 2
+    assert len(mappings) == 3
     orders = next(p for p in mappings.values() if p["EventSourceArn"] == {"Fn::GetAtt": ["OrdersQueue", "Arn"]})
     assert orders["BatchSize"] == 10
     assert orders["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -41,6 +41,23 @@ def test_sam_translates_the_mappings_we_run():
     functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
     assert {f["Properties"]["Runtime"] for f in functions} == {"provided.al2023"}
     assert {f["Properties"]["Timeout"] for f in functions} == {10}
+
+
+def test_the_wasm_function_ships_its_component_with_the_bootstrap():
+    # Handler names the component; the Makefile (BuildMethod: makefile) packages it beside the
+    # native host, which Lambda starts as `bootstrap` with _HANDLER set to the Handler.
+    resources = translated()["Resources"]
+    webhooks = resources["WebhooksFunction"]["Properties"]
+    assert webhooks["Handler"] == "webhooks.wasm"
+    assert webhooks["Runtime"] == "provided.al2023"
+    with open(os.path.join(ROOT, "template.yaml")) as f:
+        template = yaml_parse(f.read())
+    assert template["Resources"]["WebhooksFunction"]["Metadata"] == {"BuildMethod": "makefile"}
+    with open(os.path.join(ROOT, "functions", "webhooks", "Makefile")) as f:
+        makefile = f.read()
+    assert "build-WebhooksFunction:" in makefile
+    assert "webhooks.wasm $(ARTIFACTS_DIR)/" in makefile
+    assert "$(ARTIFACTS_DIR)/bootstrap" in makefile
 
 
 def test_cfn_lint_passes():

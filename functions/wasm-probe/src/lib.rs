@@ -1,12 +1,14 @@
 //! A WASM guest for end-to-end tests and benchmarks. Each message body is a JSON command:
-//! `{"do":"ok"}`, `{"do":"fail"}`, `{"do":"trap"}` (the instance traps), `{"do":"loop"}`
+//! `{"do":"ok"}`, `{"do":"fail"}`, `{"do":"fail-until","attempt":N}` (fails the deliveries
+//! before the N-th), `{"do":"trap"}` (the instance traps), `{"do":"loop"}`
 //! (never returns), `{"do":"alloc","mb":N}` (touches N MB of memory), `{"do":"open","path":P}`
 //! (tries to read and to create a file), `{"do":"connect","addr":A}` (tries a TCP connection),
 //! `{"do":"write","path":P}` (writes the message id to a file, for granted directories).
 //! `open` and `connect` take `"expect":"denied"` or `"allowed"` and fail the message when the
 //! sandbox did otherwise.
 //! Bodies that are not JSON succeed without a word (the benchmarks' no-op).
-//! Every completed command prints `probe <command> <message id> <receive count> <detail>`.
+//! Every completed command prints `probe <command> <message id> <receive count> <tag> <detail>`
+//! (`tag` is an optional field of the command).
 
 use lockgate_guest::{Batch, Error, Message};
 
@@ -22,6 +24,11 @@ struct Command {
     addr: String,
     #[serde(default)]
     expect: String,
+    #[serde(default)]
+    attempt: u32,
+    /// Echoed in the trace line, so tests can tell messages apart.
+    #[serde(default)]
+    tag: String,
 }
 
 fn run(message: &Message) -> Result<(), Error> {
@@ -31,6 +38,10 @@ fn run(message: &Message) -> Result<(), Error> {
     let detail = match command.action.as_str() {
         "ok" => String::new(),
         "fail" => return Err("asked to fail".into()),
+        "fail-until" if message.receive_count() < command.attempt => {
+            return Err(format!("failing attempt {}", message.receive_count()).into());
+        }
+        "fail-until" => String::new(),
         "trap" => panic!("asked to trap"),
         "loop" => {
             let mut n = 0u64;
@@ -68,10 +79,11 @@ fn run(message: &Message) -> Result<(), Error> {
         other => return Err(format!("unknown command {other}").into()),
     };
     println!(
-        "probe {} {} {} {detail}",
+        "probe {} {} {} {} {detail}",
         command.action,
         message.id(),
-        message.receive_count()
+        message.receive_count(),
+        command.tag
     );
     Ok(())
 }

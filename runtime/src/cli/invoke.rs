@@ -1,13 +1,15 @@
 //! `lockgate invoke`: one invocation of a template function with an SQS event file, through
-//! the same Runtime API and process the mappings use (like `sam local invoke`).
+//! the same Runtime API and process (or WASM host) the mappings use (like `sam local invoke`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::builder::{self, Profile};
+use crate::invoke::Invoker;
 use crate::invoke::lambda_process::{FunctionSpec, ProcessPool};
-use crate::template::Template;
+use crate::invoke::wasm::WasmInvoker;
+use crate::template::{FunctionKind, Template};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,24 +49,40 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "the event has no Records list (an SQS event looks like events/sqs-sample.json)"
     );
 
-    let executable = builder::build_in_background(&template.dir, function, args.profile).await?;
+    let artifact = builder::build_in_background(&template.dir, function, args.profile).await?;
     // Environment values that name queues need a running app; plain values are passed on.
-    let env = function
-        .environment
-        .iter()
-        .filter_map(|(k, v)| match v {
-            crate::template::Expr::Literal(s) => Some((k.clone(), s.clone())),
-            _ => None,
-        })
-        .chain(
-            std::env::var("AWS_ENDPOINT_URL_SQS")
-                .ok()
-                .map(|e| ("AWS_ENDPOINT_URL_SQS".to_string(), e)),
-        )
-        .collect();
-    let pool = ProcessPool::new(FunctionSpec::new(function, executable, &args.region, env));
-    let result = pool.invoke(event.into_bytes()).await;
-    pool.shutdown();
+    let variables = function.environment.iter().filter_map(|(k, v)| match v {
+        crate::template::Expr::Literal(s) => Some((k.clone(), s.clone())),
+        _ => None,
+    });
+    let invoker = match function.kind {
+        FunctionKind::Wasm { .. } => {
+            let engine = crate::invoke::wasm::engine(1, function.memory_mb)?;
+            Invoker::Wasm(WasmInvoker::load(
+                engine,
+                function,
+                artifact,
+                variables.collect(),
+            )?)
+        }
+        FunctionKind::Native { .. } => {
+            let env = variables
+                .chain(
+                    std::env::var("AWS_ENDPOINT_URL_SQS")
+                        .ok()
+                        .map(|e| ("AWS_ENDPOINT_URL_SQS".to_string(), e)),
+                )
+                .collect();
+            Invoker::Process(ProcessPool::new(FunctionSpec::new(
+                function,
+                artifact,
+                &args.region,
+                env,
+            )))
+        }
+    };
+    let result = invoker.invoke(event.into_bytes()).await;
+    invoker.shutdown();
     match result {
         Ok(body) => {
             println!("{}", String::from_utf8_lossy(&body));

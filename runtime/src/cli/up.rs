@@ -13,8 +13,11 @@ use tokio::sync::watch;
 
 use crate::builder::{self, Profile};
 use crate::esm::{Mapping, MappingConfig};
+use crate::invoke::Invoker;
 use crate::invoke::lambda_process::{FunctionSpec, ProcessPool};
-use crate::template::{AttributeValue, Scope, Template};
+use crate::invoke::wasm::WasmInvoker;
+use crate::template::{AttributeValue, FunctionKind, Scope, Template};
+use lockgate_wasm_host::WasmEngine;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,7 +57,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut executables = BTreeMap::new();
     for (id, function) in &template.functions {
-        tracing::info!("building {id} ({})", function.binary);
+        tracing::info!("building {id} ({})", function.kind.artifact());
         let exe = builder::build_in_background(&template.dir, function, args.profile).await?;
         executables.insert(id.clone(), exe);
     }
@@ -105,22 +108,38 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
 
     let (stop, shutdown) = watch::channel(false);
+    let wasm_engine = wasm_engine_for(&template)?;
     let mut mappings = Vec::new();
     let mut pools = Vec::new();
     for (id, function) in &template.functions {
-        let mut env = function_aws_environment(endpoint.as_deref(), args.aws);
+        let mut variables = Vec::new();
         for (key, value) in &function.environment {
             let value = value
                 .resolve(&scope)
                 .map_err(|e| anyhow::anyhow!("function {id}: Environment {key}: {e}"))?;
-            env.push((key.clone(), value));
+            variables.push((key.clone(), value));
         }
-        let pool = Arc::new(ProcessPool::new(FunctionSpec::new(
-            function,
-            executables[id].clone(),
-            &region,
-            env,
-        )));
+        let pool = Arc::new(match (&function.kind, &wasm_engine) {
+            (FunctionKind::Wasm { .. }, Some(engine)) => {
+                // A guest sees the template's variables and nothing else.
+                Invoker::Wasm(WasmInvoker::load(
+                    engine.clone(),
+                    function,
+                    executables[id].clone(),
+                    variables,
+                )?)
+            }
+            _ => {
+                let mut env = function_aws_environment(endpoint.as_deref(), args.aws);
+                env.extend(variables);
+                Invoker::Process(ProcessPool::new(FunctionSpec::new(
+                    function,
+                    executables[id].clone(),
+                    &region,
+                    env,
+                )))
+            }
+        });
         pools.push(pool.clone());
         for event in function.events.iter().filter(|e| e.enabled) {
             let queue_arn = event
@@ -187,6 +206,30 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The wasmtime engine for the template's WASM functions, if it has any: its instance pool
+/// holds as many instances as their mappings may run at once.
+fn wasm_engine_for(template: &Template) -> anyhow::Result<Option<Arc<WasmEngine>>> {
+    let wasm: Vec<_> = template
+        .functions
+        .values()
+        .filter(|f| matches!(f.kind, FunctionKind::Wasm { .. }))
+        .collect();
+    if wasm.is_empty() {
+        return Ok(None);
+    }
+    let instances: u32 = wasm
+        .iter()
+        .flat_map(|f| f.events.iter().filter(|e| e.enabled))
+        .map(|e| {
+            e.max_concurrency
+                .unwrap_or(crate::esm::DEFAULT_MAX_CONCURRENCY)
+        })
+        .sum();
+    let max_memory_mb = wasm.iter().map(|f| f.memory_mb).max().unwrap_or(128);
+    let instances = instances.clamp(1, crate::esm::DEFAULT_MAX_CONCURRENCY);
+    crate::invoke::wasm::engine(instances, max_memory_mb).map(Some)
 }
 
 /// What a function process gets to reach SQS: the endpoint lockgate uses (so functions that

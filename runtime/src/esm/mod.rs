@@ -21,7 +21,7 @@ use base64::Engine;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::invoke::lambda_process::ProcessPool;
+use crate::invoke::Invoker;
 use crate::status::Stats;
 
 /// Lambda's cap on an invocation payload.
@@ -29,7 +29,7 @@ const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// Pollers a mapping starts with (AWS starts with five).
 const START_POLLERS: u32 = 5;
 /// Lambda's default MaximumConcurrency when none is configured.
-const DEFAULT_MAX_CONCURRENCY: u32 = 1000;
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 1000;
 /// Receives a poller has in flight at once while gathering a batch larger than ten.
 const PARALLEL_RECEIVES: usize = 10;
 /// SQS's longest long poll.
@@ -60,7 +60,7 @@ pub struct MappingConfig {
 pub struct Mapping {
     pub config: MappingConfig,
     pub sqs: aws_sdk_sqs::Client,
-    pub invoker: Arc<ProcessPool>,
+    pub invoker: Arc<Invoker>,
     pub stats: Arc<Stats>,
     target: AtomicU32,
     full_batches: AtomicU64,
@@ -71,7 +71,7 @@ impl Mapping {
     pub fn new(
         config: MappingConfig,
         sqs: aws_sdk_sqs::Client,
-        invoker: Arc<ProcessPool>,
+        invoker: Arc<Invoker>,
     ) -> Arc<Self> {
         let start = START_POLLERS.min(config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY));
         Arc::new(Self {

@@ -237,7 +237,7 @@ fn box_reader<R: tokio::io::AsyncRead + Send + Unpin + 'static>(
     Box::new(r)
 }
 
-fn request_id(n: u64) -> String {
+pub fn request_id(n: u64) -> String {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())

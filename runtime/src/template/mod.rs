@@ -58,9 +58,29 @@ pub struct FunctionDef {
     pub timeout_s: u32,
     pub memory_mb: u32,
     pub environment: BTreeMap<String, Expr>,
-    /// The cargo binary to build and run (Metadata.BuildProperties.Binary, else Handler).
-    pub binary: String,
+    pub kind: FunctionKind,
     pub events: Vec<SqsEvent>,
+}
+
+/// What a function's CodeUri builds and how lockgate runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FunctionKind {
+    /// A native Lambda `bootstrap`: the cargo binary `binary` (Metadata.BuildProperties.Binary,
+    /// else Handler), run as processes through the Runtime API.
+    Native { binary: String },
+    /// A WASM component (Handler `name.wasm`): the cargo package at CodeUri built for
+    /// wasm32-wasip2, run in wasmtime; on Lambda the `lockgate-wasm-bootstrap` host loads it.
+    Wasm { component: String },
+}
+
+impl FunctionKind {
+    /// What is built: the binary or the component file.
+    pub fn artifact(&self) -> &str {
+        match self {
+            FunctionKind::Native { binary } => binary,
+            FunctionKind::Wasm { component } => component,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -410,12 +430,20 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
             );
         }
     }
-    let binary = metadata
-        .get("BuildProperties")
-        .and_then(|b| b.get("Binary"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| handler.clone());
+    let kind = if handler.ends_with(".wasm") {
+        if handler.contains('/') || handler.len() == ".wasm".len() {
+            bail!("Handler {handler}: name the component file, e.g. my_handler.wasm");
+        }
+        FunctionKind::Wasm { component: handler }
+    } else {
+        let binary = metadata
+            .get("BuildProperties")
+            .and_then(|b| b.get("Binary"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or(handler);
+        FunctionKind::Native { binary }
+    };
     let mut events = Vec::new();
     if let Some(map) = props.get("Events").and_then(Value::as_mapping) {
         for (name, event) in map {
@@ -436,7 +464,7 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
         timeout_s,
         memory_mb,
         environment,
-        binary,
+        kind,
         events,
     })
 }

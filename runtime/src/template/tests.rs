@@ -49,10 +49,21 @@ Resources:
 fn the_bundled_template_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
     let t = Template::load(&path).unwrap();
-    assert_eq!(t.functions.len(), 2);
-    assert_eq!(t.queues.len(), 4);
+    assert_eq!(t.functions.len(), 3);
+    assert_eq!(t.queues.len(), 6);
+    assert_eq!(
+        t.functions["WebhooksFunction"].kind,
+        FunctionKind::Wasm {
+            component: "webhooks.wasm".into()
+        }
+    );
     let orders = &t.functions["OrdersFunction"];
-    assert_eq!(orders.binary, "orders");
+    assert_eq!(
+        orders.kind,
+        FunctionKind::Native {
+            binary: "orders".into()
+        }
+    );
     assert_eq!(orders.timeout_s, 10);
     assert!(orders.events[0].report_batch_item_failures);
     assert_eq!(orders.events[0].max_concurrency, Some(5));
@@ -186,4 +197,23 @@ Resources:
         parse(&fifo("            MaximumBatchingWindowInSeconds: 1\n")).unwrap_err()
     );
     assert!(err.contains("not supported for FIFO"), "{err}");
+}
+
+#[test]
+fn a_wasm_handler_is_a_component_function() {
+    let t = parse(&app("", "", "      Handler: webhooks.wasm\n")).unwrap();
+    assert_eq!(
+        t.functions["Fn"].kind,
+        FunctionKind::Wasm {
+            component: "webhooks.wasm".into()
+        }
+    );
+    let err = format!(
+        "{:#}",
+        parse(&app("", "", "      Handler: dist/webhooks.wasm\n")).unwrap_err()
+    );
+    assert!(
+        err.contains("function Fn") && err.contains("component file"),
+        "{err}"
+    );
 }

@@ -8,13 +8,21 @@ use serde::Deserialize;
 
 use crate::engine::{Message, MessageAttribute};
 
-#[derive(Deserialize)]
-struct Event {
+/// Lambda's SQS event, as far as a handler needs it.
+#[derive(Debug, Deserialize)]
+pub struct SqsEvent {
     #[serde(rename = "Records")]
     records: Vec<Record>,
 }
 
-#[derive(Deserialize)]
+impl SqsEvent {
+    /// The records as the world's messages.
+    pub fn into_messages(self) -> Result<Vec<Message>, String> {
+        self.records.into_iter().map(message).collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Record {
     #[serde(default)]
@@ -35,7 +43,7 @@ struct Record {
     aws_region: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Attribute {
     #[serde(default)]
@@ -48,9 +56,9 @@ struct Attribute {
 
 /// The records of an SQS event, as the world's messages.
 pub fn messages(event: &[u8]) -> Result<Vec<Message>, String> {
-    let event: Event =
+    let event: SqsEvent =
         serde_json::from_slice(event).map_err(|e| format!("not an SQS event: {e}"))?;
-    event.records.into_iter().map(message).collect()
+    event.into_messages()
 }
 
 fn message(r: Record) -> Result<Message, String> {
@@ -85,13 +93,17 @@ fn message(r: Record) -> Result<Message, String> {
 }
 
 /// `{"batchItemFailures":[{"itemIdentifier":…}]}`.
-pub fn batch_response(failed: &[String]) -> Vec<u8> {
+pub fn batch_response_json(failed: &[String]) -> serde_json::Value {
     let failures: Vec<_> = failed
         .iter()
         .map(|id| serde_json::json!({ "itemIdentifier": id }))
         .collect();
-    serde_json::to_vec(&serde_json::json!({ "batchItemFailures": failures }))
-        .expect("a response serializes")
+    serde_json::json!({ "batchItemFailures": failures })
+}
+
+/// [`batch_response_json`], serialized.
+pub fn batch_response(failed: &[String]) -> Vec<u8> {
+    serde_json::to_vec(&batch_response_json(failed)).expect("a response serializes")
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub enum WasmError {
     #[error("{0}")]
     MemoryCap(String),
     /// The guest trapped (a panic, `unreachable`, out-of-bounds access…).
-    #[error("wasm trap: {0}")]
+    #[error("{0}")]
     Trap(String),
     /// The event is not an SQS event, or the sandbox could not be set up.
     #[error("{0}")]
@@ -66,6 +66,15 @@ pub struct WasmFunction {
     engine: Engine,
     pre: BatchHandlerPre<Sandbox>,
     config: FunctionConfig,
+}
+
+/// What the host process itself takes of a function's MemorySize on Lambda (wasmtime, the
+/// compiled component, the runtime client).
+pub const HOST_RESERVE_MB: u32 = 32;
+
+/// The guest's share of a function's MemorySize (at least 16 MB).
+pub fn guest_memory_cap_mb(memory_size_mb: u32) -> u32 {
+    memory_size_mb.saturating_sub(HOST_RESERVE_MB).max(16)
 }
 
 /// A guest blocked in a host call (a WASI sleep) does not run into an epoch check; this much
@@ -87,6 +96,12 @@ impl WasmFunction {
 
     pub fn config(&self) -> &FunctionConfig {
         &self.config
+    }
+
+    /// The cap on the guest's linear memory: the function's MemorySize less what the host
+    /// itself needs on Lambda, so a guest that fits locally also fits there.
+    pub fn memory_cap_bytes(&self) -> usize {
+        guest_memory_cap_mb(self.config.memory_mb) as usize * 1024 * 1024
     }
 
     /// Runs the handler on `messages`; returns the ids of the messages that failed.
@@ -136,11 +151,22 @@ impl WasmFunction {
             Ok(Ok(Ok(failed))) => Ok(failed),
             Ok(Ok(Err(reason))) => Err(WasmError::Handler(reason)),
             Ok(Err(_)) if store.data().timed_out => Err(WasmError::Deadline),
-            Ok(Err(e)) if store.data().memory.exceeded => Err(WasmError::MemoryCap(format!(
-                "the function exceeded its memory cap of {} MB: {e}",
+            Ok(Err(_)) if store.data().memory.exceeded => Err(WasmError::MemoryCap(format!(
+                "the guest exceeded its memory cap of {} MB (MemorySize {} MB less the host's \
+                 {HOST_RESERVE_MB} MB)",
+                guest_memory_cap_mb(self.config.memory_mb),
                 self.config.memory_mb
             ))),
-            Ok(Err(e)) => Err(WasmError::Trap(format!("{e:?}"))),
+            Ok(Err(e)) => {
+                // The trap itself (e.g. "wasm `unreachable` instruction executed"); the wasm
+                // backtrace goes to the debug log.
+                tracing::debug!(function = %self.config.name, "wasm trap: {e:?}");
+                let trap = e.downcast_ref::<wasmtime::Trap>().map_or_else(
+                    || format!("wasm trap: {}", e.root_cause()),
+                    ToString::to_string,
+                );
+                Err(WasmError::Trap(trap))
+            }
         }
     }
 

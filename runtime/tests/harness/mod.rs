@@ -1,0 +1,337 @@
+//! Shared by the end-to-end tests: `lockgate up` as a process on a template written for the
+//! test, a real aws-sdk-sqs client for its emulator, and the probe functions' traces.
+#![allow(dead_code)]
+
+#[path = "../../../local-emulator/tests/common/mod.rs"]
+pub mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+pub struct App {
+    pub child: Child,
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+    /// Every line `lockgate up` wrote to stderr (functions' output included), in order.
+    pub output: Arc<Mutex<Vec<String>>>,
+}
+
+/// A directory of the workspace, absolute.
+pub fn crate_dir(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
+        .canonicalize()
+        .unwrap()
+}
+
+/// Builds the `wasm-probe` component for wasm32-wasip2 (as `lockgate up` would) and returns
+/// the `.wasm`.
+pub fn build_wasm_probe() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(crate_dir("functions/wasm-probe"))
+        .args([
+            "build",
+            "--lib",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .find(|f| f.file_name().is_some_and(|n| n == "wasm_probe.wasm"))
+        .expect("cargo built wasm_probe.wasm")
+}
+
+pub fn probe_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../functions/probe")
+        .canonicalize()
+        .unwrap()
+}
+
+impl App {
+    /// Starts `lockgate up` on a template whose `Resources` are `resources` (`{probe}` is
+    /// replaced by the probe function's directory).
+    pub fn start(resources: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, resources, &["--in-memory"])
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, resources: &str, extra: &[&str]) -> Self {
+        let (child, endpoint, output) = Self::launch(&dir, resources, extra, &[]);
+        let endpoint = endpoint.expect("the embedded emulator started");
+        let client = common::client(&endpoint, "AKIDEXAMPLE");
+        Self {
+            child,
+            client,
+            dir,
+            output,
+        }
+    }
+
+    /// Writes the template and starts `lockgate up` with `extra` arguments and `env`; returns
+    /// once it runs its mappings, with the embedded emulator's endpoint if it started one and
+    /// the buffer its stderr lines keep arriving in.
+    pub fn launch(
+        dir: &tempfile::TempDir,
+        resources: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Child, Option<String>, Arc<Mutex<Vec<String>>>) {
+        write_template(dir, resources);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+            .current_dir(dir.path())
+            .args([
+                "up",
+                "--profile",
+                "dev",
+                "--bind",
+                "127.0.0.1:0",
+                "--status-interval",
+                "3600",
+            ])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            // Hermetic: nothing from the caller's AWS environment, only what the test sets.
+            .env_remove("AWS_ENDPOINT_URL_SQS")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut endpoint = None;
+        loop {
+            let line = lines
+                .next()
+                .expect("lockgate up reported that it runs")
+                .unwrap();
+            eprintln!("{line}");
+            output.lock().unwrap().push(line.clone());
+            if let Some(rest) = line.split("SQS emulator ready on ").nth(1) {
+                endpoint = Some(rest.split_whitespace().next().unwrap().to_string());
+            }
+            if line.contains("running: send messages") {
+                break;
+            }
+        }
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                eprintln!("{line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        (child, endpoint, output)
+    }
+
+    pub async fn url(&self, name: &str) -> String {
+        let client = self.client.clone();
+        let name = name.to_string();
+        common::eventually("the queue to exist", || {
+            let client = client.clone();
+            let name = name.clone();
+            async move {
+                client
+                    .get_queue_url()
+                    .queue_name(name)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|o| o.queue_url)
+            }
+        })
+        .await
+    }
+
+    pub async fn send(&self, queue: &str, bodies: &[String], group: Option<&str>) {
+        let url = self.url(queue).await;
+        for (n, chunk) in bodies.chunks(10).enumerate() {
+            let mut req = self.client.send_message_batch().queue_url(&url);
+            for (i, body) in chunk.iter().enumerate() {
+                let mut e = SendMessageBatchRequestEntry::builder()
+                    .id(format!("e{i}"))
+                    .message_body(body);
+                if let Some(g) = group {
+                    e = e
+                        .message_group_id(g)
+                        .message_deduplication_id(format!("{n}-{i}"));
+                }
+                req = req.entries(e.build().unwrap());
+            }
+            let out = req.send().await.unwrap();
+            assert!(out.failed.is_empty(), "{:?}", out.failed);
+        }
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("probe.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// (body, attempt) of every completed message, in completion order.
+    pub fn done(&self) -> Vec<(String, u32)> {
+        self.log()
+            .iter()
+            .filter_map(|l| l.strip_prefix("done "))
+            .map(|l| {
+                let parts: Vec<&str> = l.split(' ').collect();
+                (parts[1].to_string(), parts[3].parse().unwrap())
+            })
+            .collect()
+    }
+
+    pub async fn wait_done(&self, count: usize) -> Vec<(String, u32)> {
+        common::eventually(&format!("{count} messages processed"), || {
+            let done = self.done();
+            async move { (done.len() >= count).then_some(done) }
+        })
+        .await
+    }
+
+    pub async fn depth(&self, queue: &str) -> (u64, u64) {
+        let url = self.url(queue).await;
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let n = |k: &str| attrs[&k.into()].parse().unwrap();
+        (
+            n("ApproximateNumberOfMessages"),
+            n("ApproximateNumberOfMessagesNotVisible"),
+        )
+    }
+
+    pub async fn wait_empty(&self, queue: &str) {
+        common::eventually(&format!("{queue} to be empty"), || async {
+            (self.depth(queue).await == (0, 0)).then_some(())
+        })
+        .await
+    }
+
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+/// Writes `template.yaml` with these `Resources` (`{probe}`: the probe function's directory,
+/// `{log}`: its log in `dir`).
+pub fn write_template(dir: &tempfile::TempDir, resources: &str) {
+    let template = format!(
+        "Resources:\n{}",
+        resources
+            .replace("{probe}", &probe_dir().display().to_string())
+            .replace(
+                "{wasm_probe}",
+                &crate_dir("functions/wasm-probe").display().to_string()
+            )
+            .replace(
+                "{wasm_bootstrap}",
+                &crate_dir("runtime/wasm-lambda").display().to_string()
+            )
+            .replace("{log}", &dir.path().join("probe.log").display().to_string())
+    );
+    std::fs::write(dir.path().join("template.yaml"), template).unwrap();
+}
+
+impl App {
+    /// The lines a function printed (`[Function] …` in lockgate's log), prefix removed.
+    pub fn function_output(&self, function: &str) -> Vec<String> {
+        let prefix = format!("[{function}] ");
+        self.output
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+            .collect()
+    }
+
+    /// Waits until `check` holds for a function's output lines and returns them.
+    pub async fn wait_output(
+        &self,
+        function: &str,
+        what: &str,
+        check: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        common::eventually(what, || {
+            let lines = self.function_output(function);
+            let ok = check(&lines);
+            async move { ok.then_some(lines) }
+        })
+        .await
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn cmd(action: &str, n: usize) -> String {
+    format!(r#"{{"do":"{action}","n":{n}}}"#)
+}
+
+pub const PROBE: &str = "  Probe:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: probe
+    Properties:
+      CodeUri: {probe}
+      Timeout: {timeout}
+      Environment:
+        Variables:
+          PROBE_LOG: {log}
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Work.Arn
+{event}";
+
+pub fn app_yaml(queue: &str, timeout: u32, event: &str) -> String {
+    format!(
+        "  Dlq:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: work-dlq\n  Work:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: work\n{queue}{}",
+        PROBE
+            .replace("{timeout}", &timeout.to_string())
+            .replace("{event}", event)
+    )
+}

@@ -1,0 +1,260 @@
+//! WASM handlers end to end: aws-sdk-sqs producer → emulator → mapping → the `wasm-probe`
+//! component in lockgate's wasmtime host → delete; and the same component behind the Lambda
+//! bootstrap (`lockgate-wasm-bootstrap`) driven through the Runtime API. The probe prints
+//! `probe <command> <id> <receive count> <tag> <detail>` for each message it completes.
+
+mod harness;
+
+use std::net::TcpListener;
+
+use harness::{App, build_wasm_probe};
+
+/// A WASM probe function on queue `work` (dead-letter queue `work-dlq` after
+/// `max_receives`), with `timeout` seconds and these extra event properties.
+fn wasm_app(timeout: u32, max_receives: u32, event: &str) -> String {
+    format!(
+        "  Dlq:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: work-dlq
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: work
+      VisibilityTimeout: {timeout}
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Dlq.Arn
+        maxReceiveCount: {max_receives}
+  Probe:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {{wasm_probe}}
+      Handler: wasm_probe.wasm
+      Runtime: provided.al2023
+      Timeout: {timeout}
+      MemorySize: 128
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Work.Arn
+            FunctionResponseTypes: [ReportBatchItemFailures]
+{event}"
+    )
+}
+
+fn command(action: &str, tag: &str) -> String {
+    format!(r#"{{"do":"{action}","tag":"{tag}"}}"#)
+}
+
+/// Tags of the messages the probe completed, in completion order.
+fn completed(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with("probe "))
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .collect()
+}
+
+async fn dlq_depth(app: &App) -> u64 {
+    app.depth("work-dlq").await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_failures_are_retried_and_dead_lettered() {
+    let app = App::start(&wasm_app(2, 2, ""));
+    let mut bodies: Vec<String> = (0..8).map(|i| command("ok", &format!("ok{i}"))).collect();
+    bodies.push(command("fail", "bad"));
+    bodies.push(r#"{"do":"fail-until","attempt":2,"tag":"late"}"#.to_string());
+    app.send("work", &bodies, None).await;
+    let lines = app
+        .wait_output("Probe", "nine messages completed", |l| {
+            completed(l).len() >= 9
+        })
+        .await;
+    let done = completed(&lines);
+    assert!(done.contains(&"late".to_string()), "{done:?}");
+    assert!(!done.contains(&"bad".to_string()), "{done:?}");
+    harness::common::eventually("the failing message in the DLQ", || async {
+        (dlq_depth(&app).await == 1).then_some(())
+    })
+    .await;
+    app.wait_empty("work").await;
+    let late = lines.iter().find(|l| l.contains(" late")).unwrap();
+    assert!(
+        late.starts_with("probe fail-until ") && late.contains(" 2 late"),
+        "{late}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traps_deadlines_and_the_memory_cap_fail_only_their_batch() {
+    // One message per batch; a failed batch goes to the DLQ at its first redelivery.
+    let mut app = App::start(&wasm_app(2, 1, "            BatchSize: 1\n"));
+    let bad = [
+        r#"{"do":"trap"}"#.to_string(),
+        r#"{"do":"loop"}"#.to_string(),
+        r#"{"do":"alloc","mb":400}"#.to_string(),
+    ];
+    app.send("work", &bad, None).await;
+    let good: Vec<String> = (0..3)
+        .map(|i| command("ok", &format!("after{i}")))
+        .collect();
+    app.send("work", &good, None).await;
+    harness::common::eventually("the three failing batches in the DLQ", || async {
+        (dlq_depth(&app).await == 3).then_some(())
+    })
+    .await;
+    let lines = app
+        .wait_output("Probe", "the good messages completed", |l| {
+            completed(l).len() >= 3
+        })
+        .await;
+    assert_eq!(completed(&lines).len(), 3, "{lines:?}");
+    let log = app.output.lock().unwrap().join("\n");
+    assert!(
+        log.contains("batch failed: wasm trap"),
+        "a trap is reported:\n{log}"
+    );
+    assert!(
+        log.contains("batch failed: task timed out"),
+        "the deadline is reported:\n{log}"
+    );
+    assert!(
+        log.contains("memory cap"),
+        "the memory cap is reported:\n{log}"
+    );
+    assert!(
+        app.child.try_wait().unwrap().is_none(),
+        "lockgate keeps running"
+    );
+    // A batch after all that still runs.
+    app.send("work", &[command("ok", "last")], None).await;
+    app.wait_output("Probe", "the last message", |l| {
+        completed(l).contains(&"last".into())
+    })
+    .await;
+    assert_eq!(dlq_depth(&app).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_cannot_open_files_or_sockets() {
+    let app = App::start(&wasm_app(5, 1, ""));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let secret = app.dir.path().join("template.yaml");
+    let bodies = [
+        format!(
+            r#"{{"do":"open","path":"{}","expect":"denied","tag":"file"}}"#,
+            secret.display()
+        ),
+        format!(
+            r#"{{"do":"connect","addr":"{}","expect":"denied","tag":"socket"}}"#,
+            listener.local_addr().unwrap()
+        ),
+    ];
+    app.send("work", &bodies, None).await;
+    let lines = app
+        .wait_output("Probe", "both attempts reported", |l| {
+            completed(l).len() >= 2
+        })
+        .await;
+    assert!(
+        lines.iter().any(|l| l.contains(" file denied")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(" socket denied")),
+        "{lines:?}"
+    );
+    assert!(listener.accept().is_err(), "no connection reached the host");
+    assert!(!app.dir.path().join("template.yaml.probe").exists());
+    app.wait_empty("work").await;
+    assert_eq!(dlq_depth(&app).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_order_holds_across_a_failure_mid_group() {
+    let resources = wasm_app(2, 5, "            BatchSize: 10\n")
+        .replace(
+            "QueueName: work-dlq",
+            "QueueName: work-dlq.fifo\n      FifoQueue: true",
+        )
+        .replace(
+            "QueueName: work\n",
+            "QueueName: work.fifo\n      FifoQueue: true\n",
+        );
+    let app = App::start(&resources);
+    let bodies = [
+        command("ok", "a1"),
+        r#"{"do":"fail-until","attempt":2,"tag":"a2"}"#.to_string(),
+        command("ok", "a3"),
+        command("ok", "a4"),
+    ];
+    app.send("work.fifo", &bodies, Some("A")).await;
+    let lines = app
+        .wait_output("Probe", "the whole group completed", |l| {
+            completed(l).len() >= 4
+        })
+        .await;
+    assert_eq!(completed(&lines), ["a1", "a2", "a3", "a4"], "{lines:?}");
+    app.wait_empty("work.fifo").await;
+}
+
+#[test]
+fn invoke_runs_a_component_with_the_aws_sample_event() {
+    let dir = tempfile::tempdir().unwrap();
+    harness::write_template(&dir, &wasm_app(3, 1, ""));
+    let sample = harness::crate_dir("events/sqs-sample.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .current_dir(dir.path())
+        .args(["invoke", "Probe", "--profile", "dev", "--event"])
+        .arg(&sample)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
+}
+
+/// The same component on "Lambda": the native bootstrap runs as the function's process,
+/// fed through lockgate's Runtime API, with the component named by LOCKGATE_COMPONENT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_bootstrap_serves_the_same_component() {
+    let component = build_wasm_probe();
+    let resources = wasm_app(2, 1, "            BatchSize: 1\n")
+        .replace(
+            "      CodeUri: {wasm_probe}\n      Handler: wasm_probe.wasm\n",
+            &format!(
+                "      CodeUri: {{wasm_bootstrap}}\n      Handler: bootstrap\n      Environment:\n        Variables:\n          LOCKGATE_COMPONENT: {}\n",
+                component.display()
+            ),
+        )
+        .replace(
+            "  Probe:\n    Type: AWS::Serverless::Function\n",
+            "  Probe:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: lockgate-wasm-bootstrap\n",
+        );
+    assert!(resources.contains("lockgate-wasm-bootstrap"), "{resources}");
+    let app = App::start(&resources);
+    let bodies = [
+        command("ok", "one"),
+        command("fail", "bad"),
+        r#"{"do":"trap"}"#.to_string(),
+        command("ok", "two"),
+    ];
+    app.send("work", &bodies, None).await;
+    harness::common::eventually("the failed and the trapped message in the DLQ", || async {
+        (dlq_depth(&app).await == 2).then_some(())
+    })
+    .await;
+    let lines = app
+        .wait_output("Probe", "the good messages completed", |l| {
+            completed(l).len() >= 2
+        })
+        .await;
+    let mut done = completed(&lines);
+    done.sort();
+    assert_eq!(done, ["one", "two"], "{lines:?}");
+    app.wait_empty("work").await;
+}
