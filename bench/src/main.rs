@@ -14,6 +14,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+/// The allocator `lockgate` itself uses, so in-process measurements (the WASM host) see the
+/// same costs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use servers::Server;
 use workloads::{Figures, Load};
 
@@ -63,6 +68,9 @@ enum Command {
         /// Batches per size.
         #[arg(long, default_value_t = 20_000)]
         iterations: usize,
+        /// Batch sizes to measure.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 10, 100])]
+        sizes: Vec<usize>,
     },
 }
 
@@ -89,9 +97,9 @@ fn main() -> anyhow::Result<()> {
                 &body,
             ));
         }
-        Some(Command::WasmOverhead { iterations }) => {
+        Some(Command::WasmOverhead { iterations, sizes }) => {
             let body = "x".repeat(args.body_bytes);
-            return runtime.block_on(wasm::run(iterations, &body));
+            return runtime.block_on(wasm::run(iterations, &sizes, &body));
         }
         None => {}
     }

@@ -37,15 +37,14 @@ fn batch(size: usize, body: &str) -> Vec<Message> {
             message_id: format!("00000000-0000-4000-8000-{i:012}"),
             receipt_handle: "AQEB".repeat(40),
             body: body.to_string(),
-            attributes: vec![
-                ("ApproximateReceiveCount".into(), "1".into()),
-                ("SentTimestamp".into(), "1700000000000".into()),
-                ("SenderId".into(), "000000000000".into()),
-                (
-                    "ApproximateFirstReceiveTimestamp".into(),
-                    "1700000000001".into(),
-                ),
-            ],
+            receive_count: 1,
+            sent_timestamp: 1_700_000_000_000,
+            first_receive_timestamp: 1_700_000_000_001,
+            sender_id: "AIDAIENQZJOLO23YVJ4VO".into(),
+            message_group_id: None,
+            message_deduplication_id: None,
+            sequence_number: None,
+            other_attributes: Vec::new(),
             message_attributes: Vec::new(),
             md5_of_body: "9dd4e461268c8034f5c8564e155c67a6".into(),
             event_source_arn: "arn:aws:sqs:us-east-1:000000000000:work".into(),
@@ -70,7 +69,7 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     }
 }
 
-pub async fn run(iterations: usize, body: &str) -> anyhow::Result<()> {
+pub async fn run(iterations: usize, sizes: &[usize], body: &str) -> anyhow::Result<()> {
     let component = build_probe()?;
     let engine = WasmEngine::new(4, 128 << 20).map_err(|e| anyhow::anyhow!("{e}"))?;
     let function = engine
@@ -87,7 +86,7 @@ pub async fn run(iterations: usize, body: &str) -> anyhow::Result<()> {
         "WASM per-batch overhead (fresh instance + call + drop, no-op guest, {} B bodies, {iterations} batches each):",
         body.len()
     );
-    for size in [1, 10, 100] {
+    for &size in sizes {
         let messages = batch(size, body);
         let invocation = Invocation {
             request_id: "bench".into(),

@@ -96,9 +96,14 @@ mod tests {
             message_id: id.into(),
             receipt_handle: format!("h-{id}"),
             body: body.into(),
-            attributes: group
-                .map(|g| vec![("MessageGroupId".to_string(), g.to_string())])
-                .unwrap_or_default(),
+            receive_count: 1,
+            sent_timestamp: 0,
+            first_receive_timestamp: 0,
+            sender_id: "000000000000".into(),
+            message_group_id: group.map(str::to_string),
+            message_deduplication_id: None,
+            sequence_number: None,
+            other_attributes: Vec::new(),
             message_attributes: Vec::new(),
             md5_of_body: String::new(),
             event_source_arn: format!("arn:aws:sqs:us-east-1:000000000000:{queue}"),
@@ -195,12 +200,11 @@ mod tests {
         let mut record = message("id-1", r#"{"n":3}"#, Some("g"), true)
             .record()
             .clone();
+        record.receive_count = 4;
+        record.sent_timestamp = 1_700_000_000_000;
         record
-            .attributes
-            .push(("ApproximateReceiveCount".into(), "4".into()));
-        record
-            .attributes
-            .push(("SentTimestamp".into(), "1700000000000".into()));
+            .other_attributes
+            .push(("AWSTraceHeader".into(), "Root=1-abc".into()));
         record.message_attributes.push(bindings::MessageAttribute {
             name: "kind".into(),
             data_type: "String".into(),
@@ -210,6 +214,10 @@ mod tests {
         let m = Message::new(record);
         assert_eq!(m.id(), "id-1");
         assert_eq!(m.receive_count(), 4);
+        assert_eq!(m.system_attribute("ApproximateReceiveCount").unwrap(), "4");
+        assert_eq!(m.system_attribute("MessageGroupId").unwrap(), "g");
+        assert_eq!(m.system_attribute("AWSTraceHeader").unwrap(), "Root=1-abc");
+        assert!(m.system_attribute("Nope").is_none());
         assert_eq!(m.group_id(), Some("g"));
         assert_eq!(m.attribute("kind"), Some("hook"));
         assert!(m.is_fifo());

@@ -1,5 +1,6 @@
 //! One SQS record of a batch, with the accessors a handler needs.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Error;
@@ -35,36 +36,42 @@ impl Message {
 
     /// How many times SQS has delivered this message (1 on the first delivery).
     pub fn receive_count(&self) -> u32 {
-        self.system_attribute("ApproximateReceiveCount")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1)
+        self.record.receive_count.max(1)
     }
 
     /// When the message was sent.
     pub fn sent_at(&self) -> SystemTime {
-        let ms = self
-            .system_attribute("SentTimestamp")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        UNIX_EPOCH + Duration::from_millis(ms)
+        UNIX_EPOCH + Duration::from_millis(self.record.sent_timestamp)
     }
 
     /// The FIFO message group (also set on fair standard queues).
     pub fn group_id(&self) -> Option<&str> {
-        self.system_attribute("MessageGroupId")
+        self.record.message_group_id.as_deref()
     }
 
     pub fn deduplication_id(&self) -> Option<&str> {
-        self.system_attribute("MessageDeduplicationId")
+        self.record.message_deduplication_id.as_deref()
     }
 
-    /// A system attribute (`SentTimestamp`, `ApproximateReceiveCount`, `MessageGroupId`, …).
-    pub fn system_attribute(&self, name: &str) -> Option<&str> {
-        self.record
-            .attributes
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    /// A system attribute by its SQS name (`SentTimestamp`, `ApproximateReceiveCount`,
+    /// `MessageGroupId`, `AWSTraceHeader`, …), as text.
+    pub fn system_attribute(&self, name: &str) -> Option<Cow<'_, str>> {
+        let r = &self.record;
+        let number = |n: u64| Some(Cow::Owned(n.to_string()));
+        match name {
+            "ApproximateReceiveCount" => number(u64::from(r.receive_count)),
+            "SentTimestamp" => number(r.sent_timestamp),
+            "ApproximateFirstReceiveTimestamp" => number(r.first_receive_timestamp),
+            "SenderId" => Some(Cow::Borrowed(&r.sender_id)),
+            "MessageGroupId" => r.message_group_id.as_deref().map(Cow::Borrowed),
+            "MessageDeduplicationId" => r.message_deduplication_id.as_deref().map(Cow::Borrowed),
+            "SequenceNumber" => r.sequence_number.as_deref().map(Cow::Borrowed),
+            _ => r
+                .other_attributes
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| Cow::Borrowed(v.as_str())),
+        }
     }
 
     /// A user message attribute's string value (String and Number types).

@@ -80,12 +80,29 @@ fn message(r: Record) -> Result<Message, String> {
             })
         })
         .collect::<Result<_, String>>()?;
+    let mut attributes = r.attributes;
+    let mut number = |name: &str| -> Result<u64, String> {
+        attributes.remove(name).map_or(Ok(0), |v| {
+            v.parse()
+                .map_err(|_| format!("message {message_id}: {name} is not a number: {v:?}"))
+        })
+    };
+    let receive_count = u32::try_from(number("ApproximateReceiveCount")?).unwrap_or(u32::MAX);
+    let sent_timestamp = number("SentTimestamp")?;
+    let first_receive_timestamp = number("ApproximateFirstReceiveTimestamp")?;
     Ok(Message {
-        message_id,
         receipt_handle: r.receipt_handle.unwrap_or_default(),
         body: r.body.unwrap_or_default(),
-        attributes: r.attributes.into_iter().collect(),
+        receive_count,
+        sent_timestamp,
+        first_receive_timestamp,
+        sender_id: attributes.remove("SenderId").unwrap_or_default(),
+        message_group_id: attributes.remove("MessageGroupId"),
+        message_deduplication_id: attributes.remove("MessageDeduplicationId"),
+        sequence_number: attributes.remove("SequenceNumber"),
+        other_attributes: attributes.into_iter().collect(),
         message_attributes,
+        message_id,
         md5_of_body: r.md5_of_body.unwrap_or_default(),
         event_source_arn: r.event_source_arn.unwrap_or_default(),
         aws_region: r.aws_region.unwrap_or_default(),
@@ -118,24 +135,24 @@ mod tests {
         let m = &messages[0];
         assert!(!m.message_id.is_empty());
         assert!(m.event_source_arn.starts_with("arn:aws:sqs:"));
-        assert!(
-            m.attributes
-                .iter()
-                .any(|(k, _)| k == "ApproximateReceiveCount")
-        );
+        assert_eq!(m.receive_count, 1);
+        assert!(m.sent_timestamp > 1_500_000_000_000);
+        assert!(!m.sender_id.is_empty());
     }
 
     #[test]
     fn attributes_and_binary_values_convert() {
         let event = br#"{"Records":[{"messageId":"m1","receiptHandle":"h","body":"b",
-            "attributes":{"MessageGroupId":"g"},
+            "attributes":{"MessageGroupId":"g","ApproximateReceiveCount":"3","AWSTraceHeader":"Root=1"},
             "messageAttributes":{"bin":{"binaryValue":"aGk=","dataType":"Binary","stringListValues":[],"binaryListValues":[]},
                                  "s":{"stringValue":"v","dataType":"String"}},
             "md5OfBody":"x","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:1:q.fifo","awsRegion":"us-east-1"}]}"#;
         let m = &messages(event).unwrap()[0];
+        assert_eq!(m.message_group_id.as_deref(), Some("g"));
+        assert_eq!(m.receive_count, 3);
         assert_eq!(
-            m.attributes,
-            [("MessageGroupId".to_string(), "g".to_string())]
+            m.other_attributes,
+            [("AWSTraceHeader".to_string(), "Root=1".to_string())]
         );
         let bin = m
             .message_attributes
@@ -144,6 +161,7 @@ mod tests {
             .unwrap();
         assert_eq!(bin.binary_value.as_deref(), Some(&b"hi"[..]));
         assert!(messages(b"{}").is_err());
+        assert!(messages(br#"{"Records":[{"attributes":{"SentTimestamp":"soon"}}]}"#).is_err());
         assert!(messages(br#"{"Records":[{"messageAttributes":{"x":{"binaryValue":"!!","dataType":"Binary"}}}]}"#).is_err());
     }
 

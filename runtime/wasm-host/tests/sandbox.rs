@@ -74,15 +74,18 @@ fn load(engine: &WasmEngine, memory_mb: u32, env: &[(&str, &str)]) -> WasmFuncti
 
 fn message(id: &str, body: &str, group: Option<&str>) -> Message {
     let queue = if group.is_some() { "q.fifo" } else { "q" };
-    let mut attributes = vec![("ApproximateReceiveCount".to_string(), "1".to_string())];
-    if let Some(g) = group {
-        attributes.push(("MessageGroupId".into(), g.into()));
-    }
     Message {
         message_id: id.into(),
         receipt_handle: format!("rh-{id}"),
         body: body.into(),
-        attributes,
+        receive_count: 1,
+        sent_timestamp: 1_700_000_000_000,
+        first_receive_timestamp: 1_700_000_000_001,
+        sender_id: "000000000000".into(),
+        message_group_id: group.map(str::to_string),
+        message_deduplication_id: group.map(|_| format!("d-{id}")),
+        sequence_number: group.map(|_| "1".into()),
+        other_attributes: Vec::new(),
         message_attributes: Vec::new(),
         md5_of_body: String::new(),
         event_source_arn: format!("arn:aws:sqs:us-east-1:000000000000:{queue}"),
