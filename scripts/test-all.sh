@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> toolchain targets"
-rustup target add wasm32-wasip2 >/dev/null 2>&1 || echo "warning: could not add wasm32-wasip2 (not needed yet)"
+echo "==> toolchain targets (WASM handlers build for wasm32-wasip2)"
+rustup target add wasm32-wasip2
 
 # venv DIR REQUIREMENTS: a venv with exactly these pinned packages (rebuilt when they change).
 venv() {
@@ -27,8 +27,9 @@ echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/p
 
 echo "==> build (once for every test)"
 cargo build --workspace --all-targets --locked
+cargo build --locked --lib --target wasm32-wasip2 -p wasm-probe -p webhooks
 
-echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end)"
+echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end, WASM host and guests)"
 cargo test --workspace --locked
 
 export LOCKGATE_BIN="$PWD/target/debug/lockgate"

@@ -113,7 +113,7 @@ pub async fn send_only(server: &Server, load: &Load) -> anyhow::Result<f64> {
 
 /// Receives up to 10 and deletes them, from every connection, until `stop` or (when
 /// `until_empty`) the queue is drained. Returns messages deleted.
-async fn receive_delete_for(
+pub async fn receive_delete_for(
     host: &str,
     url: &str,
     connections: usize,

@@ -258,3 +258,76 @@ async fn the_lambda_bootstrap_serves_the_same_component() {
     assert_eq!(done, ["one", "two"], "{lines:?}");
     app.wait_empty("work").await;
 }
+
+/// `lockgate build` builds both kinds and prints each artifact; misuse gets a clear error, and
+/// a function that does not compile shows the compiler's message.
+#[test]
+fn build_prints_every_artifact_and_the_compilers_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let resources = format!(
+        "{}{}",
+        wasm_app(3, 1, ""),
+        harness::PROBE
+            .replace("  Probe:", "  Native:")
+            .replace("{timeout}", "3")
+            .replace("{event}", "")
+    );
+    harness::write_template(&dir, &resources);
+    let lockgate = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = lockgate(&["build", "--profile", "dev"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let artifacts: Vec<(&str, &str)> = stdout.lines().filter_map(|l| l.split_once('\t')).collect();
+    assert_eq!(artifacts.len(), 2, "{stdout}");
+    for (id, path) in &artifacts {
+        assert!(std::path::Path::new(path).is_file(), "{id}: {path}");
+    }
+    assert!(
+        artifacts
+            .iter()
+            .any(|(id, p)| *id == "Probe" && p.ends_with("wasm_probe.wasm"))
+    );
+    assert!(
+        artifacts
+            .iter()
+            .any(|(id, p)| *id == "Native" && p.ends_with("/probe"))
+    );
+
+    let out = lockgate(&["build", "Nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no function Nope"));
+
+    // A crate that does not compile: the error names the function and quotes rustc.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(broken.join("src")).unwrap();
+    std::fs::write(
+        broken.join("Cargo.toml"),
+        "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        broken.join("src/main.rs"),
+        "fn main() { let n: u32 = \"not a number\"; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        "Resources:\n  Broken:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: broken\n      Handler: broken\n",
+    )
+    .unwrap();
+    let out = lockgate(&["build", "--profile", "dev"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("function Broken: build failed"), "{stderr}");
+    assert!(stderr.contains("mismatched types"), "{stderr}");
+}

@@ -1,6 +1,7 @@
 //! Command-line interface: one subcommand per module.
 
 mod bench_invoke;
+mod build;
 mod emulator;
 mod inspect;
 mod invoke;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Build and run the template's functions against its queues (embedded emulator).
     Up(up::Args),
+    /// Build the template's functions (native binaries, WASM components) and print them.
+    Build(build::Args),
     /// Run the SQS-compatible emulator alone.
     Emulator(emulator::Args),
     /// Send messages to a queue.
@@ -63,6 +66,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Up(args) => up::run(args).await,
+            Command::Build(args) => build::run(args).await,
             Command::Emulator(args) => emulator::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::Queues(args) => queues::run(args).await,
