@@ -32,6 +32,8 @@ const START_POLLERS: u32 = 5;
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 1000;
 /// Receives a poller has in flight at once while gathering a batch larger than ten.
 const PARALLEL_RECEIVES: usize = 10;
+/// How often the last second of a batching window looks for messages.
+const WINDOW_TAIL_POLL: Duration = Duration::from_millis(50);
 /// SQS's longest long poll.
 const LONG_POLL_SECONDS: i32 = 20;
 
@@ -174,7 +176,8 @@ impl Mapping {
     /// The first receive long-polls alone. Once messages flow, the rest of a batch larger than
     /// ten is gathered with several receives at once (each a round trip; together they never
     /// ask for more than the batch lacks) that take only what is there, so no received message
-    /// waits on a sibling's long poll. The batching window runs from the first message.
+    /// waits on a sibling's long poll. The batching window runs from the first message and
+    /// closes on time: its last second is watched with short polls.
     async fn gather(&self) -> anyhow::Result<Vec<Record>> {
         let c = &self.config;
         let mut deadline: Option<Instant> = None;
@@ -187,24 +190,24 @@ impl Mapping {
                 Some(deadline) => {
                     let calls = missing.div_ceil(10).min(PARALLEL_RECEIVES);
                     let receives = (0..calls).map(|i| self.receive((missing - i * 10).min(10), 0));
-                    let mut received = Vec::new();
-                    for out in futures_util::future::join_all(receives).await {
-                        // A failed receive leaves its messages in the queue; keep the others.
-                        match out {
-                            Ok(messages) => received.extend(messages),
-                            Err(e) => tracing::warn!(function = %c.function, "receive failed: {e}"),
-                        }
-                    }
+                    // A failed receive leaves its messages in the queue; keep the others.
+                    let received: Vec<_> = futures_util::future::join_all(receives)
+                        .await
+                        .into_iter()
+                        .flat_map(|out| self.or_warn(out))
+                        .collect();
                     let left = deadline.saturating_duration_since(Instant::now());
-                    if received.is_empty() && !left.is_zero() {
-                        // Nothing waiting: long-poll for the rest of the window (whole seconds,
-                        // rounded up, as SQS counts them).
-                        let wait = left.as_secs_f64().ceil().min(LONG_POLL_SECONDS as f64);
-                        self.receive(missing.min(10), wait as i32)
-                            .await
-                            .unwrap_or_default()
-                    } else {
+                    if !received.is_empty() || left.is_zero() {
                         received
+                    } else if left >= Duration::from_secs(1) {
+                        // Nothing waiting: long-poll for the whole seconds left of the window.
+                        let wait = left.as_secs().min(LONG_POLL_SECONDS as u64) as i32;
+                        self.or_warn(self.receive(missing.min(10), wait).await)
+                    } else {
+                        // Under a second left (SQS counts long polls in whole seconds): look
+                        // again shortly, so the batch closes when its window ends, not later.
+                        tokio::time::sleep(left.min(WINDOW_TAIL_POLL)).await;
+                        Vec::new()
                     }
                 }
             };
@@ -262,6 +265,17 @@ impl Mapping {
                 return Ok(records);
             }
         }
+    }
+
+    /// The messages of a receive, or none (with a warning) when it failed.
+    fn or_warn(
+        &self,
+        received: Result<Vec<aws_sdk_sqs::types::Message>, aws_sdk_sqs::Error>,
+    ) -> Vec<aws_sdk_sqs::types::Message> {
+        received.unwrap_or_else(|e| {
+            tracing::warn!(function = %self.config.function, "receive failed: {e}");
+            Vec::new()
+        })
     }
 
     /// One ReceiveMessage call with every attribute Lambda passes on.
