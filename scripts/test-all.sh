@@ -27,7 +27,14 @@ echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/p
 
 echo "==> build (once for every test)"
 cargo build --workspace --all-targets --locked
-cargo build --locked --lib --target wasm32-wasip2 -p wasm-probe -p webhooks
+# The functions the end-to-end tests run, built the way `lockgate up --profile dev` builds them
+# (one package at a time, so with that package's own features): the tests then start at once.
+cargo build --locked --manifest-path functions/probe/Cargo.toml --bin probe
+cargo build --locked --manifest-path functions/orders/Cargo.toml --bin orders
+cargo build --locked --manifest-path runtime/wasm-lambda/Cargo.toml --bin lockgate-wasm-bootstrap
+for guest in wasm-probe webhooks; do
+    cargo build --locked --manifest-path "functions/$guest/Cargo.toml" --lib --target wasm32-wasip2
+done
 
 echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end, WASM host and guests)"
 cargo test --workspace --locked

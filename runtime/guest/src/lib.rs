@@ -52,20 +52,9 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 #[macro_export]
 macro_rules! export_handler {
     ($handler:path) => {
-        struct LockgateHandler;
-
-        impl $crate::bindings::Guest for LockgateHandler {
-            fn handle_batch(
-                context: $crate::bindings::BatchContext,
-                messages: ::std::vec::Vec<$crate::bindings::Message>,
-            ) -> ::std::result::Result<::std::vec::Vec<::std::string::String>, ::std::string::String>
-            {
-                let batch = $crate::Batch::new(context, messages);
-                ::std::result::Result::Ok($crate::process_messages(&batch.messages, $handler))
-            }
-        }
-
-        $crate::bindings::export!(LockgateHandler with_types_in $crate::bindings);
+        $crate::__export_guest!(|context, messages| ::std::result::Result::Ok(
+            $crate::process_messages(&$crate::Batch::new(context, messages).messages, $handler)
+        ));
     };
 }
 
@@ -75,6 +64,18 @@ macro_rules! export_handler {
 #[macro_export]
 macro_rules! export_batch_handler {
     ($handler:path) => {
+        $crate::__export_guest!(|context, messages| $crate::batch::run_batch(
+            $crate::Batch::new(context, messages),
+            $handler
+        ));
+    };
+}
+
+/// The component's export, running `$run(context, messages)`: what both macros above expand to.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_guest {
+    ($run:expr) => {
         struct LockgateHandler;
 
         impl $crate::bindings::Guest for LockgateHandler {
@@ -83,7 +84,14 @@ macro_rules! export_batch_handler {
                 messages: ::std::vec::Vec<$crate::bindings::Message>,
             ) -> ::std::result::Result<::std::vec::Vec<::std::string::String>, ::std::string::String>
             {
-                $crate::batch::run_batch($crate::Batch::new(context, messages), $handler)
+                let run: fn(
+                    $crate::bindings::BatchContext,
+                    ::std::vec::Vec<$crate::bindings::Message>,
+                ) -> ::std::result::Result<
+                    ::std::vec::Vec<::std::string::String>,
+                    ::std::string::String,
+                > = $run;
+                run(context, messages)
             }
         }
 

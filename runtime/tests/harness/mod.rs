@@ -282,6 +282,20 @@ impl App {
             .collect()
     }
 
+    /// Waits until a line of lockgate's log contains `needle`.
+    pub async fn wait_log(&self, what: &str, needle: &str) {
+        common::eventually(what, || {
+            let found = self
+                .output
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle));
+            async move { found.then_some(()) }
+        })
+        .await
+    }
+
     /// Waits until `check` holds for a function's output lines and returns them.
     pub async fn wait_output(
         &self,
