@@ -9,7 +9,7 @@ rustup target add wasm32-wasip2
 
 # venv DIR REQUIREMENTS: a venv with exactly these pinned packages (rebuilt when they change).
 venv() {
-    if [ ! -x "$1/bin/pytest" ] || ! cmp -s "$2" "$1/.requirements"; then
+    if ! cmp -s "$2" "$1/.requirements"; then
         rm -rf "$1"
         python3 -m venv "$1"
         "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
@@ -21,6 +21,7 @@ mkdir -p target
 venv target/venv tests/python/requirements.txt
 venv target/venv-query tests/python-query/requirements.txt
 venv target/venv-cli tests/cli/requirements.txt
+venv target/venv-wasm tests/wasm/requirements.txt   # componentize-py: the Python guest
 
 echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/package.json)"
 (cd tests/node && npm install --no-audit --no-fund --silent)

@@ -22,10 +22,22 @@ pub fn build(
     function: &FunctionDef,
     profile: Profile,
 ) -> anyhow::Result<PathBuf> {
-    let manifest = template_dir.join(&function.code_uri).join("Cargo.toml");
+    let code = template_dir.join(&function.code_uri);
+    let manifest = code.join("Cargo.toml");
     if !manifest.exists() {
+        // A component built by another language's toolchain (componentize-py, wasi-sdk, …)
+        // is used as it is.
+        if let FunctionKind::Wasm { component } = &function.kind
+            && code.join(component).is_file()
+        {
+            return Ok(code.join(component));
+        }
+        let missing = match &function.kind {
+            FunctionKind::Native { .. } => "no Cargo.toml".to_string(),
+            FunctionKind::Wasm { component } => format!("no Cargo.toml and no built {component}"),
+        };
         bail!(
-            "function {}: CodeUri {} has no Cargo.toml",
+            "function {}: CodeUri {} has {missing}",
             function.logical_id,
             function.code_uri.display()
         );

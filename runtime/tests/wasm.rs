@@ -312,3 +312,57 @@ fn build_prints_every_artifact_and_the_compilers_errors() {
     assert!(stderr.contains("function Broken: build failed"), "{stderr}");
     assert!(stderr.contains("mismatched types"), "{stderr}");
 }
+
+/// A component built by another toolchain: a CodeUri without Cargo.toml that holds the
+/// Handler's `.wasm` is run as it is.
+#[test]
+fn a_prebuilt_component_runs_without_cargo() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("prebuilt");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::copy(build_wasm_probe(), code.join("wasm_probe.wasm")).unwrap();
+    let resources = wasm_app(3, 1, "").replace(
+        "CodeUri: {wasm_probe}",
+        &format!("CodeUri: {}", code.display()),
+    );
+    harness::write_template(&dir, &resources);
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::json!({"Records": [
+            {"messageId": "m1", "receiptHandle": "h", "body": r#"{"do":"fail"}"#,
+             "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:work", "awsRegion": "us-east-1"}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .current_dir(dir.path())
+        .args(["invoke", "Probe", "--profile", "dev", "--event"])
+        .arg(&event)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        response,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
+    );
+    std::fs::remove_file(code.join("wasm_probe.wasm")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .current_dir(dir.path())
+        .args(["build", "--profile", "dev"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no Cargo.toml and no built wasm_probe.wasm"),
+        "{stderr}"
+    );
+}
