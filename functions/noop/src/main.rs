@@ -2,7 +2,8 @@
 
 use lockgate::{Batch, Error};
 
-#[tokio::main]
+// One invocation at a time per process: a current-thread runtime is all it needs.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lockgate::run_batch(|_batch: Batch| async { Ok::<Vec<String>, Error>(Vec::new()) }).await
 }

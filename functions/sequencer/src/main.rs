@@ -14,7 +14,8 @@ async fn handle(message: Message) -> Result<(), Error> {
     Ok(())
 }
 
-#[tokio::main]
+// One invocation at a time per process: a current-thread runtime is all it needs.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lockgate::run(handle).await
 }

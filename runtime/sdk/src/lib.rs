@@ -14,7 +14,7 @@
 //!     Ok(())
 //! }
 //!
-//! #[tokio::main]
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Error> {
 //!     lockgate::run(handle).await
 //! }
