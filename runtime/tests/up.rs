@@ -223,40 +223,22 @@ async fn ctrl_c_during_a_batch_loses_nothing() {
 #[test]
 fn invoke_runs_a_function_once_with_the_aws_sample_event() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
-        .current_dir(&root)
-        .args([
-            "invoke",
-            "OrdersFunction",
-            "--event",
-            "events/sqs-sample.json",
-            "--profile",
-            "dev",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let response = harness::invoke(&root, "OrdersFunction", Path::new("events/sqs-sample.json"));
     // "Test message." is not an order: only that record fails; the real order succeeds.
     assert_eq!(
         response,
         serde_json::json!({"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"}]})
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
-        .current_dir(&root)
-        .args([
+    let out = harness::lockgate(
+        &root,
+        &[
             "invoke",
             "NoSuchFunction",
             "--event",
             "events/sqs-sample.json",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no function NoSuchFunction"));
 }

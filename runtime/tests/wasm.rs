@@ -194,15 +194,7 @@ fn invoke_runs_a_component_with_the_aws_sample_event() {
     let dir = tempfile::tempdir().unwrap();
     harness::write_template(&dir, &wasm_app(3, 1, ""));
     let sample = harness::crate_dir("events/sqs-sample.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
-        .current_dir(dir.path())
-        .args(["invoke", "Probe", "--profile", "dev", "--event"])
-        .arg(&sample)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let response = harness::invoke(dir.path(), "Probe", &sample);
     assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
 }
 
@@ -254,13 +246,7 @@ fn build_prints_every_artifact_and_the_compilers_errors() {
             .replace("{event}", "")
     );
     harness::write_template(&dir, &resources);
-    let lockgate = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let lockgate = |args: &[&str]| harness::lockgate(dir.path(), args);
     let out = lockgate(&["build", "--profile", "dev"]);
     assert!(
         out.status.success(),
@@ -337,28 +323,13 @@ fn a_prebuilt_component_runs_without_cargo() {
         .to_string(),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
-        .current_dir(dir.path())
-        .args(["invoke", "Probe", "--profile", "dev", "--event"])
-        .arg(&event)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let response = harness::invoke(dir.path(), "Probe", &event);
     assert_eq!(
         response,
         serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
     );
     std::fs::remove_file(code.join("wasm_probe.wasm")).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lockgate"))
-        .current_dir(dir.path())
-        .args(["build", "--profile", "dev"])
-        .output()
-        .unwrap();
+    let out = harness::lockgate(dir.path(), &["build", "--profile", "dev"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -250,6 +250,30 @@ impl App {
     }
 }
 
+/// Runs `lockgate ARGS` in `dir` to completion.
+pub fn lockgate(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `lockgate invoke FUNCTION --event EVENT` (dev profile) in `dir`: the function's response.
+pub fn invoke(dir: &Path, function: &str, event: &Path) -> serde_json::Value {
+    let event = event.to_str().unwrap();
+    let out = lockgate(
+        dir,
+        &["invoke", function, "--profile", "dev", "--event", event],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Writes `template.yaml` with these `Resources` (`{probe}`: the probe function's directory,
 /// `{log}`: its log in `dir`).
 pub fn write_template(dir: &tempfile::TempDir, resources: &str) {

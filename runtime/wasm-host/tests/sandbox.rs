@@ -2,15 +2,16 @@
 //! cargo on first use. Partial failures, FIFO rules, traps, deadlines, the memory cap and the
 //! sandbox's walls — each failure costs only its batch, and the next batch runs.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use common::{message, within};
 use lockgate_wasm_host::engine::Message;
-use lockgate_wasm_host::{
-    FunctionConfig, Grants, Invocation, LogStyle, WasmEngine, WasmError, WasmFunction,
-};
+use lockgate_wasm_host::{FunctionConfig, Grants, LogStyle, WasmEngine, WasmError, WasmFunction};
 
 /// Builds the probe component once per test binary and returns its path.
 fn probe_component() -> PathBuf {
@@ -70,34 +71,6 @@ fn load(engine: &WasmEngine, memory_mb: u32, env: &[(&str, &str)]) -> WasmFuncti
             log: LogStyle::Prefixed,
         })
         .unwrap()
-}
-
-fn message(id: &str, body: &str, group: Option<&str>) -> Message {
-    let queue = if group.is_some() { "q.fifo" } else { "q" };
-    Message {
-        message_id: id.into(),
-        receipt_handle: format!("rh-{id}"),
-        body: body.into(),
-        receive_count: 1,
-        sent_timestamp: 1_700_000_000_000,
-        first_receive_timestamp: 1_700_000_000_001,
-        sender_id: "000000000000".into(),
-        message_group_id: group.map(str::to_string),
-        message_deduplication_id: group.map(|_| format!("d-{id}")),
-        sequence_number: group.map(|_| "1".into()),
-        other_attributes: Vec::new(),
-        message_attributes: Vec::new(),
-        md5_of_body: String::new(),
-        event_source_arn: format!("arn:aws:sqs:us-east-1:000000000000:{queue}"),
-        aws_region: "us-east-1".into(),
-    }
-}
-
-fn within(timeout: Duration) -> Invocation {
-    Invocation {
-        request_id: "req".into(),
-        deadline: SystemTime::now() + timeout,
-    }
 }
 
 async fn run(f: &WasmFunction, bodies: &[&str]) -> Result<Vec<String>, WasmError> {
