@@ -110,10 +110,12 @@ impl WasmFunction {
         invocation: &Invocation,
         messages: &[Message],
     ) -> Result<Vec<String>, WasmError> {
-        let memory_limit = self.config.memory_mb as usize * 1024 * 1024;
-        let (sandbox, output) =
-            Sandbox::new(&self.config.env, &self.config.grants, memory_limit)
-                .map_err(|e| WasmError::Setup(format!("cannot set up the sandbox: {e}")))?;
+        let (sandbox, output) = Sandbox::new(
+            &self.config.env,
+            &self.config.grants,
+            self.memory_cap_bytes(),
+        )
+        .map_err(|e| WasmError::Setup(format!("cannot set up the sandbox: {e}")))?;
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|s| &mut s.memory);
         let remaining = invocation
