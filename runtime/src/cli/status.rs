@@ -57,8 +57,23 @@ impl<'a> Display<'a> {
                 lines.push(format!("{:<28} {v:>9} {f:>9} {d:>9}", q.name));
             }
             let elapsed = last.0.elapsed().as_secs_f64().max(0.001);
+            // The first column fits the longest "function ← queue".
+            let labels: Vec<String> = self
+                .mappings
+                .iter()
+                .map(|m| {
+                    let queue = m.config.queue_url.rsplit('/').next().unwrap_or_default();
+                    format!("{} ← {}", m.config.function, queue)
+                })
+                .collect();
+            let width = labels
+                .iter()
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(28);
             lines.push(format!(
-                "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<width$} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 "function ← queue", "invokes", "msgs/s", "ok", "failed", "p50 ms", "p99 ms"
             ));
             for (i, m) in self.mappings.iter().enumerate() {
@@ -75,10 +90,9 @@ impl<'a> Display<'a> {
                         )
                     })
                     .unwrap_or(("-".into(), "-".into()));
-                let queue = m.config.queue_url.rsplit('/').next().unwrap_or_default();
                 lines.push(format!(
-                    "{:<28} {:>9} {:>9.0} {:>9} {:>9} {:>9} {:>9}",
-                    format!("{} ← {}", m.config.function, queue),
+                    "{:<width$} {:>9} {:>9.0} {:>9} {:>9} {:>9} {:>9}",
+                    labels[i],
                     Stats::get(&s.invocations),
                     rate,
                     ok,
