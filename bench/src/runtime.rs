@@ -14,8 +14,11 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::http::Connection;
-use crate::servers::start;
+use crate::servers::{start, start_until};
 use crate::workloads::receive_delete_for;
+
+/// What `lockgate up` logs once its mappings run.
+const RUNNING: &str = "running: send messages";
 
 /// The kind of no-op function a run drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -171,7 +174,9 @@ async fn drain(
         .arg(&data)
         .env("LOCKGATE_LOG", "info")
         .env("NO_COLOR", "1");
-    let server = start("lockgate up", command, None)?;
+    // The clock starts when the mappings run (after start-up: queues created, a WASM
+    // component compiled), as a drain on Lambda is timed from a running mapping.
+    let server = start_until("lockgate up", command, None, Some(RUNNING))?;
     let started = Instant::now();
     let mut conn = Connection::open(&server.host).await?;
     let url = format!("http://{}/000000000000/work", server.host);

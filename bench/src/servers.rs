@@ -110,8 +110,18 @@ impl Server {
 /// Starts a child that prints `ready on http://HOST` on stderr; returns once it has.
 pub fn start(
     name: &'static str,
+    command: Command,
+    data_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<Server> {
+    start_until(name, command, data_dir, None)
+}
+
+/// [`start`], and returns only once the child has also printed a line containing `until`.
+pub fn start_until(
+    name: &'static str,
     mut command: Command,
     data_dir: Option<std::path::PathBuf>,
+    until: Option<&str>,
 ) -> anyhow::Result<Server> {
     let mut child = command
         .stdout(Stdio::null())
@@ -132,6 +142,16 @@ pub fn start(
                 .to_string();
         }
     };
+    if let Some(until) = until {
+        loop {
+            let Some(line) = lines.next() else {
+                bail!("{name} exited before printing {until:?}");
+            };
+            if line?.contains(until) {
+                break;
+            }
+        }
+    }
     std::thread::spawn(move || for _ in lines {});
     Ok(Server {
         name,

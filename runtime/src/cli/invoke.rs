@@ -81,7 +81,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             )))
         }
     };
-    let result = invoker.invoke(event.into_bytes()).await;
+    let result = invoker.invoke_event(event.into_bytes()).await;
     invoker.shutdown();
     match result {
         Ok(body) => {

@@ -12,16 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use std::collections::HashMap;
-
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
-};
-use base64::Engine;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::invoke::Invoker;
+use crate::invoke::event::{EventRecord, LambdaRecord};
 use crate::status::Stats;
 
 /// Lambda's cap on an invocation payload.
@@ -41,8 +37,8 @@ const LONG_POLL_SECONDS: i32 = 20;
 struct Record {
     item: settle::Item,
     receipt_handle: String,
-    /// The Lambda record, serialized.
-    json: Vec<u8>,
+    /// The record in the form the function takes.
+    event: EventRecord,
 }
 
 #[derive(Debug, Clone)]
@@ -216,23 +212,32 @@ impl Mapping {
             }
             let mut unwanted = Vec::new();
             for m in received {
-                let record = LambdaRecord::new(&m, &c.queue_arn, &c.region);
                 if !c.filters.is_empty() {
+                    let record = LambdaRecord::new(&m, &c.queue_arn, &c.region);
                     let value = serde_json::to_value(&record).expect("record serializes");
                     if !filter::matches_any(&c.filters, &value) {
                         unwanted.push(m.receipt_handle.clone().unwrap_or_default());
                         continue;
                     }
                 }
-                let json = serde_json::to_vec(&record).expect("record serializes");
-                let size = json.len() + 1;
+                let item = settle::Item {
+                    message_id: m.message_id.clone().unwrap_or_default(),
+                    group: m
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                        .cloned(),
+                };
+                let receipt_handle = m.receipt_handle.clone().unwrap_or_default();
+                let (event, len) = self.invoker.prepare(m, &c.queue_arn, &c.region);
+                let size = len + 1;
                 if bytes + size > MAX_PAYLOAD_BYTES && !records.is_empty() {
                     // Over the cap: hand it back at once for the next batch.
                     let _ = self
                         .sqs
                         .change_message_visibility()
                         .queue_url(&c.queue_url)
-                        .receipt_handle(m.receipt_handle.unwrap_or_default())
+                        .receipt_handle(receipt_handle)
                         .visibility_timeout(0)
                         .send()
                         .await;
@@ -240,16 +245,9 @@ impl Mapping {
                 }
                 bytes += size;
                 records.push(Record {
-                    item: settle::Item {
-                        message_id: m.message_id.unwrap_or_default(),
-                        group: m
-                            .attributes
-                            .as_ref()
-                            .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
-                            .cloned(),
-                    },
-                    receipt_handle: m.receipt_handle.unwrap_or_default(),
-                    json,
+                    item,
+                    receipt_handle,
+                    event,
                 });
             }
             if !unwanted.is_empty() {
@@ -299,24 +297,17 @@ impl Mapping {
 
     async fn process(&self, records: Vec<Record>) {
         let c = &self.config;
-        // The event is assembled from each record's JSON, serialized once in `gather`.
-        let mut payload =
-            Vec::with_capacity(records.iter().map(|r| r.json.len() + 1).sum::<usize>() + 16);
-        payload.extend_from_slice(b"{\"Records\":[");
-        for (i, r) in records.iter().enumerate() {
-            if i > 0 {
-                payload.push(b',');
-            }
-            payload.extend_from_slice(&r.json);
+        let mut events = Vec::with_capacity(records.len());
+        let mut items = Vec::with_capacity(records.len());
+        let mut handles = Vec::with_capacity(records.len());
+        for r in records {
+            events.push(r.event);
+            items.push(r.item);
+            handles.push(r.receipt_handle);
         }
-        payload.extend_from_slice(b"]}");
-        let (items, handles): (Vec<settle::Item>, Vec<String>) = records
-            .into_iter()
-            .map(|r| (r.item, r.receipt_handle))
-            .unzip();
         self.stats.invocation_started();
         let started = Instant::now();
-        let outcome = self.invoker.invoke(payload).await;
+        let outcome = self.invoker.invoke(events).await;
         self.stats.invocation_finished(started.elapsed());
         let decision = settle::decide(&items, c.fifo, c.report_batch_item_failures, &outcome);
         if let Some(why) = &decision.batch_error {
@@ -369,78 +360,4 @@ impl Mapping {
             }
         }
     }
-}
-
-/// One SQS record as Lambda puts it in the event, serialized straight from the received
-/// message (no intermediate JSON tree: this runs for every message).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LambdaRecord<'a> {
-    message_id: Option<&'a str>,
-    receipt_handle: Option<&'a str>,
-    body: Option<&'a str>,
-    #[serde(serialize_with = "system_attributes")]
-    attributes: &'a Option<HashMap<MessageSystemAttributeName, String>>,
-    #[serde(serialize_with = "message_attributes")]
-    message_attributes: &'a Option<HashMap<String, MessageAttributeValue>>,
-    md5_of_body: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    md5_of_message_attributes: Option<&'a str>,
-    event_source: &'static str,
-    #[serde(rename = "eventSourceARN")]
-    event_source_arn: &'a str,
-    aws_region: &'a str,
-}
-
-impl<'a> LambdaRecord<'a> {
-    pub fn new(m: &'a aws_sdk_sqs::types::Message, queue_arn: &'a str, region: &'a str) -> Self {
-        Self {
-            message_id: m.message_id.as_deref(),
-            receipt_handle: m.receipt_handle.as_deref(),
-            body: m.body.as_deref(),
-            attributes: &m.attributes,
-            message_attributes: &m.message_attributes,
-            md5_of_body: m.md5_of_body.as_deref(),
-            md5_of_message_attributes: m.md5_of_message_attributes.as_deref(),
-            event_source: "aws:sqs",
-            event_source_arn: queue_arn,
-            aws_region: region,
-        }
-    }
-}
-
-fn system_attributes<S: serde::Serializer>(
-    attributes: &&Option<HashMap<MessageSystemAttributeName, String>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(attributes.iter().flatten().map(|(k, v)| (k.as_str(), v)))
-}
-
-fn message_attributes<S: serde::Serializer>(
-    attributes: &&Option<HashMap<String, MessageAttributeValue>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Attribute<'a> {
-        string_value: Option<&'a str>,
-        binary_value: Option<String>,
-        string_list_values: [&'a str; 0],
-        binary_list_values: [&'a str; 0],
-        data_type: &'a str,
-    }
-    serializer.collect_map(attributes.iter().flatten().map(|(name, v)| {
-        let binary = v
-            .binary_value
-            .as_ref()
-            .map(|b| base64::engine::general_purpose::STANDARD.encode(b.as_ref()));
-        let attribute = Attribute {
-            string_value: v.string_value.as_deref(),
-            binary_value: binary,
-            string_list_values: [],
-            binary_list_values: [],
-            data_type: &v.data_type,
-        };
-        (name, attribute)
-    }))
 }

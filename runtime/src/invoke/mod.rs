@@ -5,15 +5,18 @@
 //! - [`wasm`]: a WASM component run in-process by `lockgate-wasm-host` — a fresh sandboxed
 //!   instance per batch, with the function's deadline and memory cap.
 //!
-//! Both take Lambda's SQS event (JSON) and answer the function's response (JSON), so the
-//! mappings and the settle rules do not care which kind of function they feed.
+//! Both take Lambda's SQS event — as JSON, or as records prepared for the kind ([`event`]) —
+//! and answer the function's response (JSON), so the mappings and the settle rules do not care
+//! which kind of function they feed.
 
+pub mod event;
 pub mod lambda_process;
 pub mod runtime_api;
 pub mod wasm;
 
 use std::fmt;
 
+use event::{EventRecord, LambdaRecord};
 use lambda_process::ProcessPool;
 use wasm::WasmInvoker;
 
@@ -52,11 +55,62 @@ pub enum Invoker {
 }
 
 impl Invoker {
-    /// One invocation with an SQS event; the function's response body.
-    pub async fn invoke(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+    /// A received message as a record of this function's events, and the bytes it takes in
+    /// the JSON event (Lambda's payload cap counts those, whichever the kind).
+    pub fn prepare(
+        &self,
+        message: aws_sdk_sqs::types::Message,
+        queue_arn: &str,
+        region: &str,
+    ) -> (EventRecord, usize) {
+        let record = LambdaRecord::new(&message, queue_arn, region);
+        match self {
+            Invoker::Process(_) => {
+                let json = serde_json::to_vec(&record).expect("record serializes");
+                let len = json.len();
+                (EventRecord::Json(json), len)
+            }
+            Invoker::Wasm(_) => {
+                let len = event::json_len(&record);
+                (
+                    EventRecord::Wasm(wasm::message(message, queue_arn, region)),
+                    len,
+                )
+            }
+        }
+    }
+
+    /// One invocation with records from [`Invoker::prepare`]; the function's response body.
+    pub async fn invoke(&self, records: Vec<EventRecord>) -> Result<Vec<u8>, InvokeError> {
+        match self {
+            Invoker::Process(pool) => {
+                let mut json = Vec::with_capacity(records.len());
+                for record in records {
+                    match record {
+                        EventRecord::Json(r) => json.push(r),
+                        EventRecord::Wasm(_) => return Err(prepared_for_another_kind()),
+                    }
+                }
+                pool.invoke(event::assemble(&json)).await
+            }
+            Invoker::Wasm(wasm) => {
+                let mut messages = Vec::with_capacity(records.len());
+                for record in records {
+                    match record {
+                        EventRecord::Wasm(m) => messages.push(m),
+                        EventRecord::Json(_) => return Err(prepared_for_another_kind()),
+                    }
+                }
+                wasm.invoke_messages(&messages).await
+            }
+        }
+    }
+
+    /// One invocation with a whole SQS event as JSON (`lockgate invoke`).
+    pub async fn invoke_event(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
         match self {
             Invoker::Process(pool) => pool.invoke(event).await,
-            Invoker::Wasm(wasm) => wasm.invoke(&event).await,
+            Invoker::Wasm(wasm) => wasm.invoke_event(&event).await,
         }
     }
 
@@ -66,4 +120,10 @@ impl Invoker {
             pool.shutdown();
         }
     }
+}
+
+/// Records reach the invoker that prepared them; anything else is a bug in the caller, and the
+/// batch fails (its messages come back) rather than the runtime.
+fn prepared_for_another_kind() -> InvokeError {
+    InvokeError::Crashed("records were prepared for another kind of function".into())
 }
