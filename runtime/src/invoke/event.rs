@@ -20,6 +20,22 @@ pub enum EventRecord {
     Wasm(lockgate_wasm_host::engine::Message),
 }
 
+impl EventRecord {
+    pub fn into_json(self) -> Option<Vec<u8>> {
+        match self {
+            EventRecord::Json(json) => Some(json),
+            EventRecord::Wasm(_) => None,
+        }
+    }
+
+    pub fn into_wasm(self) -> Option<lockgate_wasm_host::engine::Message> {
+        match self {
+            EventRecord::Wasm(message) => Some(message),
+            EventRecord::Json(_) => None,
+        }
+    }
+}
+
 /// `{"Records":[…]}` from serialized records.
 pub fn assemble(records: &[Vec<u8>]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum::<usize>() + 16);

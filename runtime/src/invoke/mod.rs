@@ -84,23 +84,15 @@ impl Invoker {
     pub async fn invoke(&self, records: Vec<EventRecord>) -> Result<Vec<u8>, InvokeError> {
         match self {
             Invoker::Process(pool) => {
-                let mut json = Vec::with_capacity(records.len());
-                for record in records {
-                    match record {
-                        EventRecord::Json(r) => json.push(r),
-                        EventRecord::Wasm(_) => return Err(prepared_for_another_kind()),
-                    }
-                }
+                let json: Option<Vec<_>> =
+                    records.into_iter().map(EventRecord::into_json).collect();
+                let json = json.ok_or_else(prepared_for_another_kind)?;
                 pool.invoke(event::assemble(&json)).await
             }
             Invoker::Wasm(wasm) => {
-                let mut messages = Vec::with_capacity(records.len());
-                for record in records {
-                    match record {
-                        EventRecord::Wasm(m) => messages.push(m),
-                        EventRecord::Json(_) => return Err(prepared_for_another_kind()),
-                    }
-                }
+                let messages: Option<Vec<_>> =
+                    records.into_iter().map(EventRecord::into_wasm).collect();
+                let messages = messages.ok_or_else(prepared_for_another_kind)?;
                 wasm.invoke_messages(&messages).await
             }
         }
