@@ -253,11 +253,7 @@ async fn cli_send_peek_redrive_and_queues() {
     ));
     app.url("work").await;
     let lockgate = |args: &[&str], endpoint: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
-            .args(args)
-            .args(["--endpoint", endpoint])
-            .output()
-            .unwrap();
+        let out = harness::lockgate(app.dir.path(), &[args, &["--endpoint", endpoint]].concat());
         assert!(
             out.status.success(),
             "{args:?}: {}",
