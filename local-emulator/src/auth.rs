@@ -164,6 +164,52 @@ fn parse(req: &SignedRequest<'_>) -> Result<Signature, SqsError> {
     })
 }
 
+/// The credential scope a request claims, read whether or not signatures are verified: the
+/// access key id, and the region and service the request was signed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialScope {
+    pub key_id: String,
+    pub region: String,
+    pub service: String,
+}
+
+impl CredentialScope {
+    /// From the Authorization header's `Credential=` or a presigned URL's `X-Amz-Credential`.
+    pub fn of(authorization: Option<&str>, query: &str) -> Option<Self> {
+        let credential = match authorization {
+            Some(auth) => auth
+                .split("Credential=")
+                .nth(1)?
+                .split([',', ' '])
+                .next()?
+                .to_string(),
+            None if query.contains("X-Amz-Credential") => {
+                crate::protocol::query::parse_form(query)
+                    .into_iter()
+                    .find(|(k, _)| k == "X-Amz-Credential")?
+                    .1
+            }
+            None => return None,
+        };
+        let mut parts = credential.split('/');
+        let key_id = parts.next()?.to_string();
+        let _date = parts.next()?;
+        let region = parts.next()?.to_string();
+        let service = parts.next()?.to_string();
+        Some(Self {
+            key_id,
+            region,
+            service,
+        })
+    }
+
+    /// A 12-digit access key id names the account the request acts in.
+    pub fn account(&self) -> Option<&str> {
+        (self.key_id.len() == 12 && self.key_id.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(self.key_id.as_str())
+    }
+}
+
 fn canonical_request(req: &SignedRequest<'_>, sig: &Signature, payload_hash: &str) -> String {
     let path = if req.path.is_empty() { "/" } else { req.path };
     let canonical_path: String = path
@@ -279,6 +325,25 @@ mod tests {
             hex(&mac),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn credential_scopes() {
+        let auth = "AWS4-HMAC-SHA256 Credential=123456789012/20240101/eu-central-1/sqs/aws4_request, SignedHeaders=host, Signature=abc";
+        let scope = CredentialScope::of(Some(auth), "").unwrap();
+        assert_eq!(scope.region, "eu-central-1");
+        assert_eq!(scope.service, "sqs");
+        assert_eq!(scope.account(), Some("123456789012"));
+        let query =
+            "Action=ListQueues&X-Amz-Credential=AKID%2F20240101%2Fus-west-2%2Fsts%2Faws4_request";
+        let scope = CredentialScope::of(None, query).unwrap();
+        assert_eq!(
+            (scope.region.as_str(), scope.service.as_str()),
+            ("us-west-2", "sts")
+        );
+        assert_eq!(scope.account(), None);
+        assert_eq!(CredentialScope::of(Some("Basic abc"), ""), None);
+        assert_eq!(CredentialScope::of(None, "Action=ListQueues"), None);
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub enum ErrorCode {
     ResourceNotFound,
     SerializationException,
     TooManyEntriesInBatchRequest,
+    UnknownOperation,
     UnsupportedOperation,
     InternalError,
     IncompleteSignature,
@@ -134,6 +135,7 @@ impl ErrorCode {
             ResourceNotFound => "ResourceNotFoundException",
             SerializationException => "SerializationException",
             TooManyEntriesInBatchRequest => "TooManyEntriesInBatchRequest",
+            UnknownOperation => "UnknownOperationException",
             UnsupportedOperation => "UnsupportedOperation",
             InternalError => "InternalError",
             IncompleteSignature => "IncompleteSignature",
@@ -146,7 +148,9 @@ impl ErrorCode {
     /// The fully qualified JSON type, e.g. `com.amazonaws.sqs#QueueDoesNotExist`.
     pub fn qualified_type(self) -> String {
         match self {
-            ErrorCode::SerializationException | ErrorCode::InvalidAction => {
+            ErrorCode::SerializationException
+            | ErrorCode::InvalidAction
+            | ErrorCode::UnknownOperation => {
                 format!("com.amazon.coral.service#{}", self.shape())
             }
             _ => format!("com.amazonaws.sqs#{}", self.shape()),
@@ -180,6 +184,7 @@ impl ErrorCode {
             ResourceNotFound => "ResourceNotFoundException",
             SerializationException => "SerializationException",
             TooManyEntriesInBatchRequest => "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+            UnknownOperation => "UnknownOperationException",
             UnsupportedOperation => "AWS.SimpleQueueService.UnsupportedOperation",
             InternalError => "InternalError",
             IncompleteSignature => "IncompleteSignature",
@@ -197,7 +202,7 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidAddress | ReceiptHandleIsInvalid | ResourceNotFound => 404,
+            InvalidAddress | ReceiptHandleIsInvalid | ResourceNotFound | UnknownOperation => 404,
             InvalidSecurity
             | OverLimit
             | PurgeQueueInProgress

@@ -9,6 +9,7 @@
 //! - [`queue`]: the queue engine: messages, visibility, delays, FIFO groups, dedup, redrive.
 //! - [`move_tasks`]: message move tasks (DLQ redrive) running in the background.
 //! - [`store`]: durability (SQLite WAL with group commit) and recovery.
+//! - [`sts`]: STS GetCallerIdentity, answered on the same endpoint.
 //! - [`error`]: the one error type, with SQS's codes and statuses.
 
 pub mod actions;
@@ -20,6 +21,7 @@ pub mod queue;
 pub mod server;
 pub mod sqs;
 pub mod store;
+pub mod sts;
 
 pub use server::{EmulatorConfig, RunningEmulator, serve};
 pub use sqs::{Config, Sqs};

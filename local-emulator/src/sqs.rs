@@ -21,6 +21,8 @@ use crate::store::{QueueRecord, Store, StoreOp, sqlite};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub account_id: String,
+    /// The region of requests that name none (no SigV4 scope, no `sqs.<region>.` host), and
+    /// of queues stored before queues had regions.
     pub region: String,
     /// When set, every request must carry a valid SigV4 signature by one of these
     /// (access key id → secret).
@@ -37,7 +39,12 @@ impl Default for Config {
     }
 }
 
-type QueueKey = (String, String);
+/// Queues are regional: (region, account, name).
+type QueueKey = (String, String, String);
+
+fn key(region: &str, account: &str, name: &str) -> QueueKey {
+    (region.to_string(), account.to_string(), name.to_string())
+}
 
 pub struct Sqs {
     pub config: Config,
@@ -51,7 +58,7 @@ pub struct Sqs {
     /// Wakes long polls when the server shuts down.
     pub closed: Notify,
     move_tasks: std::sync::Mutex<Vec<Arc<crate::move_tasks::MoveTask>>>,
-    /// When each (account, name) was last deleted: SQS refuses to re-create it for 60 s.
+    /// When each (region, account, name) was last deleted: SQS refuses to re-create it for 60 s.
     deleted: std::sync::Mutex<HashMap<QueueKey, u64>>,
 }
 
@@ -97,11 +104,16 @@ impl Sqs {
                 .map_err(|e| format!("queue {} has unreadable attributes: {e}", record.name))?;
             let tags: BTreeMap<String, String> =
                 serde_json::from_str(&record.tags).unwrap_or_default();
+            // Queues stored before queues had regions belong to the default region.
+            let region = record
+                .region
+                .clone()
+                .unwrap_or_else(|| sqs.config.region.clone());
             let queue = Arc::new(Queue::new(
                 record.id,
+                region.clone(),
                 record.account.clone(),
                 record.name.clone(),
-                &sqs.config.region,
                 attrs,
                 tags,
                 record.created_s,
@@ -109,7 +121,7 @@ impl Sqs {
             queue.lock().modified_s = record.modified_s;
             by_id.insert(record.id, queue.clone());
             sqs.write_registry()
-                .insert((record.account, record.name), queue);
+                .insert(key(&region, &record.account, &record.name), queue);
         }
         for m in snapshot.messages {
             let Some(queue) = by_id.get(&m.queue_id) else {
@@ -192,32 +204,44 @@ impl Sqs {
         self.queues.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn queue(&self, account: &str, name: &str) -> Option<Arc<Queue>> {
+    pub fn queue(&self, region: &str, account: &str, name: &str) -> Option<Arc<Queue>> {
         self.read_registry()
-            .get(&(account.to_string(), name.to_string()))
+            .get(&key(region, account, name))
             .cloned()
     }
 
     /// Resolves a queue URL in any common form by its last two path segments (account and
-    /// name); a URL with just a name resolves in the caller's account.
-    pub fn queue_by_url(&self, url: &str, caller_account: &str) -> SqsResult<Arc<Queue>> {
-        let path = url
-            .split_once("://")
-            .map_or(url, |(_, rest)| rest.split_once('/').map_or("", |(_, p)| p));
+    /// name); a URL with just a name resolves in the caller's account. The queue is looked up
+    /// in the caller's region, or in the region of an `sqs.<region>.…` URL host.
+    pub fn queue_by_url(
+        &self,
+        url: &str,
+        caller_region: &str,
+        caller_account: &str,
+    ) -> SqsResult<Arc<Queue>> {
+        let (host, path) = url.split_once("://").map_or(("", url), |(_, rest)| {
+            rest.split_once('/').unwrap_or((rest, ""))
+        });
         let path = path.split(['?', '#']).next().unwrap_or_default();
         let mut segments = path.rsplit('/').filter(|s| !s.is_empty());
         let name = segments.next().ok_or_else(SqsError::queue_does_not_exist)?;
         let account = segments
             .next()
-            .filter(|s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()))
-            .unwrap_or(caller_account);
-        self.queue(account, name)
+            .filter(|s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()));
+        // `/<region>/<account>/<name>` (see `Context::queue_url`), else the host's region.
+        let region = account
+            .and_then(|_| segments.next())
+            .filter(|s| is_region_name(s))
+            .or_else(|| region_of_host(host))
+            .unwrap_or(caller_region);
+        let account = account.unwrap_or(caller_account);
+        self.queue(region, account, name)
             .ok_or_else(SqsError::queue_does_not_exist)
     }
 
     pub fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
         let mut parts = arn.split(':');
-        let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name), None) = (
+        let (Some("arn"), Some(_), Some("sqs"), Some(region), Some(account), Some(name), None) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -228,15 +252,15 @@ impl Sqs {
         ) else {
             return None;
         };
-        self.queue(account, name)
+        self.queue(region, account, name)
     }
 
-    /// Every queue of an account, sorted by name.
-    pub fn queues_of(&self, account: &str) -> Vec<Arc<Queue>> {
+    /// Every queue of an account in a region, sorted by name.
+    pub fn queues_of(&self, region: &str, account: &str) -> Vec<Arc<Queue>> {
         let mut queues: Vec<_> = self
             .read_registry()
             .iter()
-            .filter(|((a, _), _)| a == account)
+            .filter(|((r, a, _), _)| r == region && a == account)
             .map(|(_, q)| q.clone())
             .collect();
         queues.sort_by(|a, b| a.name.cmp(&b.name));
@@ -247,6 +271,7 @@ impl Sqs {
     /// attributes). The bool says whether it was created.
     pub async fn create_queue(
         &self,
+        region: &str,
         account: &str,
         name: &str,
         attrs: QueueAttributes,
@@ -255,7 +280,7 @@ impl Sqs {
         let created_s = now_ms() / 1000;
         let commit = {
             let mut registry = self.write_registry();
-            let key = (account.to_string(), name.to_string());
+            let key = key(region, account, name);
             if let Some(existing) = registry.get(&key) {
                 return Ok((existing.clone(), false));
             }
@@ -274,9 +299,9 @@ impl Sqs {
             let id = self.next_queue_id.fetch_add(1, Ordering::Relaxed);
             let queue = Arc::new(Queue::new(
                 id,
+                region.to_string(),
                 account.to_string(),
                 name.to_string(),
-                &self.config.region,
                 attrs,
                 tags,
                 created_s,
@@ -293,7 +318,7 @@ impl Sqs {
     pub async fn delete_queue(&self, queue: &Arc<Queue>) -> SqsResult<()> {
         let commit = {
             let mut registry = self.write_registry();
-            let key = (queue.account.clone(), queue.name.clone());
+            let key = key(&queue.region, &queue.account, &queue.name);
             if registry.get(&key).is_some_and(|q| Arc::ptr_eq(q, queue)) {
                 registry.remove(&key);
                 self.deleted
@@ -335,6 +360,22 @@ impl Sqs {
     }
 }
 
+/// The region named by an endpoint host of the form `sqs.<region>.…` (SQS's own endpoints,
+/// and any local name set up like them).
+pub fn region_of_host(host: &str) -> Option<&str> {
+    let region = host.strip_prefix("sqs.")?.split('.').next()?;
+    is_region_name(region).then_some(region)
+}
+
+/// A plausible region name: what may go into ARNs and replies.
+pub fn is_region_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 /// The persisted form of a queue. Takes the queue's lock: do not call with it held.
 fn queue_record(queue: &Queue) -> QueueRecord {
     let state = queue.lock();
@@ -344,6 +385,7 @@ fn queue_record(queue: &Queue) -> QueueRecord {
 pub fn queue_record_locked(queue: &Queue, state: &crate::queue::QueueState) -> QueueRecord {
     QueueRecord {
         id: queue.id,
+        region: Some(queue.region.clone()),
         account: queue.account.clone(),
         name: queue.name.clone(),
         attributes: serde_json::to_string(&state.attrs).expect("attributes serialize"),

@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry,
 };
-use common::{Harness, error_of};
+use common::{Harness, error_of, header};
 
 fn entry(id: &str, body: &str) -> SendMessageBatchRequestEntry {
     SendMessageBatchRequestEntry::builder()
@@ -536,12 +536,30 @@ async fn receipt_handle_errors() {
         .await
         .unwrap_err();
     assert_eq!(error_of(err).0, "ReceiptHandleIsInvalid");
-    // Once visible again (timeout 0), the message is no longer in flight.
+    // Once visible again (timeout 0), the same handle still changes its visibility on a
+    // standard queue (SQS accepts it: the message is hidden again).
     h.client
         .change_message_visibility()
         .queue_url(&url)
         .receipt_handle(&handle)
         .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    h.client
+        .change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(&handle)
+        .visibility_timeout(30)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.depth(&url).await, (0, 1, 0));
+    // Once deleted, no handle of it changes anything.
+    h.client
+        .delete_message()
+        .queue_url(&url)
+        .receipt_handle(&handle)
         .send()
         .await
         .unwrap();
@@ -557,8 +575,10 @@ async fn receipt_handle_errors() {
     assert_eq!(
         error_of(err),
         (
-            "AWS.SimpleQueueService.MessageNotInflight".into(),
-            "Message does not exist or is not available for visibility timeout change.".into(),
+            "InvalidParameterValue".into(),
+            format!(
+                "Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
+            ),
             400
         )
     );
@@ -698,12 +718,4 @@ async fn raw_post_target(
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, String) {
     common::raw_post(addr, &[content_type, ("X-Amz-Target", target)], body).await
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default()
 }

@@ -25,7 +25,11 @@ async fn a_waiting_receive_returns_the_message_sent_while_it_waits() {
             .unwrap_or_default()
     });
     // Wait until the receive is parked in its long poll, then send.
-    let queue = h.emulator.sqs.queue("000000000000", "lp").unwrap();
+    let queue = h
+        .emulator
+        .sqs
+        .queue("us-east-1", "000000000000", "lp")
+        .unwrap();
     common::eventually("the receive to be waiting", || {
         let parked = queue.waiting.load(std::sync::atomic::Ordering::Relaxed) == 1;
         async move { parked.then_some(()) }

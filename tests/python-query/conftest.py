@@ -15,3 +15,4 @@ _spec.loader.exec_module(_fixtures)
 emulator = _fixtures.emulator
 Emulator = _fixtures.Emulator
 sqs = _fixtures.sqs
+queue = _fixtures.queue

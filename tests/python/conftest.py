@@ -34,15 +34,15 @@ class Emulator:
         # Keep reading stderr so the process never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in self.process.stderr], daemon=True).start()
 
-    def client(self, access_key="AKIDEXAMPLE", secret="secret"):
+    def client(self, access_key="AKIDEXAMPLE", secret="secret", region="us-east-1", service="sqs"):
         # Imported here so suites without boto3 (the AWS CLI's) can share the fixture.
         import boto3
         from botocore.config import Config
 
         return boto3.client(
-            "sqs",
+            service,
             endpoint_url=self.endpoint,
-            region_name="us-east-1",
+            region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret,
             config=Config(retries={"max_attempts": 1}),

@@ -68,9 +68,15 @@ def test_receipt_and_parameter_errors(sqs, queue):
     assert error(sqs.send_message, QueueUrl=queue, MessageBody="\x00")[0] == "InvalidMessageContents"
     sqs.send_message(QueueUrl=queue, MessageBody="m")
     m = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0)["Messages"][0]
-    assert error(sqs.change_message_visibility, QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=5)[
-        0
-    ] == "AWS.SimpleQueueService.MessageNotInflight"
+    # Visible again, not received again: SQS applies the change through the old handle.
+    sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=5)
+    assert sqs.receive_message(QueueUrl=queue).get("Messages") is None
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    assert error(sqs.change_message_visibility, QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=5) == (
+        "InvalidParameterValue",
+        f"Value {m['ReceiptHandle']} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.",
+        400,
+    )
 
 
 def test_purge_in_progress(sqs, queue):

@@ -1,9 +1,11 @@
 //! ChangeMessageVisibility and ChangeMessageVisibilityBatch.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::delete_message::handle_for;
-use super::{BatchFailure, Context, Empty, check_batch, committed, required};
+use super::{
+    BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, committed, required,
+};
 use crate::error::{SqsError, SqsResult};
 use crate::sqs::now_ms;
 
@@ -31,19 +33,6 @@ pub struct BatchEntry {
     visibility_timeout: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct BatchResponse {
-    successful: Vec<Success>,
-    failed: Vec<BatchFailure>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Success {
-    id: String,
-}
-
 fn timeout(value: Option<i64>) -> SqsResult<u32> {
     let value = value.ok_or_else(|| SqsError::missing("VisibilityTimeout"))?;
     if !(0..=43_200).contains(&value) {
@@ -67,14 +56,14 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
         state.change_visibility(&handle, raw, visibility, now_ms(), &mut ops)?;
         ctx.sqs.store.submit(ops)
     };
-    if visibility == 0 {
-        queue.notify.notify_waiters();
-    }
+    // Parked receives look again: the message may be visible now (0), or its new timeout may
+    // end before the moment they planned to wake.
+    queue.notify.notify_waiters();
     committed(commit).await?;
     Ok(Empty {})
 }
 
-pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse> {
+pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<EntrySucceeded>> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
     check_batch(
         "ChangeMessageVisibilityBatchRequestEntry",
@@ -95,7 +84,7 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse>
                     state.change_visibility(&handle, raw, visibility, now, &mut ops)
                 });
             match result {
-                Ok(()) => successful.push(Success { id: id.to_string() }),
+                Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
                 Err(e) => failed.push(BatchFailure::new(id, e)),
             }
         }

@@ -27,6 +27,7 @@ pub struct Response {
 
 pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
     let name = required(req.queue_name.as_deref(), "QueueName")?;
+    // FifoQueue exists only for FIFO queues: even `false` is an unknown attribute to SQS.
     let fifo = match req
         .attributes
         .get("FifoQueue")
@@ -34,7 +35,7 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
     {
         None => false,
         Some(v) if v == "true" => true,
-        Some(v) if v == "false" => false,
+        Some(v) if v == "false" => return Err(SqsError::unknown_attribute("FifoQueue")),
         Some(_) => return Err(SqsError::invalid_attribute_value("FifoQueue")),
     };
     validate::queue_name(name, fifo)?;
@@ -45,16 +46,13 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         }
     }
     attrs.check_consistency()?;
-    let arn = format!(
-        "arn:aws:sqs:{}:{}:{name}",
-        ctx.sqs.config.region, ctx.account
-    );
+    let arn = format!("arn:aws:sqs:{}:{}:{name}", ctx.region, ctx.account);
     check_redrive_policy(ctx, &arn, &attrs)?;
     check_tags(name, req.tags.len(), &req.tags)?;
 
     let (queue, created) = ctx
         .sqs
-        .create_queue(&ctx.account, name, attrs.clone(), req.tags)
+        .create_queue(&ctx.region, &ctx.account, name, attrs.clone(), req.tags)
         .await?;
     if !created {
         let existing = queue.lock();

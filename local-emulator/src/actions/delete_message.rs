@@ -1,11 +1,14 @@
 //! DeleteMessage and DeleteMessageBatch.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{BatchFailure, Context, Empty, check_batch, committed, required};
+use super::{
+    BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, committed, required,
+};
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::queue::Queue;
 use crate::queue::receipt::ReceiptHandle;
+use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -29,19 +32,6 @@ pub struct BatchEntry {
     receipt_handle: Option<String>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct BatchResponse {
-    successful: Vec<Success>,
-    failed: Vec<BatchFailure>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Success {
-    id: String,
-}
-
 /// Decodes a receipt handle and checks it belongs to `queue`.
 pub fn handle_for(queue: &Queue, raw: &str) -> SqsResult<ReceiptHandle> {
     let handle = ReceiptHandle::decode(raw)?;
@@ -61,19 +51,21 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let commit = {
         let mut state = queue.lock();
         let mut ops = Vec::new();
-        state.delete(&handle, raw, &mut ops)?;
+        state.delete(&handle, raw, now_ms(), &mut ops)?;
         ctx.sqs.store.submit(ops)
     };
     committed(commit).await?;
+    wake_fifo_group(&queue);
     Ok(Empty {})
 }
 
-pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse> {
+pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<EntrySucceeded>> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
     check_batch(
         "DeleteMessageBatchRequestEntry",
         req.entries.iter().map(|e| e.id.as_deref()),
     )?;
+    let now = now_ms();
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     let commit = {
@@ -84,15 +76,24 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse>
             let result =
                 required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
                     let handle = handle_for(&queue, raw)?;
-                    state.delete(&handle, raw, &mut ops)
+                    state.delete(&handle, raw, now, &mut ops)
                 });
             match result {
-                Ok(()) => successful.push(Success { id: id.to_string() }),
+                Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
                 Err(e) => failed.push(BatchFailure::new(id, e)),
             }
         }
         ctx.sqs.store.submit(ops)
     };
     committed(commit).await?;
+    wake_fifo_group(&queue);
     Ok(BatchResponse { successful, failed })
+}
+
+/// Deleting a FIFO group's in-flight head unlocks the group: parked receives look again.
+/// (On a standard queue a delete never makes a message receivable.)
+fn wake_fifo_group(queue: &Queue) {
+    if queue.fifo {
+        queue.notify.notify_waiters();
+    }
 }

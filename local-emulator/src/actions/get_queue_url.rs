@@ -27,7 +27,7 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         .unwrap_or(&ctx.account);
     let queue = ctx
         .sqs
-        .queue(account, name)
+        .queue(&ctx.region, account, name)
         .ok_or_else(SqsError::queue_does_not_exist)?;
     Ok(Response {
         queue_url: ctx.queue_url(&queue),

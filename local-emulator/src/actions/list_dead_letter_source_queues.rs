@@ -26,7 +26,7 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
     let dlq = ctx.queue(req.queue_url.as_deref())?;
     let sources: Vec<(String, String)> = ctx
         .sqs
-        .queues_of(&dlq.account)
+        .queues_of(&dlq.region, &dlq.account)
         .into_iter()
         .filter(|q| {
             q.lock()

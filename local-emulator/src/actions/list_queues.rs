@@ -27,7 +27,7 @@ pub struct Response {
 pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
     let names: Vec<(String, String)> = ctx
         .sqs
-        .queues_of(&ctx.account)
+        .queues_of(&ctx.region, &ctx.account)
         .into_iter()
         .filter(|q| {
             req.queue_name_prefix

@@ -35,23 +35,25 @@ fn not_found(parameter: &str) -> SqsError {
 pub async fn start(ctx: &Context, req: StartRequest) -> SqsResult<StartResponse> {
     let source_arn = required(req.source_arn.as_deref(), "SourceArn")?;
     let source = ctx
-        .sqs
         .queue_by_arn(source_arn)
         .ok_or_else(|| not_found("SourceArn"))?;
-    let is_dead_letter_queue = ctx.sqs.queues_of(&source.account).iter().any(|q| {
-        q.lock()
-            .attrs
-            .max_receive_count()
-            .is_some_and(|(_, arn)| arn == source.arn)
-    });
+    let is_dead_letter_queue = ctx
+        .sqs
+        .queues_of(&source.region, &source.account)
+        .iter()
+        .any(|q| {
+            q.lock()
+                .attrs
+                .max_receive_count()
+                .is_some_and(|(_, arn)| arn == source.arn)
+        });
     if !is_dead_letter_queue {
         return Err(SqsError::invalid_parameter(
             "Source queue must be configured as a Dead Letter Queue.",
         ));
     }
     if let Some(destination) = &req.destination_arn {
-        ctx.sqs
-            .queue_by_arn(destination)
+        ctx.queue_by_arn(destination)
             .ok_or_else(|| not_found("DestinationArn"))?;
     }
     let rate = match req.max_number_of_messages_per_second {
@@ -129,8 +131,7 @@ pub struct TaskView {
 
 pub async fn list(ctx: &Context, req: ListRequest) -> SqsResult<ListResponse> {
     let source_arn = required(req.source_arn.as_deref(), "SourceArn")?;
-    ctx.sqs
-        .queue_by_arn(source_arn)
+    ctx.queue_by_arn(source_arn)
         .ok_or_else(|| not_found("SourceArn"))?;
     let max = match req.max_results {
         Some(m) if !(1..=10).contains(&m) => {

@@ -26,25 +26,48 @@ use serde::Serialize;
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::protocol::json;
 use crate::queue::Queue;
-use crate::sqs::Sqs;
+use crate::sqs::{Sqs, region_of_host};
 
 /// Who is asking and how they reached us.
 pub struct Context {
     pub sqs: Arc<Sqs>,
+    /// The region the request acts in (queues are regional).
+    pub region: String,
     /// The account the request acts in.
     pub account: String,
     /// The Host header, used to build queue URLs the client can reach.
     pub host: String,
+    /// The `X-Amzn-Trace-Id` header: sends store it as the AWSTraceHeader system attribute.
+    pub trace_header: Option<String>,
 }
 
 impl Context {
+    /// A queue's URL as this client reaches the emulator. Queues of the emulator's default
+    /// region (or of the region an `sqs.<region>.…` host names) have SQS's
+    /// `/<account>/<name>` path; those of another region carry the region first
+    /// (`/<region>/<account>/<name>`), since every region shares this one host.
     pub fn queue_url(&self, queue: &Queue) -> String {
-        format!("http://{}/{}/{}", self.host, queue.account, queue.name)
+        let host_region = region_of_host(&self.host).unwrap_or(&self.sqs.config.region);
+        if queue.region == host_region {
+            format!("http://{}/{}/{}", self.host, queue.account, queue.name)
+        } else {
+            format!(
+                "http://{}/{}/{}/{}",
+                self.host, queue.region, queue.account, queue.name
+            )
+        }
     }
 
     pub fn queue(&self, url: Option<&str>) -> SqsResult<Arc<Queue>> {
         let url = required(url, "QueueUrl")?;
-        self.sqs.queue_by_url(url, &self.account)
+        self.sqs.queue_by_url(url, &self.region, &self.account)
+    }
+
+    /// The queue an ARN names, if it exists in the caller's region.
+    pub fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+        self.sqs
+            .queue_by_arn(arn)
+            .filter(|q| q.region == self.region)
     }
 }
 
@@ -95,6 +118,22 @@ pub fn required<'a, T: ?Sized>(value: Option<&'a T>, name: &str) -> SqsResult<&'
 /// An empty reply (`{}` in JSON).
 #[derive(Serialize)]
 pub struct Empty {}
+
+/// A batch action's reply. SQS leaves `Failed` out when no entry failed.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchResponse<S> {
+    pub successful: Vec<S>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<BatchFailure>,
+}
+
+/// A batch entry that succeeded with nothing to report but its id.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EntrySucceeded {
+    pub id: String,
+}
 
 /// One failed entry of a batch reply.
 #[derive(Debug, Serialize)]

@@ -11,6 +11,35 @@ use crate::sqs::now_ms;
 /// SQS allows at most seven actions in one statement.
 const MAX_ACTIONS: usize = 7;
 
+/// Actions a queue's owner may grant to other accounts.
+const GRANTABLE: &[&str] = &[
+    "*",
+    "ChangeMessageVisibility",
+    "DeleteMessage",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "PurgeQueue",
+    "ReceiveMessage",
+    "SendMessage",
+];
+
+/// Actions only the owner may call, which AddPermission refuses to grant.
+const OWNER_ONLY: &[&str] = &[
+    "AddPermission",
+    "CancelMessageMoveTask",
+    "CreateQueue",
+    "DeleteQueue",
+    "ListMessageMoveTasks",
+    "ListQueueTags",
+    "ListQueues",
+    "RemovePermission",
+    "SetQueueAttributes",
+    "StartMessageMoveTask",
+    "TagQueue",
+    "UntagQueue",
+];
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AddRequest {
@@ -56,7 +85,11 @@ pub async fn add(ctx: &Context, req: AddRequest) -> SqsResult<Empty> {
         ));
     }
     if req.aws_account_ids.is_empty() {
-        return Err(SqsError::missing("AWSAccountIds"));
+        return Err(SqsError::invalid_value(
+            "[]",
+            "PrincipalId",
+            "Unable to verify.",
+        ));
     }
     if req.actions.is_empty() {
         return Err(SqsError::missing("Actions"));
@@ -68,6 +101,20 @@ pub async fn add(ctx: &Context, req: AddRequest) -> SqsResult<Empty> {
                 "{} Actions were found, maximum allowed is {MAX_ACTIONS}.",
                 req.actions.len()
             ),
+        ));
+    }
+    for action in &req.actions {
+        let reason = if OWNER_ONLY.contains(&action.as_str()) {
+            "Only the queue owner is allowed to invoke this action."
+        } else if !GRANTABLE.contains(&action.as_str()) {
+            "Please refer to the appropriate WSDL for a list of valid actions."
+        } else {
+            continue;
+        };
+        return Err(SqsError::invalid_value(
+            format!("SQS:{action}"),
+            "ActionName",
+            reason,
         ));
     }
     let commit = {
@@ -90,7 +137,7 @@ pub async fn add(ctx: &Context, req: AddRequest) -> SqsResult<Empty> {
             "Resource": queue.arn,
         }));
         state.attrs.policy = Some(
-            json!({"Version": "2012-10-17", "Id": format!("{}/SQSDefaultPolicy", queue.arn), "Statement": statements})
+            json!({"Version": "2008-10-17", "Id": format!("{}/SQSDefaultPolicy", queue.arn), "Statement": statements})
                 .to_string(),
         );
         state.modified_s = now_ms() / 1000;

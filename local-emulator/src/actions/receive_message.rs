@@ -156,11 +156,11 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         let now = now_ms();
         let mut ops = Vec::new();
         let mut moved = Vec::new();
-        let (deliveries, commit, next_timer_ms) = {
+        let (deliveries, commit, next_wake_ms) = {
             let mut state = queue.lock();
             let deliveries = state.receive(&opts, now, &mut ops, &mut moved)?;
             let commit = ctx.sqs.store.submit(ops);
-            (deliveries, commit, state.next_timer_ms())
+            (deliveries, commit, state.next_wake_ms())
         };
         if let Some((_, dlq)) = &dead_letter_queue {
             ctx.sqs.deliver_to_dead_letter_queue(dlq, moved);
@@ -173,9 +173,9 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         if now_instant >= deadline {
             break deliveries;
         }
-        // Sleep until a send wakes us, the next delayed or in-flight message is due, or the
-        // wait ends.
-        let wake_at = next_timer_ms.map_or(deadline, |at| {
+        // Sleep until a change wakes us (send, delete, visibility change, move), the next
+        // delayed or in-flight message is due or a message expires, or the wait ends.
+        let wake_at = next_wake_ms.map_or(deadline, |at| {
             let in_ms = at.saturating_sub(now_ms());
             deadline.min(now_instant + Duration::from_millis(in_ms))
         });
@@ -212,15 +212,15 @@ fn requested_system_attributes<'a>(
         .collect()
 }
 
-/// Whether a user attribute is selected by `MessageAttributeNames` (`All`, `.*`, `prefix.*`).
+/// Whether a user attribute is selected by `MessageAttributeNames`: `All`, `*` and `.*` select
+/// every attribute, `prefix.*` those whose names start with `prefix` (`Hel.*` selects `Hello`
+/// and `Help.Me`), any other name itself.
 fn attribute_selected(name: &str, patterns: &[String]) -> bool {
     patterns.iter().any(|p| {
-        p == "All"
-            || p == ".*"
+        matches!(p.as_str(), "All" | "*" | ".*")
             || p == name
-            || p.strip_suffix(".*").is_some_and(|prefix| {
-                name.starts_with(prefix) && name[prefix.len()..].starts_with('.')
-            })
+            || p.strip_suffix(".*")
+                .is_some_and(|prefix| name.starts_with(prefix))
     })
 }
 
@@ -285,8 +285,12 @@ mod tests {
         let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(attribute_selected("a", &p(&["All"])));
         assert!(attribute_selected("a", &p(&[".*"])));
+        assert!(attribute_selected("a", &p(&["*"])));
         assert!(attribute_selected("bar.baz", &p(&["bar.*"])));
-        assert!(!attribute_selected("barbaz", &p(&["bar.*"])));
+        assert!(attribute_selected("Hello", &p(&["Hel.*"])));
+        assert!(attribute_selected("Help.Me", &p(&["Hel.*"])));
+        assert!(!attribute_selected("hello", &p(&["Hel.*"])));
+        assert!(!attribute_selected("Hel", &p(&["Help.*"])));
         assert!(attribute_selected("x", &p(&["x"])));
         assert!(!attribute_selected("x", &p(&[])));
     }

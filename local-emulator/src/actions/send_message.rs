@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{BatchFailure, Context, check_batch, committed, validate};
+use super::{BatchFailure, BatchResponse, Context, check_batch, committed, validate};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::message::{
     AttributeValue, Attributes, MessageExtras, format_message_id, hex, md5_of_attributes,
@@ -18,6 +18,8 @@ use crate::sqs::now_ms;
 
 /// SQS's cap on a batch request's total payload.
 const MAX_BATCH_BYTES: usize = 1_048_576;
+
+const NO_DEDUPLICATION_ID: &str = "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -70,13 +72,6 @@ pub struct BatchRequest {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct BatchResponse {
-    successful: Vec<BatchSuccess>,
-    failed: Vec<BatchFailure>,
-}
-
-#[derive(Serialize)]
 pub struct BatchSuccess {
     #[serde(rename = "Id")]
     id: String,
@@ -92,7 +87,7 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Response> {
     Ok(results.pop().expect("one result"))
 }
 
-pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse> {
+pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<BatchSuccess>> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
     check_batch(
         "SendMessageBatchRequestEntry",
@@ -106,6 +101,21 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse>
                 "Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. You have sent {total} bytes."
             ),
         ));
+    }
+    if queue.fifo {
+        // A FIFO batch with an entry that cannot be ordered or deduplicated fails as a whole,
+        // as SQS answers it, and nothing is enqueued.
+        let content_based = queue.lock().attrs.content_based_deduplication;
+        for entry in &req.entries {
+            if entry.message_group_id.is_none() {
+                return Err(SqsError::invalid_parameter(
+                    "The request must contain the parameter MessageGroupId.",
+                ));
+            }
+            if entry.message_deduplication_id.is_none() && !content_based {
+                return Err(SqsError::invalid_parameter(NO_DEDUPLICATION_ID));
+            }
+        }
     }
     let settings = Settings::of(&queue);
     let mut failed = Vec::new();
@@ -185,9 +195,14 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
             settings.maximum_message_size
         )));
     }
-    let trace_header = system_attributes(&entry.message_system_attributes)?;
+    // An explicit AWSTraceHeader wins over the request's X-Amzn-Trace-Id header.
+    let trace_header =
+        system_attributes(&entry.message_system_attributes)?.or_else(|| ctx.trace_header.clone());
 
     let delay_s = match entry.delay_seconds {
+        // A FIFO queue takes no per-message delay, but an explicit 0 is accepted (and the
+        // queue's own DelaySeconds still applies).
+        Some(0) if queue.fifo => settings.delay_seconds,
         Some(delay) if queue.fifo => {
             return Err(SqsError::invalid_value(
                 delay,
@@ -212,6 +227,7 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
         .transpose()?;
     let mut dedup_id = None;
     let mut dedup_key = None;
+    let mut dedup_key_other_scope = None;
     if queue.fifo {
         let group = group
             .as_deref()
@@ -222,17 +238,16 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
                 id
             }
             None if settings.content_based_deduplication => hex(&Sha256::digest(body.as_bytes())),
-            None => {
-                return Err(SqsError::invalid_parameter(
-                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
-                ));
-            }
+            None => return Err(SqsError::invalid_parameter(NO_DEDUPLICATION_ID)),
         };
-        dedup_key = Some(if settings.dedup_per_group {
-            format!("{group}\u{0}{id}")
+        let per_group = format!("{group}\u{0}{id}");
+        let (key, other) = if settings.dedup_per_group {
+            (per_group, id.clone())
         } else {
-            id.clone()
-        });
+            (id.clone(), per_group)
+        };
+        dedup_key = Some(key);
+        dedup_key_other_scope = Some(other);
         dedup_id = Some(id);
     } else if let Some(id) = entry.message_deduplication_id {
         return Err(SqsError::invalid_value(
@@ -243,8 +258,11 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
     }
 
     let md5_of_attributes = md5_of_attributes(&entry.message_attributes).map(|d| hex(&d));
-    let md5_of_system_attributes = trace_header
-        .as_deref()
+    // Only system attributes the client sent are digested back to it.
+    let md5_of_system_attributes = entry
+        .message_system_attributes
+        .get("AWSTraceHeader")
+        .and_then(|v| v.string_value.as_deref())
         .map(|t| hex(&md5_of_trace_header(t)));
     let extras =
         (!entry.message_attributes.is_empty() || trace_header.is_some() || dedup_id.is_some())
@@ -266,6 +284,7 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
             group: group.map(Arc::from),
             delay_s,
             dedup_key,
+            dedup_key_other_scope,
         },
         md5_of_attributes,
         md5_of_system_attributes,

@@ -26,14 +26,17 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let mut attrs = queue.lock().attrs.clone();
     for (key, value) in &given {
         if key == "FifoQueue" {
-            return Err(if queue.fifo {
-                SqsError::new(
-                    ErrorCode::InvalidAttributeValue,
-                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
-                )
-            } else {
-                SqsError::unknown_attribute("FifoQueue")
-            });
+            // Only a change of type is refused: `true` on a FIFO queue changes nothing.
+            if !queue.fifo {
+                return Err(SqsError::unknown_attribute("FifoQueue"));
+            }
+            if value.eq_ignore_ascii_case("true") {
+                continue;
+            }
+            return Err(SqsError::new(
+                ErrorCode::InvalidAttributeValue,
+                "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
+            ));
         }
         attrs.set(key, value)?;
     }
@@ -64,8 +67,9 @@ pub fn check_redrive_policy(
     };
     let rendered = policy.render();
     let invalid = |reason: &str| SqsError::invalid_value(&rendered, "RedrivePolicy", reason);
+    // A dead-letter queue is in the source's region (an ARN of another region names no
+    // queue here, as on SQS).
     let dlq = ctx
-        .sqs
         .queue_by_arn(&policy.dead_letter_target_arn)
         .ok_or_else(|| invalid("Dead letter target does not exist."))?;
     if dlq.fifo != attrs.fifo_queue {

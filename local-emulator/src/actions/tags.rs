@@ -17,7 +17,10 @@ pub struct TagRequest {
 
 pub async fn tag(ctx: &Context, req: TagRequest) -> SqsResult<Empty> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
-    let tags = req.tags.ok_or_else(|| SqsError::missing("Tags"))?;
+    let tags = req
+        .tags
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| SqsError::missing("Tags"))?;
     let commit = {
         let mut state = queue.lock();
         let total = state
@@ -43,7 +46,9 @@ pub struct UntagRequest {
 
 pub async fn untag(ctx: &Context, req: UntagRequest) -> SqsResult<Empty> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
-    let keys = req.tag_keys.ok_or_else(|| SqsError::missing("TagKeys"))?;
+    let keys = req.tag_keys.filter(|k| !k.is_empty()).ok_or_else(|| {
+        SqsError::invalid_parameter("Tag keys must be between 1 and 128 characters in length.")
+    })?;
     let commit = {
         let mut state = queue.lock();
         for key in &keys {

@@ -87,13 +87,19 @@ pub fn message_attributes(attributes: &Attributes) -> SqsResult<usize> {
     Ok(size)
 }
 
+/// Letters SQS accepts in attribute names besides ASCII: the Latin-1 Supplement and Latin
+/// Extended-A letters (À–ſ, without the × and ÷ signs).
+fn latin_letter(c: char) -> bool {
+    matches!(c, '\u{C0}'..='\u{17F}') && c != '\u{D7}' && c != '\u{F7}'
+}
+
 fn attribute_name(name: &str) -> SqsResult<()> {
     let lower = name.to_ascii_lowercase();
     let ok = !name.is_empty()
-        && name.len() <= 256
+        && name.chars().count() <= 256
         && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || latin_letter(c))
         && !name.starts_with('.')
         && !name.ends_with('.')
         && !name.contains("..")
@@ -133,10 +139,9 @@ pub fn attribute_value(name: &str, value: &AttributeValue, kind: &str) -> SqsRes
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| non_empty("String"))?;
             if text.chars().any(|c| !allowed_char(c)) {
-                return Err(SqsError::new(
-                    ErrorCode::InvalidMessageContents,
-                    format!("{kind} '{name}' contains invalid characters."),
-                ));
+                return Err(SqsError::invalid_parameter(format!(
+                    "{kind} '{name}' contains invalid characters."
+                )));
             }
         }
         "Number" => {
@@ -209,6 +214,26 @@ mod tests {
         assert!(message_contents("nul\u{0}").is_err());
         assert!(message_contents("\u{FFFE}").is_err());
         assert!(message_contents("\u{1F}").is_err());
+    }
+
+    #[test]
+    fn attribute_names() {
+        for ok in ["attr.1øßä", "Ĳsel", "a-b_c.d", &"é".repeat(256)] {
+            assert!(attribute_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a×b",
+            "a÷b",
+            "ǀ",
+            "a b",
+            ".a",
+            "a.",
+            "a..b",
+            "AWS.x",
+            &"é".repeat(257),
+        ] {
+            assert!(attribute_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

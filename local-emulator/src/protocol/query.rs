@@ -107,10 +107,27 @@ pub fn to_json(action: &str, params: &[(String, String)]) -> Value {
     convert(action, &root)
 }
 
+/// List parameters by the name botocore gives an empty list: it sends `Name=` (e.g.
+/// `MessageAttributeNames=`, `Entries=`), which means an empty list, not a string.
+const EMPTY_LIST_NAMES: &[&str] = &[
+    "AWSAccountIds",
+    "Actions",
+    "AttributeNames",
+    "Entries",
+    "MessageAttributeNames",
+    "MessageSystemAttributeNames",
+    "TagKeys",
+];
+
 fn convert(action: &str, node: &Node) -> Value {
     let mut out = Map::new();
     for (key, child) in &node.children {
         match key.as_str() {
+            k if EMPTY_LIST_NAMES.contains(&k) && child.children.is_empty() => {
+                if child.value.as_deref().is_some_and(str::is_empty) {
+                    out.insert(k.to_string(), Value::Array(Vec::new()));
+                }
+            }
             "Attribute" => {
                 let map = name_value_map(child, "Name", "Value");
                 out.insert("Attributes".into(), Value::Object(map));
@@ -215,13 +232,18 @@ pub fn render(action: &str, json: &[u8], request_id: &str) -> String {
     let value: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
     let mut xml = String::from("<?xml version=\"1.0\"?>");
     xml.push_str(&format!("<{action}Response xmlns=\"{NAMESPACE}\">"));
-    // Actions with an output shape always carry their Result element, even when empty.
+    // Actions with an output shape always carry their Result element, even when empty
+    // (`<ReceiveMessageResult/>` for an empty receive).
     if !NO_RESULT.contains(&action) {
-        xml.push_str(&format!("<{action}Result>"));
+        let mut fields = String::new();
         for (key, v) in value.as_object().into_iter().flatten() {
-            render_field(&mut xml, action, key, v);
+            render_field(&mut fields, action, key, v);
         }
-        xml.push_str(&format!("</{action}Result>"));
+        if fields.is_empty() {
+            xml.push_str(&format!("<{action}Result/>"));
+        } else {
+            xml.push_str(&format!("<{action}Result>{fields}</{action}Result>"));
+        }
     }
     xml.push_str(&format!(
         "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
@@ -315,13 +337,48 @@ fn escape_into(out: &mut String, text: &str) {
     }
 }
 
-/// An error as `<ErrorResponse>`. The Query protocol words NonExistentQueue differently.
-pub fn error(error: &SqsError, request_id: &str) -> String {
-    let message = if error.code == ErrorCode::QueueDoesNotExist {
+/// A Query action's reply for a client that asked for JSON (`Accept: application/json`):
+/// `{"<Action>Response": {"<Action>Result": <the JSON protocol's output>, "ResponseMetadata":
+/// {"RequestId": …}}}`, without the Result for actions that have no output.
+pub fn render_json(action: &str, json: &[u8], request_id: &str) -> String {
+    let result: Value = serde_json::from_slice(json).unwrap_or_else(|_| Value::Object(Map::new()));
+    let mut response = Map::new();
+    if !NO_RESULT.contains(&action) {
+        response.insert(format!("{action}Result"), result);
+    }
+    response.insert(
+        "ResponseMetadata".into(),
+        serde_json::json!({"RequestId": request_id}),
+    );
+    serde_json::json!({ format!("{action}Response"): response }).to_string()
+}
+
+/// An error for a Query client that asked for JSON: `{"Error": {"Type", "Code", "Message"},
+/// "RequestId"}`, the `<ErrorResponse>` fields as JSON.
+pub fn error_json(error: &SqsError, request_id: &str) -> String {
+    serde_json::json!({
+        "Error": {
+            "Type": if error.code.sender_fault() { "Sender" } else { "Receiver" },
+            "Code": error.code.legacy_code(),
+            "Message": query_message(error),
+        },
+        "RequestId": request_id,
+    })
+    .to_string()
+}
+
+/// The Query protocol words NonExistentQueue differently.
+fn query_message(error: &SqsError) -> String {
+    if error.code == ErrorCode::QueueDoesNotExist {
         "The specified queue does not exist for this wsdl version.".to_string()
     } else {
         error.message.clone()
-    };
+    }
+}
+
+/// An error as `<ErrorResponse>`.
+pub fn error(error: &SqsError, request_id: &str) -> String {
+    let message = query_message(error);
     let mut xml =
         format!("<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>");
     xml.push_str(if error.code.sender_fault() {
@@ -368,6 +425,17 @@ mod tests {
             to_json("CreateQueue", &params),
             json!({"QueueName": "q", "Attributes": {"DelaySeconds": "3"}, "tags": {"t": "x"}})
         );
+        // botocore's empty lists: `Name=` with no index.
+        let params = parse_form("MessageAttributeNames=&AttributeNames=&QueueUrl=u");
+        assert_eq!(
+            to_json("ReceiveMessage", &params),
+            json!({"MessageAttributeNames": [], "AttributeNames": [], "QueueUrl": "u"})
+        );
+        let params = parse_form("Entries=&QueueUrl=u");
+        assert_eq!(
+            to_json("SendMessageBatch", &params),
+            json!({"Entries": [], "QueueUrl": "u"})
+        );
         let params =
             parse_form("AttributeName.1=All&MessageAttributeName.1=All&MaxNumberOfMessages=10");
         assert_eq!(
@@ -387,6 +455,12 @@ mod tests {
         );
         let xml = render("DeleteMessage", b"{}", "r2");
         assert!(!xml.contains("DeleteMessageResult"));
+        let xml = render("ReceiveMessage", b"{}", "r5");
+        assert!(xml.contains("<ReceiveMessageResult/>"), "{xml}");
+        assert_eq!(
+            render_json("GetQueueUrl", br#"{"QueueUrl":"u"}"#, "r6"),
+            r#"{"GetQueueUrlResponse":{"GetQueueUrlResult":{"QueueUrl":"u"},"ResponseMetadata":{"RequestId":"r6"}}}"#
+        );
         let xml = render(
             "ReceiveMessage",
             br#"{"Messages":[{"MessageId":"m","Body":"a<b","Attributes":{"SentTimestamp":"1"}}]}"#,

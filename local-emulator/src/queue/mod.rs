@@ -38,6 +38,7 @@ pub const DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 pub struct Queue {
     pub id: u64,
+    pub region: String,
     pub account: String,
     pub name: String,
     pub arn: String,
@@ -52,9 +53,9 @@ pub struct Queue {
 impl Queue {
     pub fn new(
         id: u64,
+        region: String,
         account: String,
         name: String,
-        region: &str,
         attrs: QueueAttributes,
         tags: BTreeMap<String, String>,
         created_s: u64,
@@ -63,6 +64,7 @@ impl Queue {
         let fifo = attrs.fifo_queue;
         Self {
             id,
+            region,
             account,
             name,
             arn,
@@ -90,6 +92,10 @@ pub struct NewMessage {
     pub delay_s: u32,
     /// FIFO only: the deduplication key (scope already applied).
     pub dedup_key: Option<String>,
+    /// FIFO only: the same id under the other deduplication scope. Entries keep the scope
+    /// they were made under (SQS applies a changed DeduplicationScope only to new entries),
+    /// so a send is a duplicate if either form is in the window.
+    pub dedup_key_other_scope: Option<String>,
 }
 
 pub enum SendOutcome {
@@ -129,9 +135,10 @@ pub struct Redrive<'a> {
     pub source_arn: &'a str,
 }
 
+/// A FIFO message group: its messages in send order. It is deliverable while its first
+/// message is visible; a group whose first message is in flight (or delayed) is locked.
 struct Group {
     seqs: VecDeque<u64>,
-    inflight: u32,
     listed: bool,
 }
 
@@ -214,9 +221,20 @@ impl QueueState {
         self.messages.is_empty()
     }
 
-    /// The earliest moment a delayed or in-flight message may become visible.
-    pub fn next_timer_ms(&self) -> Option<u64> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    /// The earliest moment a delayed or in-flight message may become visible, or a message
+    /// may reach the end of its retention (which can unlock a FIFO group): when a parked
+    /// receive must look again.
+    pub fn next_wake_ms(&self) -> Option<u64> {
+        let timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        let retention_ms = u64::from(self.attrs.message_retention_period) * 1000;
+        let expiry = self
+            .retention
+            .peek()
+            .map(|Reverse((sent_ms, _))| sent_ms + retention_ms);
+        match (timer, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Applies everything that is due at `now_ms`: delays and visibility timeouts that ended,
@@ -290,9 +308,13 @@ impl QueueState {
         now_ms: u64,
         ops: &mut Vec<StoreOp>,
     ) -> SendOutcome {
-        if let Some(key) = &new.dedup_key
-            && let Some(entry) = self.dedup.get(key)
-            && entry.expires_ms > now_ms
+        let in_window = |key: &Option<String>| {
+            key.as_ref()
+                .and_then(|k| self.dedup.get(k))
+                .filter(|entry| entry.expires_ms > now_ms)
+        };
+        if let Some(entry) =
+            in_window(&new.dedup_key).or_else(|| in_window(&new.dedup_key_other_scope))
         {
             return SendOutcome::Duplicate {
                 id: entry.id,
@@ -347,13 +369,9 @@ impl QueueState {
             let group = message.group.clone().unwrap_or_else(|| Arc::from(""));
             let entry = self.groups.entry(group).or_insert_with(|| Group {
                 seqs: VecDeque::new(),
-                inflight: 0,
                 listed: false,
             });
             entry.seqs.push_back(seq);
-            if in_flight {
-                entry.inflight += 1;
-            }
         }
         message.state = State::Delayed;
         if in_flight || delayed {
@@ -402,29 +420,26 @@ impl QueueState {
             State::Delayed => self.n_delayed -= 1,
             State::InFlight => self.n_inflight -= 1,
         }
-        let was_in_flight = message.state == State::InFlight;
         message.state = State::Ready;
         message.timer_gen = message.timer_gen.wrapping_add(1);
         self.n_ready += 1;
         if self.fifo {
             let group_name = message.group.clone().unwrap_or_else(|| Arc::from(""));
-            if let Some(group) = self.groups.get_mut(&group_name) {
-                if was_in_flight {
-                    group.inflight -= 1;
-                }
-                self.list_group_if_ready(&group_name);
-            }
+            self.list_group_if_ready(&group_name);
         } else {
             self.ready.push_back((seq, message.timer_gen));
         }
     }
 
-    /// Puts a FIFO group on the ready list if it is unlocked and its head is visible.
+    /// Puts a FIFO group on the ready list if its head is visible. Only the head matters:
+    /// when an in-flight head becomes visible again while later messages of its group are
+    /// still in flight, SQS delivers the head again (order is kept: nothing behind the head
+    /// is delivered before it).
     fn list_group_if_ready(&mut self, name: &Arc<str>) {
         let Some(group) = self.groups.get_mut(name) else {
             return;
         };
-        if group.listed || group.inflight > 0 {
+        if group.listed {
             return;
         }
         let head_ready = group
@@ -451,9 +466,6 @@ impl QueueState {
             if let Some(group) = self.groups.get_mut(&group_name) {
                 if let Some(pos) = group.seqs.iter().position(|s| *s == seq) {
                     group.seqs.remove(pos);
-                }
-                if message.state == State::InFlight {
-                    group.inflight -= 1;
                 }
                 if group.seqs.is_empty() {
                     self.groups.remove(&group_name);
@@ -576,24 +588,17 @@ impl QueueState {
                 break;
             };
             match self.groups.get_mut(&name) {
-                Some(group) => {
-                    group.listed = false;
-                    if group.inflight > 0 {
-                        continue; // locked while any of its messages is in flight
-                    }
-                }
+                Some(group) => group.listed = false,
                 None => continue,
             }
+            // From the head on, take visible messages in order; stop at the first that is
+            // not (in flight or delayed): nothing behind it may be delivered first.
+            let mut next = 0;
             loop {
                 if out.len() >= opts.max || self.n_inflight >= FIFO_INFLIGHT_LIMIT {
                     break;
                 }
-                let Some(group) = self.groups.get(&name) else {
-                    break;
-                };
-                // Messages taken from this group so far are in flight at its front.
-                let taken = group.inflight as usize;
-                let Some(&seq) = group.seqs.get(taken) else {
+                let Some(&seq) = self.groups.get(&name).and_then(|g| g.seqs.get(next)) else {
                     break;
                 };
                 if self.messages.get(&seq).map(|m| m.state) != Some(State::Ready) {
@@ -603,11 +608,8 @@ impl QueueState {
                     self.move_out(seq, opts, moved, ops);
                     continue;
                 }
-                let delivery = self.deliver(seq, opts.visibility_s, now_ms, ops);
-                if let Some(group) = self.groups.get_mut(&name) {
-                    group.inflight += 1;
-                }
-                out.push(delivery);
+                out.push(self.deliver(seq, opts.visibility_s, now_ms, ops));
+                next += 1;
             }
             self.list_group_if_ready(&name);
         }
@@ -685,11 +687,14 @@ impl QueueState {
         delivery
     }
 
-    /// Deletes the message a receipt handle names.
+    /// Deletes the message a receipt handle names. On a standard queue any handle the
+    /// message was received with deletes it; on a FIFO queue only the current one, while its
+    /// visibility timeout lasts (SQS: "The receipt handle has expired").
     pub fn delete(
         &mut self,
         handle: &ReceiptHandle,
         raw_handle: &str,
+        now_ms: u64,
         ops: &mut Vec<StoreOp>,
     ) -> SqsResult<()> {
         let Some(message) = self
@@ -699,7 +704,7 @@ impl QueueState {
         else {
             return Ok(()); // already gone: deletes are idempotent
         };
-        if message.receive_count != handle.receive_count && self.fifo {
+        if self.fifo && !is_current_flight(message, handle, now_ms) {
             return Err(ReceiptHandle::expired(raw_handle));
         }
         self.remove(handle.seq);
@@ -707,7 +712,12 @@ impl QueueState {
         Ok(())
     }
 
-    /// Changes the visibility timeout of an in-flight message.
+    /// Changes the visibility timeout of a received message.
+    ///
+    /// On a standard queue SQS accepts any handle the message was received with while the
+    /// message exists: an in-flight message gets the new timeout (0 makes it visible now), and
+    /// one whose timeout already passed becomes invisible again for the new timeout. On a FIFO
+    /// queue only the current handle works, while the message is in flight.
     pub fn change_visibility(
         &mut self,
         handle: &ReceiptHandle,
@@ -720,18 +730,22 @@ impl QueueState {
         let Some(message) = self
             .messages
             .get_mut(&handle.seq)
-            .filter(|m| receipt::salt_of(m.id) == handle.salt)
+            .filter(|m| receipt::salt_of(m.id) == handle.salt && m.state != State::Delayed)
         else {
-            return Err(ReceiptHandle::expired(raw_handle));
-        };
-        if message.receive_count != handle.receive_count {
-            return Err(ReceiptHandle::expired(raw_handle));
-        }
-        if message.state != State::InFlight {
-            return Err(SqsError::new(
-                ErrorCode::MessageNotInflight,
+            return Err(SqsError::invalid_value(
+                raw_handle,
+                "ReceiptHandle",
                 "Message does not exist or is not available for visibility timeout change.",
             ));
+        };
+        if self.fifo && !is_current_flight(message, handle, now_ms) {
+            return Err(ReceiptHandle::expired(raw_handle));
+        }
+        if message.state == State::Ready {
+            if visibility_s > 0 {
+                self.hide(handle.seq, now_ms + u64::from(visibility_s) * 1000, ops);
+            }
+            return Ok(());
         }
         message.visible_at_ms = now_ms + u64::from(visibility_s) * 1000;
         ops.push(StoreOp::UpdateMessage {
@@ -753,6 +767,27 @@ impl QueueState {
         Ok(())
     }
 
+    /// Makes a visible message of a standard queue invisible until `until_ms` (a visibility
+    /// change through a handle whose timeout had already passed).
+    fn hide(&mut self, seq: u64, until_ms: u64, ops: &mut Vec<StoreOp>) {
+        let Some(message) = self.messages.get_mut(&seq) else {
+            return;
+        };
+        message.state = State::InFlight;
+        message.timer_gen = message.timer_gen.wrapping_add(1); // its ready-list entry is stale
+        message.visible_at_ms = until_ms;
+        self.timers
+            .push(Reverse((until_ms, seq, message.timer_gen)));
+        ops.push(StoreOp::UpdateMessage {
+            seq,
+            visible_at_ms: until_ms,
+            receive_count: message.receive_count,
+            first_receive_ms: message.first_receive_ms,
+        });
+        self.n_ready -= 1;
+        self.n_inflight += 1;
+    }
+
     /// Takes up to `max` visible messages out of the queue for a message move task, in
     /// delivery order. The caller writes each one's new home into `ops` under this lock.
     pub fn take_for_move(&mut self, max: usize, now_ms: u64, ops: &mut Vec<StoreOp>) -> Vec<Moved> {
@@ -766,7 +801,6 @@ impl QueueState {
                 let head = self
                     .groups
                     .get(&name)
-                    .filter(|g| g.inflight == 0)
                     .and_then(|g| g.seqs.front().copied())
                     .filter(|seq| {
                         self.messages
@@ -799,8 +833,11 @@ impl QueueState {
         taken
     }
 
-    /// Deletes every message (PurgeQueue). Deduplication windows stay, as in SQS.
+    /// Deletes every message (PurgeQueue), and on a FIFO queue its deduplication window: SQS
+    /// delivers a message sent after a purge even with a deduplication id used before it.
     pub fn purge(&mut self, ops: &mut Vec<StoreOp>) {
+        self.dedup.clear();
+        self.dedup_order.clear();
         self.messages.clear();
         self.ready.clear();
         self.timers.clear();
@@ -819,6 +856,14 @@ impl QueueState {
     pub fn record(&self, seq: u64, m: &Message) -> MessageRecord {
         message_record(self.queue_id, seq, m)
     }
+}
+
+/// Whether `handle` is the one the message's current receive issued, and that receive's
+/// visibility timeout has not passed.
+fn is_current_flight(message: &Message, handle: &ReceiptHandle, now_ms: u64) -> bool {
+    message.receive_count == handle.receive_count
+        && message.state == State::InFlight
+        && message.visible_at_ms > now_ms
 }
 
 pub fn message_record(queue_id: u64, seq: u64, m: &Message) -> MessageRecord {

@@ -21,6 +21,8 @@ use crate::queue::message::MessageExtras;
 #[derive(Debug, Clone)]
 pub struct QueueRecord {
     pub id: u64,
+    /// None for queues stored before queues had regions: they belong to the default region.
+    pub region: Option<String>,
     pub account: String,
     pub name: String,
     /// `QueueAttributes` as JSON.
@@ -70,6 +72,7 @@ pub enum StoreOp {
         first_receive_ms: u64,
     },
     DeleteMessage(u64),
+    /// Every message of a queue and its deduplication entries.
     Purge(u64),
     PutDedup(Box<DedupRecord>),
 }

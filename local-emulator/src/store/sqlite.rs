@@ -16,6 +16,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS queues (
     id INTEGER PRIMARY KEY,
+    region TEXT,
     account TEXT NOT NULL,
     name TEXT NOT NULL,
     attributes TEXT NOT NULL,
@@ -46,7 +47,8 @@ CREATE TABLE IF NOT EXISTS dedup (
 ) WITHOUT ROWID;
 ";
 
-const FORMAT_VERSION: &str = "1";
+/// Format 2 added `queues.region` (NULL: a queue stored by format 1, in the default region).
+const FORMAT_VERSION: &str = "2";
 
 /// Opens (or creates) the database under `dir`, reads everything back, and starts the writer.
 pub fn open(dir: &Path, now_ms: u64) -> Result<(Store, Snapshot, JoinHandle<()>), String> {
@@ -91,6 +93,12 @@ fn check_format(conn: &Connection) -> Result<(), String> {
             .map(drop)
             .map_err(|e| e.to_string()),
         Some(FORMAT_VERSION) => Ok(()),
+        Some("1") => conn
+            .execute_batch(
+                "ALTER TABLE queues ADD COLUMN region TEXT;
+                 UPDATE meta SET value = '2' WHERE key = 'format';",
+            )
+            .map_err(|e| format!("cannot upgrade the data directory to format 2: {e}")),
         Some(other) => Err(format!(
             "data directory has storage format {other}; this build reads format {FORMAT_VERSION}"
         )),
@@ -107,18 +115,19 @@ fn load(conn: &Connection, now_ms: u64) -> rusqlite::Result<Snapshot> {
     conn.execute("DELETE FROM dedup WHERE expires_ms <= ?1", [now_ms as i64])?;
     let mut snapshot = Snapshot::default();
     let mut stmt = conn.prepare(
-        "SELECT id, account, name, attributes, tags, created_s, modified_s FROM queues ORDER BY id",
+        "SELECT id, region, account, name, attributes, tags, created_s, modified_s FROM queues ORDER BY id",
     )?;
     snapshot.queues = stmt
         .query_map([], |r| {
             Ok(QueueRecord {
                 id: r.get::<_, i64>(0)? as u64,
-                account: r.get(1)?,
-                name: r.get(2)?,
-                attributes: r.get(3)?,
-                tags: r.get(4)?,
-                created_s: r.get::<_, i64>(5)? as u64,
-                modified_s: r.get::<_, i64>(6)? as u64,
+                region: r.get(1)?,
+                account: r.get(2)?,
+                name: r.get(3)?,
+                attributes: r.get(4)?,
+                tags: r.get(5)?,
+                created_s: r.get::<_, i64>(6)? as u64,
+                modified_s: r.get::<_, i64>(7)? as u64,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -206,11 +215,12 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()
     match op {
         StoreOp::PutQueue(q) => {
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO queues (id, account, name, attributes, tags, created_s, modified_s)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR REPLACE INTO queues (id, region, account, name, attributes, tags, created_s, modified_s)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 q.id as i64,
+                q.region,
                 q.account,
                 q.name,
                 q.attributes,
@@ -273,6 +283,8 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()
         }
         StoreOp::Purge(queue_id) => {
             tx.prepare_cached("DELETE FROM messages WHERE queue_id = ?1")?
+                .execute([*queue_id as i64])?;
+            tx.prepare_cached("DELETE FROM dedup WHERE queue_id = ?1")?
                 .execute([*queue_id as i64])?;
         }
         StoreOp::PutDedup(d) => {

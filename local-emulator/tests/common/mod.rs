@@ -29,7 +29,11 @@ impl Harness {
     }
 
     pub async fn durable() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::durable_in(tempfile::tempdir().expect("temp dir")).await
+    }
+
+    /// A durable emulator on a data directory the test prepared.
+    pub async fn durable_in(dir: tempfile::TempDir) -> Self {
         let emulator = start_durable(dir.path()).await;
         let client = client(&emulator.endpoint(), "AKIDEXAMPLE");
         Self {
@@ -156,9 +160,18 @@ pub fn client(endpoint: &str, access_key: &str) -> Client {
 }
 
 pub fn client_with_secret(endpoint: &str, access_key: &str, secret: &str) -> Client {
+    client_for(endpoint, access_key, secret, "us-east-1")
+}
+
+/// A client that signs for another region.
+pub fn client_in(endpoint: &str, access_key: &str, region: &str) -> Client {
+    client_for(endpoint, access_key, "secret", region)
+}
+
+fn client_for(endpoint: &str, access_key: &str, secret: &str, region: &str) -> Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
         .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled())
@@ -215,16 +228,36 @@ macro_rules! both_stores {
     };
 }
 
-/// One raw HTTP/1.1 request, for pinning exact wire shapes. Returns (status, headers, body).
+/// One raw HTTP/1.1 POST to `/`, for pinning exact wire shapes. Returns (status, headers,
+/// body).
 pub async fn raw_post(
     addr: std::net::SocketAddr,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, String) {
+    raw_request(addr, "POST", "/", headers, body).await
+}
+
+/// The value of a response header (names lower-case), or "".
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// One raw HTTP/1.1 request. Returns (status, headers, body).
+pub async fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
