@@ -35,26 +35,36 @@ struct Signature {
     signature: String,
     amz_date: String,
     from_query: bool,
+    /// A presigned URL's X-Amz-Expires.
+    expires: Option<String>,
 }
 
-/// Verifies a request's SigV4 signature; returns the access key id it was signed with.
+/// How far a signature's X-Amz-Date may be from now, either way (AWS's window).
+pub const MAX_CLOCK_SKEW_S: i64 = 15 * 60;
+/// The longest a presigned URL may be valid (X-Amz-Expires).
+pub const MAX_PRESIGNED_EXPIRY_S: i64 = 7 * 24 * 3600;
+
+/// Verifies a request's SigV4 signature at `now_s` (Unix seconds); returns the access key id
+/// it was signed with. The payload hash is computed from the body actually received (the
+/// `x-amz-content-sha256` header is not trusted), X-Amz-Date must be within 15 minutes of now,
+/// and a presigned URL must not have outlived its X-Amz-Expires.
 pub fn verify(
     credentials: &HashMap<String, String>,
     req: &SignedRequest<'_>,
+    now_s: i64,
 ) -> Result<String, SqsError> {
     let sig = parse(req)?;
+    check_time(&sig, now_s)?;
     let secret = credentials.get(&sig.key_id).ok_or_else(|| {
         error(
             ErrorCode::InvalidClientTokenId,
             "The security token included in the request is invalid.",
         )
     })?;
-    // A presigned URL cannot know its payload: signers use UNSIGNED-PAYLOAD there (botocore)
-    // or the hash of the body; accept either for the query-string form.
-    let body_hash = header(req, "x-amz-content-sha256")
-        .map(str::to_string)
-        .unwrap_or_else(|| hex(&Sha256::digest(req.body)));
-    let mut payload_hashes = vec![body_hash];
+    // The hash of the body that arrived: a captured request's body cannot be swapped under
+    // its signature. A presigned URL cannot know its payload: signers use UNSIGNED-PAYLOAD
+    // there (botocore) or the hash of the body; accept either for the query-string form.
+    let mut payload_hashes = vec![hex(&Sha256::digest(req.body))];
     if sig.from_query {
         payload_hashes.insert(0, "UNSIGNED-PAYLOAD".to_string());
     }
@@ -86,6 +96,137 @@ pub fn verify(
         ));
     }
     Ok(sig.key_id)
+}
+
+/// AWS's time rules: X-Amz-Date within 15 minutes of now (header form), or a presigned URL
+/// used within its X-Amz-Expires (at most 7 days); the scope's date is X-Amz-Date's.
+fn check_time(sig: &Signature, now_s: i64) -> Result<(), SqsError> {
+    let signed_s = parse_amz_date(&sig.amz_date).ok_or_else(|| {
+        incomplete(&format!(
+            "Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601",
+            sig.amz_date
+        ))
+    })?;
+    if !sig.amz_date.starts_with(&sig.date) {
+        return Err(error(
+            ErrorCode::SignatureDoesNotMatch,
+            &format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{}'.",
+                sig.date,
+                &sig.amz_date[..8.min(sig.amz_date.len())],
+                sig.amz_date
+            ),
+        ));
+    }
+    if let Some(expires) = &sig.expires {
+        let expires_s: i64 = expires
+            .parse()
+            .ok()
+            .filter(|e| (1..=MAX_PRESIGNED_EXPIRY_S).contains(e))
+            .ok_or_else(|| {
+                incomplete(&format!(
+                    "X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRY_S} seconds (a week); got {expires}."
+                ))
+            })?;
+        if now_s > signed_s + expires_s {
+            return Err(error(ErrorCode::RequestExpired, "Request has expired."));
+        }
+        if signed_s > now_s + MAX_CLOCK_SKEW_S {
+            return Err(not_yet_current(&sig.amz_date, now_s));
+        }
+        return Ok(());
+    }
+    if signed_s < now_s - MAX_CLOCK_SKEW_S {
+        return Err(error(
+            ErrorCode::SignatureDoesNotMatch,
+            &format!(
+                "Signature expired: {} is now earlier than {} ({} - 15 min.)",
+                sig.amz_date,
+                format_amz_date(now_s - MAX_CLOCK_SKEW_S),
+                format_amz_date(now_s)
+            ),
+        ));
+    }
+    if signed_s > now_s + MAX_CLOCK_SKEW_S {
+        return Err(not_yet_current(&sig.amz_date, now_s));
+    }
+    Ok(())
+}
+
+fn not_yet_current(amz_date: &str, now_s: i64) -> SqsError {
+    error(
+        ErrorCode::SignatureDoesNotMatch,
+        &format!(
+            "Signature not yet current: {amz_date} is still later than {} ({} + 15 min.)",
+            format_amz_date(now_s + MAX_CLOCK_SKEW_S),
+            format_amz_date(now_s)
+        ),
+    )
+}
+
+/// `YYYYMMDD'T'HHMMSS'Z'` to Unix seconds.
+pub fn parse_amz_date(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// Unix seconds to `YYYYMMDD'T'HHMMSS'Z'`.
+pub fn format_amz_date(unix_s: i64) -> String {
+    let days = unix_s.div_euclid(86_400);
+    let secs = unix_s.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn header<'a>(req: &'a SignedRequest<'_>, name: &str) -> Option<&'a str> {
@@ -161,6 +302,9 @@ fn parse(req: &SignedRequest<'_>) -> Result<Signature, SqsError> {
         signature,
         amz_date,
         from_query,
+        expires: from_query
+            .then(|| query.get("X-Amz-Expires").cloned())
+            .flatten(),
     })
 }
 
@@ -266,7 +410,8 @@ fn encode(s: &str) -> String {
     out
 }
 
-fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+/// HMAC-SHA256 (RFC 2104).
+pub(crate) fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
     const BLOCK: usize = 64;
     let mut key_block = [0u8; BLOCK];
     if key.len() > BLOCK {
@@ -344,6 +489,22 @@ mod tests {
         assert_eq!(scope.account(), None);
         assert_eq!(CredentialScope::of(Some("Basic abc"), ""), None);
         assert_eq!(CredentialScope::of(None, "Action=ListQueues"), None);
+    }
+
+    #[test]
+    fn amz_dates() {
+        assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
+        assert_eq!(parse_amz_date("20240229T123456Z"), Some(1_709_210_096));
+        assert_eq!(format_amz_date(1_709_210_096), "20240229T123456Z");
+        for bad in [
+            "",
+            "20241301T000000Z",
+            "2024-01-01T00:00:00Z",
+            "20240101T000000",
+            "2024010１T000000Z",
+        ] {
+            assert_eq!(parse_amz_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -95,6 +95,10 @@ pub enum ErrorCode {
     QueueDoesNotExist,
     QueueNameExists,
     ReceiptHandleIsInvalid,
+    RequestExpired,
+    RequestTooLarge,
+    RequestTimeout,
+    AccessDenied,
     ResourceNotFound,
     SerializationException,
     TooManyEntriesInBatchRequest,
@@ -132,6 +136,10 @@ impl ErrorCode {
             QueueDoesNotExist => "QueueDoesNotExist",
             QueueNameExists => "QueueNameExists",
             ReceiptHandleIsInvalid => "ReceiptHandleIsInvalid",
+            RequestExpired => "RequestExpired",
+            RequestTooLarge => "RequestEntityTooLarge",
+            RequestTimeout => "RequestTimeout",
+            AccessDenied => "AccessDeniedException",
             ResourceNotFound => "ResourceNotFoundException",
             SerializationException => "SerializationException",
             TooManyEntriesInBatchRequest => "TooManyEntriesInBatchRequest",
@@ -181,6 +189,10 @@ impl ErrorCode {
             QueueDoesNotExist => "AWS.SimpleQueueService.NonExistentQueue",
             QueueNameExists => "QueueAlreadyExists",
             ReceiptHandleIsInvalid => "ReceiptHandleIsInvalid",
+            RequestExpired => "RequestExpired",
+            RequestTooLarge => "RequestEntityTooLarge",
+            RequestTimeout => "RequestTimeout",
+            AccessDenied => "AccessDenied",
             ResourceNotFound => "ResourceNotFoundException",
             SerializationException => "SerializationException",
             TooManyEntriesInBatchRequest => "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
@@ -204,6 +216,7 @@ impl ErrorCode {
         match self {
             InvalidAddress | ReceiptHandleIsInvalid | ResourceNotFound | UnknownOperation => 404,
             InvalidSecurity
+            | AccessDenied
             | OverLimit
             | PurgeQueueInProgress
             | IncompleteSignature
@@ -211,6 +224,8 @@ impl ErrorCode {
             | MissingAuthenticationToken
             | SignatureDoesNotMatch => 403,
             InternalError => 500,
+            RequestTooLarge => 413,
+            RequestTimeout => 408,
             _ => 400,
         }
     }

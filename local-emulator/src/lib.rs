@@ -1,7 +1,8 @@
 //! lockgate-emulator: an SQS-compatible server.
 //!
 //! Map of the crate (a request flows top to bottom):
-//! - [`server`]: HTTP accept loop, protocol detection, graceful shutdown.
+//! - [`server`]: HTTP accept loop, connection limits, graceful shutdown.
+//! - [`request`]: one request: authentication, browser rules, body limits, protocol detection.
 //! - [`auth`]: opt-in SigV4 verification.
 //! - [`protocol`]: wire codecs (AWS JSON 1.0); errors meet the wire only here.
 //! - [`actions`]: one module per SQS action: decode → validate → apply → response.
@@ -18,10 +19,11 @@ pub mod error;
 pub mod move_tasks;
 pub mod protocol;
 pub mod queue;
+pub mod request;
 pub mod server;
 pub mod sqs;
 pub mod store;
 pub mod sts;
 
-pub use server::{EmulatorConfig, RunningEmulator, serve};
+pub use server::{EmulatorConfig, Limits, RunningEmulator, serve};
 pub use sqs::{Config, Sqs};

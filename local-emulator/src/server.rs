@@ -1,31 +1,67 @@
-//! HTTP: accepts connections, recognises the protocol, runs the action, renders the reply.
+//! HTTP: the accept loop and the connection limits that keep one client (or a hostile one)
+//! from holding the server: a cap on concurrent connections, a deadline for request headers
+//! (which is also the idle keep-alive timeout), a deadline and a size cap for bodies, and a
+//! budget for all body bytes buffered at once. Each request is handled in [`crate::request`].
 //! Shutdown is passed in as a future; open requests finish (long polls return at once) and the
 //! store is flushed before [`RunningEmulator::shutdown`] returns.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
-use crate::actions::{self, Context};
-use crate::auth::{self, CredentialScope};
-use crate::error::{ErrorCode, SqsError};
-use crate::protocol::{json, query};
-use crate::sqs::{Config, Sqs, is_region_name, region_of_host};
-use crate::sts;
+use crate::request::{self, Shared};
+use crate::sqs::{Config, Sqs};
 
-/// Request bodies above this are refused before parsing (SQS's own cap on a batch is 1 MiB of
-/// payload; JSON escaping can make the body larger than its payload).
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// What one connection or request may hold, in time and memory.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Time to send a request's headers, counted from when the server is ready to read them:
+    /// slow headers and idle keep-alive connections are closed after it.
+    pub header_read_timeout: Duration,
+    /// Time to send a whole request body once its headers arrived.
+    pub body_read_timeout: Duration,
+    /// The largest request body; a larger Content-Length is refused before reading any of it
+    /// (SQS's cap on a batch is 1 MiB of payload; form-encoding can triple it).
+    pub max_body_bytes: usize,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Body bytes all connections together may have buffered at once.
+    pub max_buffered_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(60),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_connections: default_max_connections(),
+            max_buffered_body_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Below the process's open-file limit, with room for the store and function processes.
+fn default_max_connections() -> usize {
+    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3)?.parse::<usize>().ok())
+        })
+        .unwrap_or(1024);
+    soft_limit.saturating_sub(128).clamp(64, 10_000)
+}
 
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -33,6 +69,10 @@ pub struct EmulatorConfig {
     /// `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
     pub sqs: Config,
+    pub limits: Limits,
+    /// Browser origins (`http://localhost:3000`) whose pages may call the emulator; others
+    /// are refused (see [`crate::request`]). The emulator's own origin is always allowed.
+    pub allowed_origins: Vec<String>,
 }
 
 impl EmulatorConfig {
@@ -42,6 +82,8 @@ impl EmulatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: None,
             sqs: Config::default(),
+            limits: Limits::default(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -50,6 +92,8 @@ impl EmulatorConfig {
 pub struct RunningEmulator {
     pub addr: SocketAddr,
     pub sqs: Arc<Sqs>,
+    connections: Arc<Semaphore>,
+    max_connections: usize,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -75,12 +119,23 @@ impl RunningEmulator {
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, sqs.clone(), async {
-            let _ = stopped.await;
-        }));
+        let max_connections = config.limits.max_connections;
+        let connections = Arc::new(Semaphore::new(max_connections));
+        let task = tokio::spawn(serve_with(
+            listener,
+            sqs.clone(),
+            config.limits,
+            config.allowed_origins,
+            connections.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Ok(Self {
             addr,
             sqs,
+            connections,
+            max_connections,
             stop: Some(stop),
             task,
             writer,
@@ -89,6 +144,11 @@ impl RunningEmulator {
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Connections being served now.
+    pub fn open_connections(&self) -> usize {
+        self.max_connections - self.connections.available_permits()
     }
 
     /// Stops accepting, lets open requests finish, and flushes the store.
@@ -112,304 +172,89 @@ impl RunningEmulator {
 pub async fn serve(
     listener: TcpListener,
     sqs: Arc<Sqs>,
+    limits: Limits,
+    allowed_origins: Vec<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let app = Router::new()
-        .fallback(handle)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(sqs.clone());
-    let closing = sqs.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.close();
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "emulator server stopped");
-    }
-}
-
-static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
-
-fn request_id() -> String {
-    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    crate::queue::message::format_message_id((0x5eed_u128 << 112) | u128::from(n))
-}
-
-/// How a reply goes back: the JSON protocol, or the Query protocol in XML or (when the client
-/// asks with `Accept: application/json`) in JSON.
-#[derive(Clone, Copy)]
-enum ReplyFormat {
-    Json,
-    QueryXml,
-    QueryJson,
-}
-
-impl ReplyFormat {
-    fn error(self, error: &SqsError, request_id: &str) -> Response {
-        match self {
-            ReplyFormat::Json => json_error(error, request_id),
-            ReplyFormat::QueryXml | ReplyFormat::QueryJson => {
-                let status = StatusCode::from_u16(error.code.http_status())
-                    .unwrap_or(StatusCode::BAD_REQUEST);
-                let (body, content_type) = if matches!(self, ReplyFormat::QueryJson) {
-                    (query::error_json(error, request_id), JSON_CONTENT_TYPE)
-                } else {
-                    (query::error(error, request_id), query::CONTENT_TYPE)
-                };
-                let mut response = (status, body).into_response();
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-                response
-            }
-        }
-    }
-}
-
-const JSON_CONTENT_TYPE: &str = "application/json";
-
-async fn handle(
-    State(sqs): State<Arc<Sqs>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request_id = request_id();
-    let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
-    let format = if target.is_some() {
-        ReplyFormat::Json
-    } else if accepts_json(&headers) {
-        ReplyFormat::QueryJson
-    } else {
-        ReplyFormat::QueryXml
-    };
-    if let Some(credentials) = &sqs.config.credentials {
-        let lowered: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let signed = auth::SignedRequest {
-            method: method.as_str(),
-            path: uri.path(),
-            query: uri.query().unwrap_or_default(),
-            headers: &lowered,
-            body: &body,
-        };
-        if let Err(error) = auth::verify(credentials, &signed) {
-            return format.error(&error, &request_id);
-        }
-    }
-    let scope = CredentialScope::of(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok()),
-        uri.query().unwrap_or_default(),
-    );
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost:9324")
-        .to_string();
-    // Queues are regional: the region a request was signed for, else the one its endpoint
-    // host names, else the emulator's.
-    let region = scope
-        .as_ref()
-        .map(|s| s.region.as_str())
-        .filter(|r| is_region_name(r))
-        .or_else(|| region_of_host(&host))
-        .unwrap_or(&sqs.config.region)
-        .to_string();
-    let ctx = Context {
-        account: scope
-            .as_ref()
-            .and_then(CredentialScope::account)
-            .map_or_else(|| sqs.config.account_id.clone(), str::to_string),
-        region,
-        host,
-        trace_header: headers
-            .get("x-amzn-trace-id")
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string),
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    serve_with(
+        listener,
         sqs,
-    };
-    let service = scope.map(|s| s.service);
-    let Some(target) = target else {
-        return handle_query(&ctx, service.as_deref(), &uri, &body, &request_id, format).await;
-    };
-    if let Some(action) = target.strip_prefix(sts::TARGET_PREFIX) {
-        return match sts::check_action(action) {
-            Ok(()) => json_ok(sts::CallerIdentity::of(&ctx.account).to_json(), &request_id),
-            Err(error) => json_error(&error, &request_id),
+        limits,
+        allowed_origins,
+        connections,
+        shutdown,
+    )
+    .await;
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    sqs: Arc<Sqs>,
+    limits: Limits,
+    allowed_origins: Vec<String>,
+    connections: Arc<Semaphore>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let shared = Arc::new(Shared::new(sqs.clone(), limits.clone(), allowed_origins));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    let mut at_limit_logged = false;
+    loop {
+        // A connection slot first: past the cap, clients wait in the listen backlog.
+        let permit = if let Ok(permit) = connections.clone().try_acquire_owned() {
+            permit
+        } else {
+            if !at_limit_logged {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    "connection limit reached: new clients wait until a connection closes"
+                );
+                at_limit_logged = true;
+            }
+            tokio::select! {
+                permit = connections.clone().acquire_owned() => {
+                    permit.expect("the semaphore is never closed")
+                }
+                () = &mut shutdown => break,
+            }
         };
-    }
-    if !target.starts_with(json::TARGET_PREFIX) {
-        let service = service.filter(|s| s != "sqs").unwrap_or_else(|| {
-            target
-                .split_once('.')
-                .map_or(target, |(prefix, _)| prefix)
-                .to_string()
+        if connections.available_permits() > limits.max_connections / 2 {
+            at_limit_logged = false;
+        }
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors (EMFILE) or a connection reset before accept: keep
+                    // serving the connections we have and try again shortly.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(request::handle(&shared, req).await) }
         });
-        return json_error(&sts::other_service(&service, target), &request_id);
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _slot = permit;
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
     }
-    let result = match json::action_from_target(target) {
-        Ok(action) => actions::dispatch(&ctx, action, &body).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(bytes) => json_ok(bytes, &request_id),
-        Err(error) => json_error(&error, &request_id),
-    }
-}
-
-fn accepts_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|accept| accept.contains("application/json"))
-}
-
-fn json_ok(body: Vec<u8>, request_id: &str) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
-    set_headers(response.headers_mut(), request_id);
-    response
-}
-
-/// Query-protocol actions that act on the service, not on one queue: refused when sent to a
-/// queue's URL, as SQS refuses them.
-const SERVICE_ACTIONS: &[&str] = &["CreateQueue", "ListQueues"];
-
-/// The Query protocol: parameters from the form body and the URL; a request posted to a queue
-/// URL names its queue by the path.
-async fn handle_query(
-    ctx: &Context,
-    service: Option<&str>,
-    uri: &Uri,
-    body: &[u8],
-    request_id: &str,
-    format: ReplyFormat,
-) -> Response {
-    let mut params = query::parse_form(uri.query().unwrap_or_default());
-    params.extend(query::parse_form(&String::from_utf8_lossy(body)));
-    let action = params
-        .iter()
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v.clone());
-    let path = uri.path().trim_matches('/');
-    // `/<account>/<name>`, or `/<region>/<account>/<name>` for another region's queue.
-    let on_queue_url = matches!(path.split('/').count(), 2 | 3);
-    let action = match (action, service) {
-        (Some(action), Some("sts")) | (Some(action), None) if action == "GetCallerIdentity" => {
-            return sts_query(ctx, &action, request_id, format);
-        }
-        (Some(action), Some("sts")) => return sts_query(ctx, &action, request_id, format),
-        (action, Some(other)) if other != "sqs" => {
-            let detail = action.map_or_else(|| "no Action".to_string(), |a| format!("Action={a}"));
-            return format.error(&sts::other_service(other, &detail), request_id);
-        }
-        (Some(action), _) => action,
-        (None, _) if on_queue_url => {
-            return format.error(
-                &SqsError::new(
-                    ErrorCode::UnknownOperation,
-                    "An unknown operation was requested.",
-                ),
-                request_id,
-            );
-        }
-        (None, _) => {
-            return format.error(
-                &SqsError::new(
-                    ErrorCode::InvalidAction,
-                    "No action was given: use the Query protocol's Action parameter or the JSON protocol's X-Amz-Target header.",
-                ),
-                request_id,
-            );
-        }
-    };
-    if on_queue_url && SERVICE_ACTIONS.contains(&action.as_str()) {
-        return format.error(
-            &SqsError::new(
-                ErrorCode::InvalidAction,
-                format!("The action {action} is not valid for this endpoint."),
-            ),
-            request_id,
-        );
-    }
-    let mut request = query::to_json(&action, &params);
-    if request.get("QueueUrl").is_none() && on_queue_url {
-        request["QueueUrl"] = format!("http://{}/{path}", ctx.host).into();
-    }
-    let body = serde_json::to_vec(&request).expect("request serializes");
-    match actions::dispatch(ctx, &action, &body).await {
-        Ok(json) => {
-            let (body, content_type) = match format {
-                ReplyFormat::QueryJson => (
-                    query::render_json(&action, &json, request_id),
-                    JSON_CONTENT_TYPE,
-                ),
-                _ => (
-                    query::render(&action, &json, request_id),
-                    query::CONTENT_TYPE,
-                ),
-            };
-            let mut response = (StatusCode::OK, body).into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            response
-        }
-        Err(error) => format.error(&error, request_id),
-    }
-}
-
-/// STS over the Query protocol (the protocol every current SDK uses for STS).
-fn sts_query(ctx: &Context, action: &str, request_id: &str, format: ReplyFormat) -> Response {
-    if let Err(error) = sts::check_action(action) {
-        return format.error(&error, request_id);
-    }
-    let identity = sts::CallerIdentity::of(&ctx.account);
-    let (body, content_type) = match format {
-        ReplyFormat::QueryJson => (
-            String::from_utf8(identity.to_json()).expect("JSON is UTF-8"),
-            JSON_CONTENT_TYPE,
-        ),
-        _ => (identity.to_xml(request_id), query::CONTENT_TYPE),
-    };
-    let mut response = (StatusCode::OK, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-fn json_error(error: &SqsError, request_id: &str) -> Response {
-    let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = (status, json::error_body(error)).into_response();
-    let headers = response.headers_mut();
-    set_headers(headers, request_id);
-    if let Ok(v) = HeaderValue::from_str(&error.code.qualified_type()) {
-        headers.insert("x-amzn-errortype", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&json::query_error_header(error)) {
-        headers.insert("x-amzn-query-error", v);
-    }
-    response
-}
-
-fn set_headers(headers: &mut HeaderMap, request_id: &str) {
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(json::CONTENT_TYPE),
-    );
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", v);
-    }
+    drop(listener);
+    // Long polls return at once; open requests finish; idle connections close.
+    sqs.close();
+    graceful.shutdown().await;
 }

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::error::{SqsError, SqsResult};
 use crate::queue::attributes::QueueAttributes;
 use crate::queue::message::{Message, State, md5_of_body};
+use crate::queue::receipt::HandleKey;
 use crate::queue::{Moved, Queue};
 use crate::store::{QueueRecord, Store, StoreOp, sqlite};
 
@@ -49,6 +50,8 @@ fn key(region: &str, account: &str, name: &str) -> QueueKey {
 pub struct Sqs {
     pub config: Config,
     pub store: Store,
+    /// Authenticates receipt handles (see `queue::receipt`).
+    pub handle_key: HandleKey,
     queues: RwLock<HashMap<QueueKey, Arc<Queue>>>,
     next_seq: AtomicU64,
     next_queue_id: AtomicU64,
@@ -72,6 +75,48 @@ pub fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
+/// 32 bytes from the operating system's random source.
+fn random_bytes() -> [u8; 32] {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("the OS random source is readable");
+    bytes
+}
+
+/// The data directory's receipt-handle secret (`handle-key`, mode 0600), made on first use,
+/// so handles stay valid across restarts.
+fn handle_key(dir: &Path) -> Result<HandleKey, String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("handle-key");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let bytes: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+                format!(
+                    "{} holds {} bytes, not a 32-byte key: delete it to make a new one (outstanding receipt handles become invalid)",
+                    path.display(),
+                    b.len()
+                )
+            })?;
+            Ok(HandleKey::new(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bytes = random_bytes();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(HandleKey::new(bytes))
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 fn random_u64() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(now_ms());
@@ -81,13 +126,15 @@ fn random_u64() -> u64 {
 impl Sqs {
     /// An emulator whose state lives only in memory.
     pub fn in_memory(config: Config) -> Arc<Self> {
-        Arc::new(Self::with_store(config, Store::memory(), 1, 1))
+        let key = HandleKey::new(random_bytes());
+        Arc::new(Self::with_store(config, Store::memory(), key, 1, 1))
     }
 
     /// Opens the durable store under `dir`, recovering every queue and message.
     pub fn durable(config: Config, dir: &Path) -> Result<(Arc<Self>, JoinHandle<()>), String> {
         let now = now_ms();
         let (store, snapshot, writer) = sqlite::open(dir, now)?;
+        let handle_key = handle_key(dir)?;
         let next_seq = snapshot
             .messages
             .iter()
@@ -97,7 +144,7 @@ impl Sqs {
             .unwrap_or(0)
             + 1;
         let next_queue_id = snapshot.queues.iter().map(|q| q.id).max().unwrap_or(0) + 1;
-        let sqs = Self::with_store(config, store, next_seq, next_queue_id);
+        let sqs = Self::with_store(config, store, handle_key, next_seq, next_queue_id);
         let mut by_id = HashMap::new();
         for record in snapshot.queues {
             let attrs: QueueAttributes = serde_json::from_str(&record.attributes)
@@ -155,10 +202,17 @@ impl Sqs {
         Ok((Arc::new(sqs), writer))
     }
 
-    fn with_store(config: Config, store: Store, next_seq: u64, next_queue_id: u64) -> Self {
+    fn with_store(
+        config: Config,
+        store: Store,
+        handle_key: HandleKey,
+        next_seq: u64,
+        next_queue_id: u64,
+    ) -> Self {
         Self {
             config,
             store,
+            handle_key,
             queues: RwLock::new(HashMap::new()),
             next_seq: AtomicU64::new(next_seq),
             next_queue_id: AtomicU64::new(next_queue_id),

@@ -734,7 +734,10 @@ async fn regions_are_separate(h: Harness) {
             .queue_urls
             .unwrap_or_default()
     };
-    assert_eq!(list(central.clone()).await, std::slice::from_ref(&url_central));
+    assert_eq!(
+        list(central.clone()).await,
+        std::slice::from_ref(&url_central)
+    );
     assert!(!list(east.clone()).await.contains(&url_central));
     // A message sent in one region is not received in the other.
     central
@@ -768,6 +771,22 @@ async fn regions_are_separate(h: Harness) {
             .1
             .ends_with("Dead letter target does not exist."),
         "a DLQ ARN of another region names no queue here"
+    );
+    // A move task's queues are looked up in the caller's region too.
+    let east_arn = arn(east.clone(), url_east.clone()).await;
+    let err = central
+        .start_message_move_task()
+        .source_arn(&east_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_of(err),
+        (
+            "ResourceNotFoundException".into(),
+            "The resource that you specified for the SourceArn parameter doesn't exist.".into(),
+            404
+        )
     );
     // Queues keep their region across a restart.
     let h = if h.dir.is_some() {

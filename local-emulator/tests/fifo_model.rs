@@ -79,7 +79,7 @@ proptest! {
                 prop_assert_eq!(Some(body.clone()), expected, "order within group {}", group);
                 *position += 1;
                 let handle = ReceiptHandle { queue_id: 1, seq: d.seq, receive_count: d.message.receive_count, salt: salt_of(d.message.id) };
-                in_flight.push(InFlight { received_ms: now, raw: handle.encode(), handle, group, body });
+                in_flight.push(InFlight { received_ms: now, raw: handle.encode(&lockgate_emulator::queue::receipt::HandleKey::new([1; 32])), handle, group, body });
             }
             Ok(())
         };

@@ -42,6 +42,9 @@ pub fn build(
             function.code_uri.display()
         );
     }
+    if matches!(function.kind, FunctionKind::Wasm { .. }) {
+        ensure_wasm_target(&code, &Toolchain::from_path())?;
+    }
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .arg("build")
@@ -112,6 +115,59 @@ pub fn build(
 /// The target WASM handlers are built for.
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
+/// The commands that tell whether a target's standard library is installed and add it.
+pub struct Toolchain {
+    pub rustc: PathBuf,
+    pub rustup: PathBuf,
+}
+
+impl Toolchain {
+    /// `rustc` and `rustup` as cargo would find them (`RUSTC` overrides rustc).
+    pub fn from_path() -> Self {
+        Self {
+            rustc: std::env::var_os("RUSTC").map_or_else(|| "rustc".into(), PathBuf::from),
+            rustup: "rustup".into(),
+        }
+    }
+}
+
+/// A fresh rustup install has only the host target: when the toolchain that builds the
+/// function in `dir` lacks wasm32-wasip2, add it through rustup, saying so (once per process;
+/// concurrent builds wait for it). Without rustup the cargo error names the fix.
+pub fn ensure_wasm_target(dir: &Path, toolchain: &Toolchain) -> anyhow::Result<()> {
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    let sysroot = Command::new(&toolchain.rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(dir)
+        .output();
+    let Ok(sysroot) = sysroot.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()) else {
+        return Ok(()); // no rustc to ask: cargo's own error will say what is wrong
+    };
+    let installed = Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(WASM_TARGET)
+        .is_dir();
+    if installed || sysroot.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(
+        "the {WASM_TARGET} target is not installed for {sysroot}: adding it with `rustup target add {WASM_TARGET}` (once, about 30 MB)"
+    );
+    let status = Command::new(&toolchain.rustup)
+        .args(["target", "add", WASM_TARGET])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .with_context(|| {
+            format!("the {WASM_TARGET} target is missing and rustup could not be run to add it")
+        })?;
+    if !status.success() {
+        bail!("`rustup target add {WASM_TARGET}` failed ({status}); run it yourself and retry");
+    }
+    Ok(())
+}
+
 /// [`build`] on a blocking thread, so the async runtime keeps serving while cargo works.
 pub async fn build_in_background(
     template_dir: &Path,
@@ -121,4 +177,60 @@ pub async fn build_in_background(
     let dir = template_dir.to_path_buf();
     let function = function.clone();
     tokio::task::spawn_blocking(move || build(&dir, &function, profile)).await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake rustc whose sysroot lacks the target, and a fake rustup that records its
+    /// arguments and then creates the target's directory, as `rustup target add` does.
+    fn fake_toolchain(dir: &Path) -> Toolchain {
+        use std::os::unix::fs::PermissionsExt;
+        let sysroot = dir.join("sysroot");
+        std::fs::create_dir_all(sysroot.join("lib/rustlib")).unwrap();
+        let write = |name: &str, script: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        };
+        Toolchain {
+            rustc: write("rustc", format!("#!/bin/sh\necho {}\n", sysroot.display())),
+            rustup: write(
+                "rustup",
+                format!(
+                    "#!/bin/sh\necho \"$@\" >> {log}\nmkdir -p {sysroot}/lib/rustlib/$3\n",
+                    log = dir.join("rustup.log").display(),
+                    sysroot = sysroot.display()
+                ),
+            ),
+        }
+    }
+
+    #[test]
+    fn a_missing_wasm_target_is_added_once_through_rustup() {
+        let dir = tempfile::tempdir().unwrap();
+        let toolchain = fake_toolchain(dir.path());
+        ensure_wasm_target(dir.path(), &toolchain).unwrap();
+        ensure_wasm_target(dir.path(), &toolchain).unwrap();
+        let log = std::fs::read_to_string(dir.path().join("rustup.log")).unwrap();
+        assert_eq!(
+            log,
+            format!("target add {WASM_TARGET}\n"),
+            "added once, then found"
+        );
+    }
+
+    #[test]
+    fn a_failing_rustup_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut toolchain = fake_toolchain(dir.path());
+        toolchain.rustup = "/bin/false".into();
+        let err = ensure_wasm_target(dir.path(), &toolchain).unwrap_err();
+        assert!(
+            err.to_string().contains("rustup target add wasm32-wasip2"),
+            "{err}"
+        );
+    }
 }

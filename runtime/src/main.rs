@@ -25,7 +25,7 @@ fn main() -> std::process::ExitCode {
     // that then idles (the emulator's recovery runs on a blocking thread) stays resident, which
     // put a recovered 1M-message backlog at 2.3× its payload instead of 1.9×. Measured: no
     // throughput cost here.
-    #[allow(unsafe_code)] // the one unsafe call in the workspace
+    #[allow(unsafe_code)] // one of two unsafe calls in the workspace (invoke::process_group)
     // SAFETY: sets a plain integer option; mimalloc documents it as callable at any time.
     unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0)

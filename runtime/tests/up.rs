@@ -96,6 +96,58 @@ async fn panics_exits_and_timeouts_fail_only_their_batch() {
     app.wait_empty("work").await;
 }
 
+/// Whether a process is gone (or a zombie nobody waits for).
+fn process_gone(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_function_takes_the_processes_it_started_with_it() {
+    let mut app = App::start(&app_yaml(
+        "      VisibilityTimeout: 30\n",
+        1,
+        "            BatchSize: 1\n",
+    ));
+    let spawned = |app: &App| {
+        app.log()
+            .iter()
+            .filter_map(|l| l.strip_prefix("spawned ").map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    // Timeout: the function (1 s) sleeps 60 s after starting a child.
+    app.send("work", &[r#"{"do":"spawn","ms":60000}"#.to_string()], None)
+        .await;
+    let first = common::eventually("the function to start its child", || {
+        let pids = spawned(&app);
+        async move { pids.first().cloned() }
+    })
+    .await;
+    common::eventually("the timed-out function's child to be killed", || {
+        let gone = process_gone(&first);
+        async move { gone.then_some(()) }
+    })
+    .await;
+    // Shutdown: a function still running when lockgate stops.
+    app.send("work", &[r#"{"do":"spawn","ms":500}"#.to_string()], None)
+        .await;
+    let second = common::eventually("a second child", || {
+        let pids = spawned(&app);
+        async move { (pids.len() >= 2).then(|| pids[pids.len() - 1].clone()) }
+    })
+    .await;
+    assert!(app.interrupt().success());
+    common::eventually("the child to be gone after lockgate exits", || {
+        let gone = process_gone(&second);
+        async move { gone.then_some(()) }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maximum_concurrency_is_never_exceeded() {
     let app = App::start(&app_yaml(
@@ -368,7 +420,8 @@ async fn aws_mode_uses_the_default_credential_chain() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (child, embedded, output) = App::launch(&dir, &resources, &["--aws"], &env);
     assert!(embedded.is_none(), "--aws starts no emulator");
-    let client = common::client_with_secret(&endpoint, "AKIDLOCKGATEAWS", "right-secret");
+    // Queues are regional: they are in the profile's region.
+    let client = common::client_for(&endpoint, "AKIDLOCKGATEAWS", "right-secret", "eu-west-1");
     let app = App {
         child,
         client,
@@ -387,7 +440,7 @@ async fn aws_mode_uses_the_default_credential_chain() {
         .attributes
         .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
         .clone();
-    assert!(arn.starts_with("arn:aws:sqs:"), "{arn}");
+    assert!(arn.starts_with("arn:aws:sqs:eu-west-1:"), "{arn}");
     let bodies: Vec<String> = (0..20).map(|i| cmd("ok", i)).collect();
     app.send("work", &bodies, None).await;
     let done = app.wait_done(20).await;

@@ -92,6 +92,13 @@ async fn handle(batch: Batch) -> Result<Vec<String>, Error> {
             "panic" => panic!("asked to panic"),
             "exit" => std::process::exit(3),
             "sleep" => tokio::time::sleep(Duration::from_millis(command.ms)).await,
+            // Starts a long-lived child (as a function that shells out might), logs its pid,
+            // then sleeps: the runtime's teardown must take the child too.
+            "spawn" => {
+                let child = std::process::Command::new("sleep").arg("600").spawn()?;
+                append(&format!("spawned {}", child.id()));
+                tokio::time::sleep(Duration::from_millis(command.ms)).await;
+            }
             other => return Err(format!("unknown command {other}").into()),
         }
         append(&format!(

@@ -49,7 +49,7 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
     let raw = required(req.receipt_handle.as_deref(), "ReceiptHandle")?;
     let visibility = timeout(req.visibility_timeout)?;
-    let handle = handle_for(&queue, raw)?;
+    let handle = handle_for(ctx, &queue, raw)?;
     let commit = {
         let mut state = queue.lock();
         let mut ops = Vec::new();
@@ -80,7 +80,7 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
             let result =
                 required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
                     let visibility = timeout(entry.visibility_timeout)?;
-                    let handle = handle_for(&queue, raw)?;
+                    let handle = handle_for(ctx, &queue, raw)?;
                     state.change_visibility(&handle, raw, visibility, now, &mut ops)
                 });
             match result {

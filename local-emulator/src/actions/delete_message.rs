@@ -32,9 +32,9 @@ pub struct BatchEntry {
     receipt_handle: Option<String>,
 }
 
-/// Decodes a receipt handle and checks it belongs to `queue`.
-pub fn handle_for(queue: &Queue, raw: &str) -> SqsResult<ReceiptHandle> {
-    let handle = ReceiptHandle::decode(raw)?;
+/// Decodes a receipt handle (checking it was issued here) and checks it belongs to `queue`.
+pub fn handle_for(ctx: &Context, queue: &Queue, raw: &str) -> SqsResult<ReceiptHandle> {
+    let handle = ReceiptHandle::decode(raw, &ctx.sqs.handle_key)?;
     if handle.queue_id != queue.id {
         return Err(SqsError::new(
             ErrorCode::ReceiptHandleIsInvalid,
@@ -47,7 +47,7 @@ pub fn handle_for(queue: &Queue, raw: &str) -> SqsResult<ReceiptHandle> {
 pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
     let raw = required(req.receipt_handle.as_deref(), "ReceiptHandle")?;
-    let handle = handle_for(&queue, raw)?;
+    let handle = handle_for(ctx, &queue, raw)?;
     let commit = {
         let mut state = queue.lock();
         let mut ops = Vec::new();
@@ -75,7 +75,7 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
             let id = entry.id.as_deref().unwrap_or_default();
             let result =
                 required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
-                    let handle = handle_for(&queue, raw)?;
+                    let handle = handle_for(ctx, &queue, raw)?;
                     state.delete(&handle, raw, now, &mut ops)
                 });
             match result {

@@ -1,6 +1,7 @@
 //! One module per SQS action: decode → validate → apply on the queue engine → response.
 //! Actions see typed inputs and outputs only; `protocol` turns them into wire bytes.
 
+mod access;
 mod change_message_visibility;
 mod create_queue;
 mod delete_message;
@@ -73,6 +74,7 @@ impl Context {
 
 /// Runs an action on a JSON body and returns the JSON response body.
 pub async fn dispatch(ctx: &Context, action: &str, body: &[u8]) -> SqsResult<Vec<u8>> {
+    access::authorize(ctx, action, body)?;
     macro_rules! route {
         ($($name:literal => $handler:path),* $(,)?) => {
             match action {

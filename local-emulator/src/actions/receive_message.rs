@@ -12,7 +12,7 @@ use super::send_message::sequence_number;
 use super::{Context, committed, validate};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::message::{Attributes, format_message_id, hex, md5_of_attributes};
-use crate::queue::receipt::ReceiptHandle;
+use crate::queue::receipt::{HandleKey, ReceiptHandle};
 use crate::queue::{Delivery, Queue, ReceiveOptions, Redrive};
 use crate::sqs::now_ms;
 
@@ -192,7 +192,15 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         requested_system_attributes(&req.attribute_names, &req.message_system_attribute_names);
     let messages = deliveries
         .into_iter()
-        .map(|d| render(&queue, d, &system_names, &req.message_attribute_names))
+        .map(|d| {
+            render(
+                &queue,
+                d,
+                &ctx.sqs.handle_key,
+                &system_names,
+                &req.message_attribute_names,
+            )
+        })
         .collect();
     Ok(Response { messages })
 }
@@ -227,6 +235,7 @@ fn attribute_selected(name: &str, patterns: &[String]) -> bool {
 fn render(
     queue: &Arc<Queue>,
     d: Delivery,
+    key: &HandleKey,
     system_names: &[&'static str],
     attribute_patterns: &[String],
 ) -> ReceivedMessage {
@@ -237,7 +246,7 @@ fn render(
         receive_count: m.receive_count,
         salt: crate::queue::receipt::salt_of(m.id),
     }
-    .encode();
+    .encode(key);
     let mut attributes = BTreeMap::new();
     for &name in system_names {
         let value = match name {

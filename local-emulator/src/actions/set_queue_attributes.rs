@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Context, Empty, committed};
+use super::{Context, Empty, committed, validate};
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::queue::attributes::{QueueAttributes, redrive_allowed};
 use crate::sqs::now_ms;
@@ -98,6 +98,23 @@ pub fn check_tags(
         )));
     }
     for (key, value) in tags {
+        // Tags are echoed in replies (and in XML): no control or non-XML characters.
+        let printable = |s: &str| {
+            s.chars()
+                .all(|c| !c.is_control() && validate::allowed_char(c))
+        };
+        if !printable(key) {
+            return Err(SqsError::invalid_parameter(format!(
+                "Tag key {} is invalid. Tag keys can only contain printable characters.",
+                key.escape_debug()
+            )));
+        }
+        if !printable(value) {
+            return Err(SqsError::invalid_parameter(format!(
+                "Tag value for key {} is invalid. Tag values can only contain printable characters.",
+                key.escape_debug()
+            )));
+        }
         if key.is_empty() || key.chars().count() > 128 {
             return Err(SqsError::invalid_parameter(format!(
                 "Tag key {key} is invalid. Tag keys must be 1 to 128 characters."

@@ -126,6 +126,16 @@ pub fn attribute_value(name: &str, value: &AttributeValue, kind: &str) -> SqsRes
             "{kind} '{name}' has a data type longer than 256 characters."
         )));
     }
+    // The custom type label is echoed in replies (and in XML): printable characters only.
+    if value
+        .data_type
+        .chars()
+        .any(|c| c.is_control() || !allowed_char(c))
+    {
+        return Err(SqsError::invalid_parameter(format!(
+            "{kind} '{name}' has a data type with invalid characters."
+        )));
+    }
     let non_empty = |type_name: &str| {
         SqsError::invalid_parameter(format!(
             "{kind} '{name}' must contain a non-empty value of type '{type_name}'."
@@ -233,6 +243,25 @@ mod tests {
             &"é".repeat(257),
         ] {
             assert!(attribute_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn data_types_are_printable() {
+        let value = |data_type: &str| AttributeValue {
+            data_type: data_type.into(),
+            string_value: Some("v".into()),
+            binary_value: None,
+        };
+        assert!(attribute_value("a", &value("String.custom-1_x"), "k").is_ok());
+        assert!(attribute_value("a", &value("String.ünï"), "k").is_ok());
+        for bad in [
+            "String.\u{1}",
+            "String.a\tb",
+            "Number.\u{7f}",
+            "String.\u{FFFE}",
+        ] {
+            assert!(attribute_value("a", &value(bad), "k").is_err(), "{bad:?}");
         }
     }
 

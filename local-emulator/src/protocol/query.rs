@@ -58,15 +58,14 @@ struct Node {
 }
 
 impl Node {
+    /// Iterative: the depth of a name is input, so nothing here recurses on it (and
+    /// [`to_json`] bounds it before the tree is built, so dropping the tree cannot either).
     fn insert(&mut self, path: &[&str], value: String) {
-        match path.split_first() {
-            None => self.value = Some(value),
-            Some((head, rest)) => self
-                .children
-                .entry(head.to_string())
-                .or_default()
-                .insert(rest, value),
+        let mut node = self;
+        for head in path {
+            node = node.children.entry((*head).to_string()).or_default();
         }
+        node.value = Some(value);
     }
 
     /// Children indexed 1, 2, … in numeric order.
@@ -93,18 +92,38 @@ const NUMBERS: &[&str] = &[
     "WaitTimeSeconds",
 ];
 
+/// The deepest parameter name SQS has is six parts
+/// (`SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue`).
+pub const MAX_NAME_PARTS: usize = 8;
+/// The most parameters one SQS request carries is about 500 (a batch of ten entries with ten
+/// attributes each); anything far beyond is not a request SQS would take.
+pub const MAX_PARAMETERS: usize = 2_000;
+
 /// Reshapes a Query request's parameters (without `Action` and `Version`) into the JSON body
-/// the JSON protocol would carry for `action`.
-pub fn to_json(action: &str, params: &[(String, String)]) -> Value {
+/// the JSON protocol would carry for `action`. Names deeper than [`MAX_NAME_PARTS`] or more
+/// than [`MAX_PARAMETERS`] parameters are refused before anything is built.
+pub fn to_json(action: &str, params: &[(String, String)]) -> Result<Value, SqsError> {
+    if params.len() > MAX_PARAMETERS {
+        return Err(SqsError::invalid_parameter(format!(
+            "The request has {} parameters; at most {MAX_PARAMETERS} are accepted.",
+            params.len()
+        )));
+    }
     let mut root = Node::default();
     for (k, v) in params {
         if k == "Action" || k == "Version" {
             continue;
         }
-        let path: Vec<&str> = k.split('.').collect();
+        let path: Vec<&str> = k.splitn(MAX_NAME_PARTS + 1, '.').collect();
+        if path.len() > MAX_NAME_PARTS {
+            return Err(SqsError::invalid_parameter(format!(
+                "The parameter name {}… has more than {MAX_NAME_PARTS} dot-separated parts.",
+                k.chars().take(64).collect::<String>()
+            )));
+        }
         root.insert(&path, v.clone());
     }
-    convert(action, &root)
+    Ok(convert(action, &root))
 }
 
 /// List parameters by the name botocore gives an empty list: it sends `Name=` (e.g.
@@ -411,7 +430,7 @@ mod tests {
             &SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue=v";
         let params = parse_form(form);
         assert_eq!(
-            to_json("SendMessageBatch", &params),
+            to_json("SendMessageBatch", &params).unwrap(),
             json!({"QueueUrl": "http://h/0/q", "Entries": [
                 {"Id": "a", "MessageBody": "one", "DelaySeconds": 5,
                  "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
@@ -422,26 +441,39 @@ mod tests {
             "Action=CreateQueue&QueueName=q&Attribute.1.Name=DelaySeconds&Attribute.1.Value=3&Tag.1.Key=t&Tag.1.Value=x",
         );
         assert_eq!(
-            to_json("CreateQueue", &params),
+            to_json("CreateQueue", &params).unwrap(),
             json!({"QueueName": "q", "Attributes": {"DelaySeconds": "3"}, "tags": {"t": "x"}})
         );
         // botocore's empty lists: `Name=` with no index.
         let params = parse_form("MessageAttributeNames=&AttributeNames=&QueueUrl=u");
         assert_eq!(
-            to_json("ReceiveMessage", &params),
+            to_json("ReceiveMessage", &params).unwrap(),
             json!({"MessageAttributeNames": [], "AttributeNames": [], "QueueUrl": "u"})
         );
         let params = parse_form("Entries=&QueueUrl=u");
         assert_eq!(
-            to_json("SendMessageBatch", &params),
+            to_json("SendMessageBatch", &params).unwrap(),
             json!({"Entries": [], "QueueUrl": "u"})
         );
         let params =
             parse_form("AttributeName.1=All&MessageAttributeName.1=All&MaxNumberOfMessages=10");
         assert_eq!(
-            to_json("ReceiveMessage", &params),
+            to_json("ReceiveMessage", &params).unwrap(),
             json!({"AttributeNames": ["All"], "MessageAttributeNames": ["All"], "MaxNumberOfMessages": 10})
         );
+    }
+
+    #[test]
+    fn deep_and_numerous_names_are_refused_without_recursion() {
+        let deep = format!("{}B", "A.".repeat(15_000));
+        let err = to_json("ListQueues", &[(deep, "1".into())]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParameterValue);
+        let six = "SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue";
+        assert!(to_json("SendMessageBatch", &[(six.into(), "v".into())]).is_ok());
+        let many: Vec<(String, String)> = (0..=MAX_PARAMETERS)
+            .map(|i| (format!("P{i}"), String::new()))
+            .collect();
+        assert!(to_json("ListQueues", &many).is_err());
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Receipt handles: opaque to clients, they name the queue incarnation, the message and the
-//! receive they came from, so a stale handle is recognised without any lookup table.
+//! receive they came from, so a stale handle is recognised without any lookup table. Each
+//! carries an HMAC under a secret of the emulator's (kept in the data directory, so handles
+//! survive restarts): only a handle a receive issued is accepted, none can be made up from a
+//! message id or a sequence number.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,29 +20,63 @@ pub struct ReceiptHandle {
     pub salt: u32,
 }
 
-const VERSION: u8 = 1;
-const LEN: usize = 1 + 8 + 8 + 4 + 4;
+const VERSION: u8 = 2;
+const FIELDS: usize = 1 + 8 + 8 + 4 + 4;
+const MAC_LEN: usize = 16;
+const LEN: usize = FIELDS + MAC_LEN;
+/// Longer text cannot be a handle: refused before decoding.
+const MAX_TEXT: usize = 128;
+
+/// The secret receipt handles are authenticated with.
+#[derive(Clone)]
+pub struct HandleKey([u8; 32]);
+
+impl HandleKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    fn mac(&self, fields: &[u8]) -> [u8; MAC_LEN] {
+        let full = crate::auth::hmac(&self.0, fields);
+        full[..MAC_LEN].try_into().expect("HMAC-SHA256 is 32 bytes")
+    }
+}
 
 impl ReceiptHandle {
-    pub fn encode(&self) -> String {
+    pub fn encode(&self, key: &HandleKey) -> String {
         let mut bytes = [0u8; LEN];
         bytes[0] = VERSION;
         bytes[1..9].copy_from_slice(&self.queue_id.to_be_bytes());
         bytes[9..17].copy_from_slice(&self.seq.to_be_bytes());
         bytes[17..21].copy_from_slice(&self.receive_count.to_be_bytes());
         bytes[21..25].copy_from_slice(&self.salt.to_be_bytes());
+        let mac = key.mac(&bytes[..FIELDS]);
+        bytes[FIELDS..].copy_from_slice(&mac);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    pub fn decode(text: &str) -> SqsResult<Self> {
+    pub fn decode(text: &str, key: &HandleKey) -> SqsResult<Self> {
         let invalid = || {
+            let shown: String = text.chars().take(MAX_TEXT).collect();
             SqsError::new(
                 ErrorCode::ReceiptHandleIsInvalid,
-                format!("The input receipt handle \"{text}\" is not a valid receipt handle."),
+                format!("The input receipt handle \"{shown}\" is not a valid receipt handle."),
             )
         };
+        if text.len() > MAX_TEXT {
+            return Err(invalid());
+        }
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
         if bytes.len() != LEN || bytes[0] != VERSION {
+            return Err(invalid());
+        }
+        let mac = key.mac(&bytes[..FIELDS]);
+        let matches = mac
+            .iter()
+            .zip(&bytes[FIELDS..])
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+        if !matches {
             return Err(invalid());
         }
         let handle = Self {
@@ -69,17 +106,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_and_rejects_garbage() {
+    fn round_trips_and_rejects_garbage_and_forgeries() {
+        let key = HandleKey::new([7; 32]);
         let h = ReceiptHandle {
             queue_id: 7,
             seq: 123_456,
             receive_count: 3,
             salt: 99,
         };
-        assert_eq!(ReceiptHandle::decode(&h.encode()).unwrap(), h);
-        for bad in ["", "abc", "!!!!", &h.encode()[1..]] {
-            let err = ReceiptHandle::decode(bad).unwrap_err();
+        let text = h.encode(&key);
+        assert_eq!(ReceiptHandle::decode(&text, &key).unwrap(), h);
+        let forged = ReceiptHandle { seq: 123_457, ..h }.encode(&HandleKey::new([8; 32]));
+        let mut tampered = URL_SAFE_NO_PAD.decode(&text).unwrap();
+        tampered[16] ^= 1; // another seq, same MAC
+        let tampered = URL_SAFE_NO_PAD.encode(tampered);
+        let long = "A".repeat(10_000);
+        for bad in ["", "abc", "!!!!", &text[1..], &forged, &tampered, &long] {
+            let err = ReceiptHandle::decode(bad, &key).unwrap_err();
             assert_eq!(err.code, ErrorCode::ReceiptHandleIsInvalid);
+            assert!(err.message.len() < 300);
         }
     }
 }

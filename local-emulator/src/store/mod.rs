@@ -7,6 +7,7 @@
 //!   arrived while the previous transaction was committing into the next transaction, so many
 //!   concurrent requests share one fsync.
 
+mod dir_lock;
 pub mod sqlite;
 
 use std::future::Future;

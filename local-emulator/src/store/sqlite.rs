@@ -53,6 +53,7 @@ const FORMAT_VERSION: &str = "2";
 /// Opens (or creates) the database under `dir`, reads everything back, and starts the writer.
 pub fn open(dir: &Path, now_ms: u64) -> Result<(Store, Snapshot, JoinHandle<()>), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let lock = super::dir_lock::acquire(dir)?;
     let path = dir.join("lockgate.sqlite3");
     let conn =
         Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -63,7 +64,10 @@ pub fn open(dir: &Path, now_ms: u64) -> Result<(Store, Snapshot, JoinHandle<()>)
     let (tx, rx) = mpsc::channel::<Batch>();
     let writer = std::thread::Builder::new()
         .name("lockgate-store".into())
-        .spawn(move || write_loop(conn, rx))
+        .spawn(move || {
+            write_loop(conn, rx);
+            drop(lock); // the directory is free once the last write is done
+        })
         .map_err(|e| e.to_string())?;
     Ok((Store { writer: Some(tx) }, snapshot, writer))
 }

@@ -168,7 +168,8 @@ pub fn client_in(endpoint: &str, access_key: &str, region: &str) -> Client {
     client_for(endpoint, access_key, "secret", region)
 }
 
-fn client_for(endpoint: &str, access_key: &str, secret: &str, region: &str) -> Client {
+/// A client with these credentials, signing for `region`.
+pub fn client_for(endpoint: &str, access_key: &str, secret: &str, region: &str) -> Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))

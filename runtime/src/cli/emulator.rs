@@ -20,13 +20,21 @@ pub struct Args {
     /// Account id for requests not signed with a 12-digit access key id.
     #[arg(long, default_value = "000000000000")]
     account_id: String,
-    /// Region used in queue ARNs.
+    /// The region of requests that name none (unsigned, no `sqs.<region>.` host) and of queues
+    /// stored before queues had regions; signed requests act in their own region.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
     /// Require SigV4-signed requests from these credentials (a file of
     /// `ACCESS_KEY_ID SECRET_ACCESS_KEY` lines). Without it any credentials are accepted.
     #[arg(long)]
     credentials: Option<PathBuf>,
+    /// A browser origin (e.g. `http://localhost:3000`) whose pages may call the emulator; may
+    /// be given more than once. Other sites' pages are refused.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// Connections served at once (default: below the open-file limit).
+    #[arg(long)]
+    max_connections: Option<usize>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -52,6 +60,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             region: args.region,
             credentials,
         },
+        limits: lockgate_emulator::Limits {
+            max_connections: args
+                .max_connections
+                .unwrap_or(lockgate_emulator::Limits::default().max_connections),
+            ..Default::default()
+        },
+        allowed_origins: args.allowed_origins,
     };
     let emulator = RunningEmulator::start(config)
         .await

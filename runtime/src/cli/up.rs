@@ -48,6 +48,10 @@ pub struct Args {
     pub status_interval: u64,
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
+    /// A browser origin (e.g. `http://localhost:3000`) whose pages may call the embedded
+    /// emulator; may be given more than once. Other sites' pages are refused.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -73,6 +77,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     region: args.region.clone(),
                     ..Config::default()
                 },
+                limits: Default::default(),
+                allowed_origins: args.allowed_origins.clone(),
             })
             .await
             .map_err(anyhow::Error::msg)

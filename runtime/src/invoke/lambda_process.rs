@@ -63,10 +63,17 @@ struct Worker {
     api: Arc<Api>,
     exited: watch::Receiver<Option<String>>,
     kill: Option<oneshot::Sender<()>>,
+    /// The function runs in its own process group: this kills it and everything it started.
+    group: Option<ProcessGroup>,
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // At once, not from a task: a worker dropped while lockgate exits still takes its
+        // processes with it, as Lambda tears down an environment.
+        if let Some(group) = self.group.take() {
+            group.kill();
+        }
         if let Some(kill) = self.kill.take() {
             let _ = kill.send(());
         }
@@ -183,6 +190,7 @@ impl ProcessPool {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| {
             InvokeError::Crashed(format!("cannot start {}: {e}", spec.executable.display()))
@@ -202,6 +210,7 @@ impl ProcessPool {
                 }
             });
         }
+        let group = child.id().map(ProcessGroup::of_leader);
         let (exit_tx, exited) = watch::channel(None);
         let (kill, killed) = oneshot::channel::<()>();
         let watcher_api = api.clone();
@@ -213,6 +222,10 @@ impl ProcessPool {
                     "killed".to_string()
                 }
             };
+            // The bootstrap is gone; what it started must not outlive it.
+            if let Some(group) = group {
+                group.kill();
+            }
             watcher_api.fail_current(InvokeError::Crashed(status.clone()));
             let _ = exit_tx.send(Some(status));
             let _ = stop_api.send(());
@@ -222,12 +235,36 @@ impl ProcessPool {
             api,
             exited,
             kill: Some(kill),
+            group,
         })
     }
 
     /// Stops every idle process.
     pub fn shutdown(&self) {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// A function process's group (its pid: the bootstrap leads the group it was started in).
+#[derive(Debug, Clone, Copy)]
+struct ProcessGroup(i32);
+
+impl ProcessGroup {
+    fn of_leader(pid: u32) -> Self {
+        Self(pid as i32)
+    }
+
+    /// SIGKILL to every process of the group (a process that left it with setsid escapes;
+    /// Lambda's own sandbox has the same edge).
+    fn kill(self) {
+        if self.0 <= 1 {
+            return; // never signal "every process" (-1) or our own group (0)
+        }
+        #[allow(unsafe_code)] // one of two unsafe calls in the workspace (see main.rs)
+        // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory.
+        unsafe {
+            libc::kill(-self.0, libc::SIGKILL);
+        }
     }
 }
 
