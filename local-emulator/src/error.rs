@@ -72,6 +72,13 @@ impl fmt::Display for SqsError {
 
 impl std::error::Error for SqsError {}
 
+/// A change the store could not make durable is not acknowledged: 500.
+impl From<crate::store::StoreError> for SqsError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::internal(format!("storage failure: {error}"))
+    }
+}
+
 /// Every error code the emulator answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {

@@ -122,7 +122,7 @@ async fn step(sqs: &Sqs, source: &Queue, task: &MoveTask, max: usize) -> Result<
         }
         (moved, sqs.store.submit(ops), failure)
     };
-    commit.await?;
+    commit.await.map_err(|e| e.to_string())?;
     let count = moved.len();
     for (queue, seq, message) in moved {
         queue.lock().insert(seq, message, now);

@@ -28,6 +28,8 @@ pub struct Config {
     /// When set, every request must carry a valid SigV4 signature by one of these
     /// (access key id → secret).
     pub credentials: Option<Arc<HashMap<String, String>>>,
+    /// A cap on the durable store's size: past it writes fail as on a full disk.
+    pub max_store_bytes: Option<u64>,
 }
 
 impl Default for Config {
@@ -36,6 +38,7 @@ impl Default for Config {
             account_id: "000000000000".into(),
             region: "us-east-1".into(),
             credentials: None,
+            max_store_bytes: None,
         }
     }
 }
@@ -133,7 +136,7 @@ impl Sqs {
     /// Opens the durable store under `dir`, recovering every queue and message.
     pub fn durable(config: Config, dir: &Path) -> Result<(Arc<Self>, JoinHandle<()>), String> {
         let now = now_ms();
-        let (store, snapshot, writer) = sqlite::open(dir, now)?;
+        let (store, snapshot, writer) = sqlite::open(dir, now, config.max_store_bytes)?;
         let handle_key = handle_key(dir)?;
         let next_seq = snapshot
             .messages
@@ -365,7 +368,7 @@ impl Sqs {
             (queue, self.store.submit(vec![StoreOp::PutQueue(record)]))
         };
         let (queue, commit) = commit;
-        commit.await.map_err(SqsError::internal)?;
+        commit.await?;
         Ok((queue, true))
     }
 
@@ -383,18 +386,7 @@ impl Sqs {
             self.store.submit(vec![StoreOp::DeleteQueue(queue.id)])
         };
         queue.notify.notify_waiters();
-        commit.await.map_err(SqsError::internal)
-    }
-
-    /// Persists a queue's attributes and tags after a change (call with its lock held, so
-    /// the store sees changes in order).
-    pub fn persist_queue(
-        &self,
-        queue: &Queue,
-        state: &crate::queue::QueueState,
-    ) -> crate::store::Commit {
-        self.store
-            .submit(vec![StoreOp::PutQueue(queue_record_locked(queue, state))])
+        Ok(commit.await?)
     }
 
     /// Puts messages a redrive policy took out of `source` into their dead-letter queue's
@@ -428,6 +420,12 @@ pub fn is_region_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The store op that persists a queue's attributes and tags after a change (made under its
+/// lock, in `Queue::commit`, so the store sees changes in order).
+pub fn persist(queue: &Queue, state: &crate::queue::QueueState) -> StoreOp {
+    StoreOp::PutQueue(queue_record_locked(queue, state))
 }
 
 /// The persisted form of a queue. Takes the queue's lock: do not call with it held.

@@ -182,3 +182,103 @@ async fn sigkill_loses_nothing_acknowledged() {
         "acknowledged deletes undone: {resurrected:?}"
     );
 }
+
+#[test]
+fn a_second_process_on_the_same_data_directory_exits_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, _) = start_emulator(dir.path());
+    // `lockgate up` and `lockgate emulator` open the store the same way; the emulator is the
+    // quicker of the two to start.
+    let second = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .args(["emulator", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("lockgate runs");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", first.id())),
+        "names the holder: {stderr}"
+    );
+    assert!(
+        stderr.contains(&dir.path().display().to_string()),
+        "names the directory: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_write_ahead_log_is_reported_not_silently_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, endpoint) = start_emulator(dir.path());
+    let client = common::client(&endpoint, "AKIDEXAMPLE");
+    let url = client
+        .create_queue()
+        .queue_name("wal")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    // One commit per send: many transactions in the log.
+    for i in 0..20 {
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(format!("m{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Flip bytes in the page of the log's second frame: every commit after it is lost to
+    // SQLite's replay.
+    let wal = dir.path().join("lockgate.sqlite3-wal");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let page_size = u32::from_be_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let second_page = 32 + (24 + page_size) + 24 + 100;
+    assert!(
+        bytes.len() > second_page + 8,
+        "the log holds several frames"
+    );
+    for b in &mut bytes[second_page..second_page + 8] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&wal, &bytes).unwrap();
+
+    let mut restarted = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .args(["emulator", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("LOCKGATE_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = restarted.stderr.take().unwrap();
+    let mut report = String::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        report.push_str(&line);
+        report.push('\n');
+        if line.contains("ready on ") {
+            break;
+        }
+    }
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+    assert!(report.contains("is damaged"), "{report}");
+    assert!(report.contains("LOST"), "{report}");
+    let kept = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("lockgate.sqlite3-wal.damaged-")
+        });
+    assert!(kept, "a copy of the damaged log is kept");
+}

@@ -177,3 +177,40 @@ def test_presigned_query_string_signature(tmp_path):
         assert b"SignatureDoesNotMatch" in info.value.read()
     finally:
         emu.stop()
+
+
+def test_expired_presigned_url_is_refused(tmp_path):
+    """A presigned URL works until its X-Amz-Expires passes, then never again."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from conftest import Emulator
+
+    creds = tmp_path / "credentials"
+    creds.write_text("AKIDPRESIGN presign-secret\n")
+    emu = Emulator(durable=False, credentials=creds)
+    try:
+        sqs = emu.client("AKIDPRESIGN", "presign-secret")
+        url = sqs.generate_presigned_url("list_queues", Params={}, ExpiresIn=1)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url, data=b"") as reply:
+                    assert reply.status == 200
+            except urllib.error.HTTPError as refused:
+                assert refused.code == 400
+                body = refused.read()
+                assert b"<Code>RequestExpired</Code>" in body, body
+                assert b"Request has expired." in body
+                break
+            assert time.monotonic() < deadline, "the presigned URL never expired"
+            time.sleep(0.1)
+        # A week is the longest a presigned URL may live.
+        too_long = sqs.generate_presigned_url("list_queues", Params={}, ExpiresIn=8 * 24 * 3600)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(too_long, data=b"")
+        assert info.value.code == 403
+        assert b"X-Amz-Expires" in info.value.read()
+    finally:
+        emu.stop()

@@ -3,10 +3,9 @@
 use serde::Deserialize;
 
 use super::delete_message::handle_for;
-use super::{
-    BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, committed, required,
-};
+use super::{BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, required};
 use crate::error::{SqsError, SqsResult};
+use crate::queue::Wake;
 use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
@@ -50,16 +49,13 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let raw = required(req.receipt_handle.as_deref(), "ReceiptHandle")?;
     let visibility = timeout(req.visibility_timeout)?;
     let handle = handle_for(ctx, &queue, raw)?;
-    let commit = {
-        let mut state = queue.lock();
-        let mut ops = Vec::new();
-        state.change_visibility(&handle, raw, visibility, now_ms(), &mut ops)?;
-        ctx.sqs.store.submit(ops)
-    };
     // Parked receives look again: the message may be visible now (0), or its new timeout may
     // end before the moment they planned to wake.
-    queue.notify.notify_waiters();
-    committed(commit).await?;
+    queue
+        .commit(&ctx.sqs.store, Wake::Receivers, |state, ops| {
+            state.change_visibility(&handle, raw, visibility, now_ms(), ops)
+        })
+        .await?;
     Ok(Empty {})
 }
 
@@ -72,25 +68,23 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
     let now = now_ms();
     let mut successful = Vec::new();
     let mut failed = Vec::new();
-    let commit = {
-        let mut state = queue.lock();
-        let mut ops = Vec::new();
-        for entry in &req.entries {
-            let id = entry.id.as_deref().unwrap_or_default();
-            let result =
-                required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
-                    let visibility = timeout(entry.visibility_timeout)?;
-                    let handle = handle_for(ctx, &queue, raw)?;
-                    state.change_visibility(&handle, raw, visibility, now, &mut ops)
-                });
-            match result {
-                Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
-                Err(e) => failed.push(BatchFailure::new(id, e)),
+    queue
+        .commit(&ctx.sqs.store, Wake::Receivers, |state, ops| {
+            for entry in &req.entries {
+                let id = entry.id.as_deref().unwrap_or_default();
+                let result =
+                    required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
+                        let visibility = timeout(entry.visibility_timeout)?;
+                        let handle = handle_for(ctx, &queue, raw)?;
+                        state.change_visibility(&handle, raw, visibility, now, ops)
+                    });
+                match result {
+                    Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
+                    Err(e) => failed.push(BatchFailure::new(id, e)),
+                }
             }
-        }
-        ctx.sqs.store.submit(ops)
-    };
-    queue.notify.notify_waiters();
-    committed(commit).await?;
+            Ok(())
+        })
+        .await?;
     Ok(BatchResponse { successful, failed })
 }

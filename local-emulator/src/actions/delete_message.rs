@@ -2,12 +2,10 @@
 
 use serde::Deserialize;
 
-use super::{
-    BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, committed, required,
-};
+use super::{BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, required};
 use crate::error::{ErrorCode, SqsError, SqsResult};
-use crate::queue::Queue;
 use crate::queue::receipt::ReceiptHandle;
+use crate::queue::{Queue, Wake};
 use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
@@ -48,14 +46,11 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
     let raw = required(req.receipt_handle.as_deref(), "ReceiptHandle")?;
     let handle = handle_for(ctx, &queue, raw)?;
-    let commit = {
-        let mut state = queue.lock();
-        let mut ops = Vec::new();
-        state.delete(&handle, raw, now_ms(), &mut ops)?;
-        ctx.sqs.store.submit(ops)
-    };
-    committed(commit).await?;
-    wake_fifo_group(&queue);
+    queue
+        .commit(&ctx.sqs.store, wake_of(&queue), |state, ops| {
+            state.delete(&handle, raw, now_ms(), ops)
+        })
+        .await?;
     Ok(Empty {})
 }
 
@@ -68,32 +63,32 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
     let now = now_ms();
     let mut successful = Vec::new();
     let mut failed = Vec::new();
-    let commit = {
-        let mut state = queue.lock();
-        let mut ops = Vec::new();
-        for entry in &req.entries {
-            let id = entry.id.as_deref().unwrap_or_default();
-            let result =
-                required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
-                    let handle = handle_for(ctx, &queue, raw)?;
-                    state.delete(&handle, raw, now, &mut ops)
-                });
-            match result {
-                Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
-                Err(e) => failed.push(BatchFailure::new(id, e)),
+    queue
+        .commit(&ctx.sqs.store, wake_of(&queue), |state, ops| {
+            for entry in &req.entries {
+                let id = entry.id.as_deref().unwrap_or_default();
+                let result =
+                    required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
+                        let handle = handle_for(ctx, &queue, raw)?;
+                        state.delete(&handle, raw, now, ops)
+                    });
+                match result {
+                    Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
+                    Err(e) => failed.push(BatchFailure::new(id, e)),
+                }
             }
-        }
-        ctx.sqs.store.submit(ops)
-    };
-    committed(commit).await?;
-    wake_fifo_group(&queue);
+            Ok(())
+        })
+        .await?;
     Ok(BatchResponse { successful, failed })
 }
 
 /// Deleting a FIFO group's in-flight head unlocks the group: parked receives look again.
 /// (On a standard queue a delete never makes a message receivable.)
-fn wake_fifo_group(queue: &Queue) {
+fn wake_of(queue: &Queue) -> Wake {
     if queue.fifo {
-        queue.notify.notify_waiters();
+        Wake::Receivers
+    } else {
+        Wake::Nobody
     }
 }

@@ -199,10 +199,3 @@ pub fn check_batch<'a>(
     }
     Ok(())
 }
-
-/// Awaits a store commit, turning a storage failure into an internal error.
-pub async fn committed(commit: crate::store::Commit) -> SqsResult<()> {
-    commit
-        .await
-        .map_err(|e| SqsError::internal(format!("storage failure: {e}")))
-}

@@ -4,9 +4,11 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Context, Empty, committed, required};
+use super::{Context, Empty, required};
 use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::queue::Wake;
 use crate::sqs::now_ms;
+use crate::sqs::persist;
 
 /// SQS allows at most seven actions in one statement.
 const MAX_ACTIONS: usize = 7;
@@ -117,8 +119,7 @@ pub async fn add(ctx: &Context, req: AddRequest) -> SqsResult<Empty> {
             reason,
         ));
     }
-    let commit = {
-        let mut state = queue.lock();
+    queue.commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
         let mut statements = statements(state.attrs.policy.as_deref());
         if statements.iter().any(|s| label_of(s) == Some(label)) {
             return Err(SqsError::invalid_value(label, "Label", "Already exists."));
@@ -141,35 +142,37 @@ pub async fn add(ctx: &Context, req: AddRequest) -> SqsResult<Empty> {
                 .to_string(),
         );
         state.modified_s = now_ms() / 1000;
-        ctx.sqs.persist_queue(&queue, &state)
-    };
-    committed(commit).await?;
+        ops.push(persist(&queue, state));
+        Ok(())
+    })
+    .await?;
     Ok(Empty {})
 }
 
 pub async fn remove(ctx: &Context, req: RemoveRequest) -> SqsResult<Empty> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
     let label = required(req.label.as_deref(), "Label")?;
-    let commit = {
-        let mut state = queue.lock();
-        let mut statements = statements(state.attrs.policy.as_deref());
-        let before = statements.len();
-        statements.retain(|s| label_of(s) != Some(label));
-        if statements.len() == before {
-            return Err(SqsError::invalid_value(label, "Label", "can't find label."));
-        }
-        state.attrs.policy = if statements.is_empty() {
-            None
-        } else {
-            let mut policy: Value =
-                serde_json::from_str(state.attrs.policy.as_deref().unwrap_or("{}"))
-                    .unwrap_or_else(|_| json!({}));
-            policy["Statement"] = Value::Array(statements);
-            Some(policy.to_string())
-        };
-        state.modified_s = now_ms() / 1000;
-        ctx.sqs.persist_queue(&queue, &state)
-    };
-    committed(commit).await?;
+    queue
+        .commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
+            let mut statements = statements(state.attrs.policy.as_deref());
+            let before = statements.len();
+            statements.retain(|s| label_of(s) != Some(label));
+            if statements.len() == before {
+                return Err(SqsError::invalid_value(label, "Label", "can't find label."));
+            }
+            state.attrs.policy = if statements.is_empty() {
+                None
+            } else {
+                let mut policy: Value =
+                    serde_json::from_str(state.attrs.policy.as_deref().unwrap_or("{}"))
+                        .unwrap_or_else(|_| json!({}));
+                policy["Statement"] = Value::Array(statements);
+                Some(policy.to_string())
+            };
+            state.modified_s = now_ms() / 1000;
+            ops.push(persist(&queue, state));
+            Ok(())
+        })
+        .await?;
     Ok(Empty {})
 }

@@ -2,8 +2,9 @@
 
 use serde::Deserialize;
 
-use super::{Context, Empty, committed};
+use super::{Context, Empty};
 use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::queue::Wake;
 use crate::sqs::now_ms;
 
 const PURGE_INTERVAL_MS: u64 = 60_000;
@@ -17,25 +18,24 @@ pub struct Request {
 pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
     let now = now_ms();
-    let commit = {
-        let mut state = queue.lock();
-        if state
-            .last_purge_ms
-            .is_some_and(|last| now < last + PURGE_INTERVAL_MS)
-        {
-            return Err(SqsError::new(
-                ErrorCode::PurgeQueueInProgress,
-                format!(
-                    "Only one PurgeQueue operation on {} is allowed every 60 seconds.",
-                    queue.name
-                ),
-            ));
-        }
-        state.last_purge_ms = Some(now);
-        let mut ops = Vec::new();
-        state.purge(&mut ops);
-        ctx.sqs.store.submit(ops)
-    };
-    committed(commit).await?;
+    queue
+        .commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
+            if state
+                .last_purge_ms
+                .is_some_and(|last| now < last + PURGE_INTERVAL_MS)
+            {
+                return Err(SqsError::new(
+                    ErrorCode::PurgeQueueInProgress,
+                    format!(
+                        "Only one PurgeQueue operation on {} is allowed every 60 seconds.",
+                        queue.name
+                    ),
+                ));
+            }
+            state.last_purge_ms = Some(now);
+            state.purge(ops);
+            Ok(())
+        })
+        .await?;
     Ok(Empty {})
 }

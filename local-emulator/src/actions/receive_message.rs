@@ -9,11 +9,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::send_message::sequence_number;
-use super::{Context, committed, validate};
+use super::{Context, validate};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::message::{Attributes, format_message_id, hex, md5_of_attributes};
 use crate::queue::receipt::{HandleKey, ReceiptHandle};
-use crate::queue::{Delivery, Queue, ReceiveOptions, Redrive};
+use crate::queue::{Delivery, Queue, ReceiveOptions, Redrive, Wake};
 use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
@@ -154,18 +154,17 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
             attempt_id,
         };
         let now = now_ms();
-        let mut ops = Vec::new();
-        let mut moved = Vec::new();
-        let (deliveries, commit, next_wake_ms) = {
-            let mut state = queue.lock();
-            let deliveries = state.receive(&opts, now, &mut ops, &mut moved)?;
-            let commit = ctx.sqs.store.submit(ops);
-            (deliveries, commit, state.next_wake_ms())
-        };
+        let (deliveries, moved, next_wake_ms) = queue
+            .commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
+                let mut moved = Vec::new();
+                let deliveries = state.receive(&opts, now, ops, &mut moved)?;
+                Ok((deliveries, moved, state.next_wake_ms()))
+            })
+            .await?;
+        // Moved to the dead-letter queue in the same commit: only now visible there.
         if let Some((_, dlq)) = &dead_letter_queue {
             ctx.sqs.deliver_to_dead_letter_queue(dlq, moved);
         }
-        committed(commit).await?;
         if !deliveries.is_empty() || ctx.sqs.is_closing() {
             break deliveries;
         }

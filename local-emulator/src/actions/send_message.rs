@@ -7,13 +7,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{BatchFailure, BatchResponse, Context, check_batch, committed, validate};
+use super::{BatchFailure, BatchResponse, Context, check_batch, validate};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::message::{
     AttributeValue, Attributes, MessageExtras, format_message_id, hex, md5_of_attributes,
     md5_of_body, md5_of_trace_header,
 };
-use crate::queue::{NewMessage, Queue, SendOutcome};
+use crate::queue::{NewMessage, Queue, SendOutcome, Wake};
 use crate::sqs::now_ms;
 
 /// SQS's cap on a batch request's total payload.
@@ -319,28 +319,26 @@ async fn enqueue(
 ) -> SqsResult<Vec<Response>> {
     let now = now_ms();
     let mut responses = Vec::with_capacity(prepared.len());
-    let commit = {
-        let mut state = queue.lock();
-        let mut ops = Vec::with_capacity(prepared.len() * 2);
-        for p in prepared {
-            let md5_of_message_body = hex(&p.message.md5_of_body);
-            let fresh_id = p.message.id;
-            let (id, seq) = match state.send(p.message, ctx.sqs.next_seq(), now, &mut ops) {
-                SendOutcome::Enqueued { seq } => (fresh_id, seq),
-                SendOutcome::Duplicate { id, seq } => (id, seq),
-            };
-            responses.push(Response {
-                md5_of_message_body,
-                md5_of_message_attributes: p.md5_of_attributes,
-                md5_of_message_system_attributes: p.md5_of_system_attributes,
-                message_id: format_message_id(id),
-                sequence_number: queue.fifo.then(|| sequence_number(seq)),
-            });
-        }
-        ctx.sqs.store.submit(ops)
-    };
-    queue.notify.notify_waiters();
-    committed(commit).await?;
+    queue
+        .commit(&ctx.sqs.store, Wake::Receivers, |state, ops| {
+            for p in prepared {
+                let md5_of_message_body = hex(&p.message.md5_of_body);
+                let fresh_id = p.message.id;
+                let (id, seq) = match state.send(p.message, ctx.sqs.next_seq(), now, ops) {
+                    SendOutcome::Enqueued { seq } => (fresh_id, seq),
+                    SendOutcome::Duplicate { id, seq } => (id, seq),
+                };
+                responses.push(Response {
+                    md5_of_message_body,
+                    md5_of_message_attributes: p.md5_of_attributes,
+                    md5_of_message_system_attributes: p.md5_of_system_attributes,
+                    message_id: format_message_id(id),
+                    sequence_number: queue.fifo.then(|| sequence_number(seq)),
+                });
+            }
+            Ok(())
+        })
+        .await?;
     Ok(responses)
 }
 

@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Context, Empty, committed, validate};
+use super::{Context, Empty, validate};
 use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::queue::Wake;
 use crate::queue::attributes::{QueueAttributes, redrive_allowed};
 use crate::sqs::now_ms;
+use crate::sqs::persist;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -44,15 +46,14 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Empty> {
     if given.contains_key("RedrivePolicy") {
         check_redrive_policy(ctx, &queue.arn, &attrs)?;
     }
-    let commit = {
-        let mut state = queue.lock();
-        state.attrs = attrs;
-        state.modified_s = now_ms() / 1000;
-        ctx.sqs.persist_queue(&queue, &state)
-    };
-    committed(commit).await?;
-    // A shorter retention or a changed delay may make messages due now.
-    queue.notify.notify_waiters();
+    queue
+        .commit(&ctx.sqs.store, Wake::Receivers, |state, ops| {
+            state.attrs = attrs;
+            state.modified_s = now_ms() / 1000;
+            ops.push(persist(&queue, state));
+            Ok(())
+        })
+        .await?;
     Ok(Empty {})
 }
 

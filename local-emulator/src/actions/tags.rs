@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::set_queue_attributes::check_tags;
-use super::{Context, Empty, committed};
+use super::{Context, Empty};
 use crate::error::{SqsError, SqsResult};
+use crate::queue::Wake;
+use crate::sqs::persist;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -21,19 +23,20 @@ pub async fn tag(ctx: &Context, req: TagRequest) -> SqsResult<Empty> {
         .tags
         .filter(|t| !t.is_empty())
         .ok_or_else(|| SqsError::missing("Tags"))?;
-    let commit = {
-        let mut state = queue.lock();
-        let total = state
-            .tags
-            .keys()
-            .chain(tags.keys())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        check_tags(&queue.name, total, &tags)?;
-        state.tags.extend(tags);
-        ctx.sqs.persist_queue(&queue, &state)
-    };
-    committed(commit).await?;
+    queue
+        .commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
+            let total = state
+                .tags
+                .keys()
+                .chain(tags.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            check_tags(&queue.name, total, &tags)?;
+            state.tags.extend(tags);
+            ops.push(persist(&queue, state));
+            Ok(())
+        })
+        .await?;
     Ok(Empty {})
 }
 
@@ -49,14 +52,15 @@ pub async fn untag(ctx: &Context, req: UntagRequest) -> SqsResult<Empty> {
     let keys = req.tag_keys.filter(|k| !k.is_empty()).ok_or_else(|| {
         SqsError::invalid_parameter("Tag keys must be between 1 and 128 characters in length.")
     })?;
-    let commit = {
-        let mut state = queue.lock();
-        for key in &keys {
-            state.tags.remove(key);
-        }
-        ctx.sqs.persist_queue(&queue, &state)
-    };
-    committed(commit).await?;
+    queue
+        .commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
+            for key in &keys {
+                state.tags.remove(key);
+            }
+            ops.push(persist(&queue, state));
+            Ok(())
+        })
+        .await?;
     Ok(Empty {})
 }
 

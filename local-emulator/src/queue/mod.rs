@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::error::{ErrorCode, SqsError, SqsResult};
-use crate::store::{DedupRecord, MessageRecord, StoreOp};
+use crate::store::{DedupRecord, MessageRecord, Store, StoreOp};
 use attributes::QueueAttributes;
 use message::{Message, MessageExtras, State};
 use receipt::ReceiptHandle;
@@ -80,6 +80,38 @@ impl Queue {
         // keep serving rather than poisoning every later request.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// The one way actions change a queue: lock it, apply `change` (which records the store
+    /// ops that make it durable), hand the ops to the store before the lock is released (so
+    /// the store sees changes in the engine's order), await the commit, and only then wake
+    /// parked receives (`wake`). A failed commit answers 500 and fails the store: every later
+    /// write is refused until a restart rebuilds memory from the disk, so nothing the disk
+    /// lacks is acknowledged or handed to a receiver.
+    pub async fn commit<T>(
+        &self,
+        store: &Store,
+        wake: Wake,
+        change: impl FnOnce(&mut QueueState, &mut Vec<StoreOp>) -> SqsResult<T>,
+    ) -> SqsResult<T> {
+        let (value, commit) = {
+            let mut state = self.lock();
+            let mut ops = Vec::new();
+            let value = change(&mut state, &mut ops)?;
+            (value, store.submit(ops))
+        };
+        commit.await?;
+        if wake == Wake::Receivers {
+            self.notify.notify_waiters();
+        }
+        Ok(value)
+    }
+}
+
+/// Whether a change can make a message receivable, so parked receives must look again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    Nobody,
+    Receivers,
 }
 
 /// A message about to be enqueued.

@@ -8,11 +8,12 @@
 //!   concurrent requests share one fsync.
 
 mod dir_lock;
+pub mod integrity;
 pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::mpsc;
+use std::sync::{Arc, OnceLock, mpsc};
 
 use tokio::sync::oneshot;
 
@@ -87,24 +88,50 @@ pub struct Snapshot {
     pub dedup: Vec<DedupRecord>,
 }
 
+/// Why a change was not made durable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// This commit failed (a full disk, an I/O error): the store is failed from now on.
+    #[error("the store could not commit: {0}")]
+    Commit(Arc<str>),
+    /// An earlier commit failed. The engine's memory may hold changes the disk does not, so
+    /// nothing more is written (and nothing read from memory is handed out as committed)
+    /// until a restart rebuilds memory from the disk.
+    #[error("the store failed earlier ({0}); every write is refused until the emulator restarts")]
+    Failed(Arc<str>),
+    /// The writer is gone (shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
 struct Batch {
     ops: Vec<StoreOp>,
-    done: Option<oneshot::Sender<Result<(), String>>>,
+    done: Option<oneshot::Sender<Result<(), StoreError>>>,
 }
 
 /// The handle the engine writes through. Cloning is cheap.
 #[derive(Clone)]
 pub struct Store {
     writer: Option<mpsc::Sender<Batch>>,
+    /// Set once, by the writer, when a commit fails.
+    failure: Arc<OnceLock<Arc<str>>>,
 }
 
 /// Resolves when the ops handed to [`Store::submit`] are durable.
-pub type Commit = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+pub type Commit = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
 
 impl Store {
     /// A store that keeps nothing: every commit is immediate.
     pub fn memory() -> Self {
-        Self { writer: None }
+        Self {
+            writer: None,
+            failure: Arc::default(),
+        }
+    }
+
+    /// Why the store failed, if it did: writes are refused until a restart.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get().map(|f| &**f)
     }
 
     pub fn is_durable(&self) -> bool {
@@ -120,6 +147,9 @@ impl Store {
         if ops.is_empty() {
             return Box::pin(std::future::ready(Ok(())));
         }
+        if let Some(why) = self.failure.get() {
+            return Box::pin(std::future::ready(Err(StoreError::Failed(why.clone()))));
+        }
         let (done, wait) = oneshot::channel();
         if writer
             .send(Batch {
@@ -128,12 +158,9 @@ impl Store {
             })
             .is_err()
         {
-            return Box::pin(std::future::ready(Err("store is closed".to_string())));
+            return Box::pin(std::future::ready(Err(StoreError::Closed)));
         }
-        Box::pin(async move {
-            wait.await
-                .unwrap_or_else(|_| Err("store writer stopped".into()))
-        })
+        Box::pin(async move { wait.await.unwrap_or(Err(StoreError::Closed)) })
     }
 
     /// Hands ops to the writer without waiting (used where a lost write is harmless, e.g.

@@ -7,7 +7,8 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Batch, DedupRecord, MessageRecord, QueueRecord, Snapshot, Store, StoreOp};
+use super::integrity;
+use super::{Batch, DedupRecord, MessageRecord, QueueRecord, Snapshot, Store, StoreError, StoreOp};
 
 /// Upper bound on ops folded into one transaction, so one commit cannot grow without limit.
 const MAX_OPS_PER_COMMIT: usize = 20_000;
@@ -50,29 +51,86 @@ CREATE TABLE IF NOT EXISTS dedup (
 /// Format 2 added `queues.region` (NULL: a queue stored by format 1, in the default region).
 const FORMAT_VERSION: &str = "2";
 
-/// Opens (or creates) the database under `dir`, reads everything back, and starts the writer.
-pub fn open(dir: &Path, now_ms: u64) -> Result<(Store, Snapshot, JoinHandle<()>), String> {
+/// Opens (or creates) the database under `dir`, checks it is whole, reads everything back,
+/// and starts the writer. `max_bytes` caps the database's size (a write beyond it fails as on
+/// a full disk).
+pub fn open(
+    dir: &Path,
+    now_ms: u64,
+    max_bytes: Option<u64>,
+) -> Result<(Store, Snapshot, JoinHandle<()>), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let lock = super::dir_lock::acquire(dir)?;
     let path = dir.join("lockgate.sqlite3");
+    check_wal(&path)?;
     let conn =
         Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    configure(&conn).map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
+    configure(&conn, max_bytes).map_err(|e| {
+        format!(
+            "cannot open the store {}: {e} (the file is damaged or not a Lockgate store; move the data directory aside to start empty)",
+            path.display()
+        )
+    })?;
+    integrity::quick_check(&conn).map_err(|found| {
+        format!(
+            "the store {} is damaged ({found}); refusing to start with messages missing: restore the data directory, or move it aside to start empty",
+            path.display()
+        )
+    })?;
     check_format(&conn)?;
     let snapshot =
         load(&conn, now_ms).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let (tx, rx) = mpsc::channel::<Batch>();
+    let failure: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<str>>> = Default::default();
+    let writer_failure = failure.clone();
     let writer = std::thread::Builder::new()
         .name("lockgate-store".into())
         .spawn(move || {
-            write_loop(conn, rx);
+            write_loop(conn, rx, &writer_failure);
             drop(lock); // the directory is free once the last write is done
         })
         .map_err(|e| e.to_string())?;
-    Ok((Store { writer: Some(tx) }, snapshot, writer))
+    Ok((
+        Store {
+            writer: Some(tx),
+            failure,
+        },
+        snapshot,
+        writer,
+    ))
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+/// Reads the write-ahead log before SQLite replays it: frames after a damaged one would be
+/// dropped silently, so say so loudly and keep a copy of the log for recovery by hand.
+fn check_wal(db: &Path) -> Result<(), String> {
+    let wal = db.with_file_name("lockgate.sqlite3-wal");
+    let Some(report) = integrity::inspect_wal(&wal) else {
+        return Ok(());
+    };
+    if report.lost_commits > 0 {
+        let kept = wal.with_file_name(format!(
+            "lockgate.sqlite3-wal.damaged-{}",
+            crate::sqs::now_ms()
+        ));
+        std::fs::copy(&wal, &kept)
+            .map_err(|e| format!("cannot keep a copy of the damaged {}: {e}", wal.display()))?;
+        tracing::error!(
+            "the write-ahead log {} is damaged: {} committed transactions ({} frames) after the damage cannot be replayed and their changes are LOST; the log was copied to {} (SQLite replays the {} frames before the damage)",
+            wal.display(),
+            report.lost_commits,
+            report.lost_frames,
+            kept.display(),
+            report.valid_frames
+        );
+    }
+    Ok(())
+}
+
+fn configure(conn: &Connection, max_bytes: Option<u64>) -> rusqlite::Result<()> {
+    if let Some(max) = max_bytes {
+        let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(None, "max_page_count", (max / page_size.max(1)).max(1))?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
@@ -179,8 +237,14 @@ fn blob_to_id(blob: &[u8]) -> u128 {
 }
 
 /// Group commit: block for the first batch, then take every batch already waiting, write them
-/// all in one transaction, commit (one fsync), and acknowledge them together.
-fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Batch>) {
+/// all in one transaction, commit (one fsync), and acknowledge them together. After a failed
+/// commit nothing more is written: the engine's memory is ahead of the disk, and everything
+/// from then on is refused until a restart reads the disk again.
+fn write_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Batch>,
+    failure: &std::sync::OnceLock<std::sync::Arc<str>>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batches = vec![first];
         let mut ops = batches[0].ops.len();
@@ -193,10 +257,18 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Batch>) {
                 Err(_) => break,
             }
         }
-        let result = apply(&mut conn, &batches).map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "store commit failed");
-        }
+        let result = match failure.get() {
+            Some(why) => Err(StoreError::Failed(why.clone())),
+            None => apply(&mut conn, &batches).map_err(|e| {
+                let why: std::sync::Arc<str> = e.to_string().into();
+                tracing::error!(
+                    error = %why,
+                    "store commit failed: refusing every write until a restart (acknowledged changes are safe on disk)"
+                );
+                let _ = failure.set(why.clone());
+                StoreError::Commit(why)
+            }),
+        };
         for batch in batches {
             if let Some(done) = batch.done {
                 let _ = done.send(result.clone());

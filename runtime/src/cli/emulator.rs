@@ -35,6 +35,10 @@ pub struct Args {
     /// Connections served at once (default: below the open-file limit).
     #[arg(long)]
     max_connections: Option<usize>,
+    /// Cap the store's size in bytes: past it writes fail as on a full disk (and the emulator
+    /// refuses every write until restarted), leaving the rest of the disk alone.
+    #[arg(long, value_name = "BYTES")]
+    max_store_size: Option<u64>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -59,6 +63,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             account_id: args.account_id,
             region: args.region,
             credentials,
+            max_store_bytes: args.max_store_size,
         },
         limits: lockgate_emulator::Limits {
             max_connections: args
