@@ -168,7 +168,11 @@ impl Sqs {
                 tags,
                 record.created_s,
             ));
-            queue.lock().modified_s = record.modified_s;
+            {
+                let mut state = queue.lock();
+                state.modified_s = record.modified_s;
+                state.set_publish_after_commit(true);
+            }
             by_id.insert(record.id, queue.clone());
             sqs.write_registry()
                 .insert(key(&region, &record.account, &record.name), queue);
@@ -363,6 +367,9 @@ impl Sqs {
                 tags,
                 created_s,
             ));
+            queue
+                .lock()
+                .set_publish_after_commit(self.store.is_durable());
             let record = queue_record(&queue);
             registry.insert(key, queue.clone());
             (queue, self.store.submit(vec![StoreOp::PutQueue(record)]))

@@ -13,7 +13,7 @@ use super::{Context, validate};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::message::{Attributes, format_message_id, hex, md5_of_attributes};
 use crate::queue::receipt::{HandleKey, ReceiptHandle};
-use crate::queue::{Delivery, Queue, ReceiveOptions, Redrive, Wake};
+use crate::queue::{Delivery, Queue, ReceiveOptions, Redrive};
 use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
@@ -154,16 +154,24 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
             attempt_id,
         };
         let now = now_ms();
-        let (deliveries, moved, next_wake_ms) = queue
-            .commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
+        let ((deliveries, moved, next_wake_ms), commit) =
+            queue.submit(&ctx.sqs.store, |state, ops| {
                 let mut moved = Vec::new();
                 let deliveries = state.receive(&opts, now, ops, &mut moved)?;
                 Ok((deliveries, moved, state.next_wake_ms()))
-            })
-            .await?;
-        // Moved to the dead-letter queue in the same commit: only now visible there.
-        if let Some((_, dlq)) = &dead_letter_queue {
-            ctx.sqs.deliver_to_dead_letter_queue(dlq, moved);
+            })?;
+        // A receive's own changes (receive count, visibility deadline) are written in order
+        // but not awaited: losing them in a crash only makes the message visible again early
+        // (docs/storage.md). Messages moved to a dead-letter queue wait for the commit and only
+        // then appear there.
+        if !moved.is_empty() {
+            commit.await?;
+            if let Some((_, dlq)) = &dead_letter_queue {
+                ctx.sqs.deliver_to_dead_letter_queue(dlq, moved);
+            }
+        } else if let Some(why) = ctx.sqs.store.failure() {
+            // A failed store hands nothing out: memory may be ahead of the disk.
+            return Err(crate::store::StoreError::Failed(why.into()).into());
         }
         if !deliveries.is_empty() || ctx.sqs.is_closing() {
             break deliveries;

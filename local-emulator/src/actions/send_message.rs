@@ -319,13 +319,17 @@ async fn enqueue(
 ) -> SqsResult<Vec<Response>> {
     let now = now_ms();
     let mut responses = Vec::with_capacity(prepared.len());
+    let mut enqueued = Vec::with_capacity(prepared.len());
     queue
-        .commit(&ctx.sqs.store, Wake::Receivers, |state, ops| {
+        .commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
             for p in prepared {
                 let md5_of_message_body = hex(&p.message.md5_of_body);
                 let fresh_id = p.message.id;
                 let (id, seq) = match state.send(p.message, ctx.sqs.next_seq(), now, ops) {
-                    SendOutcome::Enqueued { seq } => (fresh_id, seq),
+                    SendOutcome::Enqueued { seq } => {
+                        enqueued.push(seq);
+                        (fresh_id, seq)
+                    }
                     SendOutcome::Duplicate { id, seq } => (id, seq),
                 };
                 responses.push(Response {
@@ -339,6 +343,9 @@ async fn enqueue(
             Ok(())
         })
         .await?;
+    // Committed: receivable now (a durable queue held them back until this point).
+    queue.lock().publish(&enqueued, now_ms());
+    queue.notify.notify_waiters();
     Ok(responses)
 }
 

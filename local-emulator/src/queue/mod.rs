@@ -93,19 +93,31 @@ impl Queue {
         wake: Wake,
         change: impl FnOnce(&mut QueueState, &mut Vec<StoreOp>) -> SqsResult<T>,
     ) -> SqsResult<T> {
-        let (value, commit) = {
-            let mut state = self.lock();
-            let mut ops = Vec::new();
-            let value = change(&mut state, &mut ops)?;
-            (value, store.submit(ops))
-        };
+        let (value, commit) = self.submit(store, change)?;
         commit.await?;
         if wake == Wake::Receivers {
             self.notify.notify_waiters();
         }
         Ok(value)
     }
+
+    /// [`Queue::commit`] without waiting: the change is handed to the store in order and
+    /// the caller decides whether to await it (receives do not; see docs/storage.md).
+    pub fn submit<T>(
+        &self,
+        store: &Store,
+        change: impl FnOnce(&mut QueueState, &mut Vec<StoreOp>) -> SqsResult<T>,
+    ) -> SqsResult<(T, crate::store::Commit)> {
+        let mut state = self.lock();
+        let mut ops = Vec::new();
+        let value = change(&mut state, &mut ops)?;
+        Ok((value, store.submit(ops)))
+    }
 }
+
+/// `visible_at_ms` of a message sent to a durable queue whose send is not committed yet: no
+/// receive can see it until [`QueueState::publish`].
+const UNPUBLISHED: u64 = u64::MAX;
 
 /// Whether a change can make a message receivable, so parked receives must look again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +215,10 @@ pub struct QueueState {
     dedup_order: VecDeque<(u64, String)>,
     attempts: HashMap<String, Attempt>,
     attempt_order: VecDeque<(u64, String)>,
+    /// On a durable queue, new messages wait here (seq → when they become visible) until
+    /// their send is committed: a receive never hands out what the disk may not have.
+    publish_after_commit: bool,
+    unpublished: HashMap<u64, u64>,
     n_ready: u64,
     n_inflight: u64,
     n_delayed: u64,
@@ -234,9 +250,33 @@ impl QueueState {
             dedup_order: VecDeque::new(),
             attempts: HashMap::new(),
             attempt_order: VecDeque::new(),
+            publish_after_commit: false,
+            unpublished: HashMap::new(),
             n_ready: 0,
             n_inflight: 0,
             n_delayed: 0,
+        }
+    }
+
+    /// Makes sends wait for [`QueueState::publish`] (a durable store's queues).
+    pub fn set_publish_after_commit(&mut self, on: bool) {
+        self.publish_after_commit = on;
+    }
+
+    /// Makes messages whose send has committed receivable (now, or when their delay ends).
+    pub fn publish(&mut self, seqs: &[u64], now_ms: u64) {
+        for seq in seqs {
+            let (Some(at), Some(message)) =
+                (self.unpublished.remove(seq), self.messages.get_mut(seq))
+            else {
+                continue;
+            };
+            message.visible_at_ms = at;
+            if at <= now_ms {
+                self.make_ready(*seq);
+            } else {
+                self.timers.push(Reverse((at, *seq, message.timer_gen)));
+            }
         }
     }
 
@@ -388,6 +428,11 @@ impl QueueState {
             state: State::Delayed,
         };
         ops.push(StoreOp::PutMessage(Box::new(self.record(seq, &message))));
+        let mut message = message;
+        if self.publish_after_commit {
+            self.unpublished.insert(seq, message.visible_at_ms);
+            message.visible_at_ms = UNPUBLISHED;
+        }
         self.insert(seq, message, now_ms);
         SendOutcome::Enqueued { seq }
     }
@@ -414,8 +459,10 @@ impl QueueState {
                 self.n_delayed += 1;
                 State::Delayed
             };
-            self.timers
-                .push(Reverse((message.visible_at_ms, seq, message.timer_gen)));
+            if message.visible_at_ms != UNPUBLISHED {
+                self.timers
+                    .push(Reverse((message.visible_at_ms, seq, message.timer_gen)));
+            }
             self.messages.insert(seq, Box::new(message));
         } else {
             // Counted as delayed for the moment so make_ready's bookkeeping is uniform.
@@ -488,6 +535,7 @@ impl QueueState {
     /// Removes a message entirely (delete, purge, expiry, move to a DLQ).
     fn remove(&mut self, seq: u64) -> Option<Box<Message>> {
         let message = self.messages.remove(&seq)?;
+        self.unpublished.remove(&seq);
         match message.state {
             State::Ready => self.n_ready -= 1,
             State::InFlight => self.n_inflight -= 1,
@@ -870,6 +918,7 @@ impl QueueState {
     pub fn purge(&mut self, ops: &mut Vec<StoreOp>) {
         self.dedup.clear();
         self.dedup_order.clear();
+        self.unpublished.clear();
         self.messages.clear();
         self.ready.clear();
         self.timers.clear();

@@ -96,6 +96,53 @@ pub struct SqsEvent {
     pub enabled: bool,
 }
 
+/// CloudFormation's own limit on a template's size.
+const MAX_TEMPLATE_BYTES: usize = 1024 * 1024;
+/// Far deeper than any template; the YAML parser takes time quadratic in flow-collection
+/// depth (10,000 nested `[` took 40 s), so deeper input is refused before it is parsed.
+const MAX_FLOW_NESTING: usize = 100;
+
+/// Refuses templates over CloudFormation's size limit, or whose flow collections (`[…]`,
+/// `{…}`) nest deeper than any template needs. (Block-style nesting is bounded by the size.)
+fn check_size_and_nesting(text: &str) -> anyhow::Result<()> {
+    if text.len() > MAX_TEMPLATE_BYTES {
+        bail!(
+            "template is {} bytes; CloudFormation accepts at most {MAX_TEMPLATE_BYTES}",
+            text.len()
+        );
+    }
+    let mut depth = 0usize;
+    let mut quote = None;
+    let mut escaped = false;
+    let mut comment = false;
+    let mut previous = '\n';
+    for c in text.chars() {
+        match (quote, c) {
+            _ if comment => comment = c != '\n',
+            (Some('"'), '\\') if !escaped => {
+                escaped = true;
+                previous = c;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if previous.is_whitespace() => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_FLOW_NESTING {
+                    bail!("template nests collections more than {MAX_FLOW_NESTING} levels deep");
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        escaped = false;
+        previous = c;
+    }
+    Ok(())
+}
+
 impl Template {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
@@ -108,6 +155,7 @@ impl Template {
     }
 
     pub fn parse(text: &str, dir: PathBuf) -> anyhow::Result<Self> {
+        check_size_and_nesting(text)?;
         let root: Value = serde_yaml_ng::from_str(text).context("template is not valid YAML")?;
         let globals = root
             .get("Globals")

@@ -217,3 +217,98 @@ fn a_wasm_handler_is_a_component_function() {
         "{err}"
     );
 }
+
+/// The loader takes any text: nested YAML far deeper than any template, and random mutations
+/// of the bundled template, end in a template or an error, never a panic or a stack overflow.
+mod hostile_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn deep_nesting_is_an_error() {
+        for deep in [
+            format!("Resources: {}{}", "[".repeat(100_000), "]".repeat(100_000)),
+            format!(
+                "Resources:\n  Q: {}x{}",
+                "{a: ".repeat(50_000),
+                "}".repeat(50_000)
+            ),
+            format!(
+                "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: {}x{}",
+                "!Sub [".repeat(20_000),
+                "]".repeat(20_000)
+            ),
+        ] {
+            let err = parse(&deep).unwrap_err();
+            assert!(err.to_string().contains("levels deep"), "{err:#}");
+        }
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let text = format!(
+            "# {}\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: \"{}\"\n",
+            "[".repeat(500),
+            "{".repeat(500)
+        );
+        let verdict = parse(&text).map(|_| ()).map_err(|e| format!("{e:#}"));
+        assert!(
+            !verdict
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.contains("levels deep")),
+            "{verdict:?}"
+        );
+        let big = format!("Resources: {{}}\n#{}", "x".repeat(2 * 1024 * 1024));
+        assert!(parse(&big).unwrap_err().to_string().contains("at most"));
+    }
+
+    fn bundled() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap()
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Flip(usize, u8),
+        Cut(usize),
+        Insert(usize, String),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let special = prop::sample::select(vec![
+            "!Ref ", "!GetAtt ", "!Sub ", "!If ", "[", "]", "{", "}", ": ", "\n  ", "- ", "&a ",
+            "*a", "<<: *a", "'", "\"", "${", "\t", "#", "\u{0}", "\u{FEFF}",
+        ]);
+        prop_oneof![
+            (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Mutation::Flip(at, b)),
+            any::<usize>().prop_map(Mutation::Cut),
+            (any::<usize>(), special).prop_map(|(at, s)| Mutation::Insert(at, s.to_string())),
+        ]
+    }
+
+    proptest! {
+        // `PROPTEST_CASES` raises this for a long run (scripts/fuzz.sh).
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn mutated_templates_never_panic(mutations in prop::collection::vec(mutation(), 1..8)) {
+            let mut bytes = bundled().into_bytes();
+            for m in mutations {
+                let len = bytes.len().max(1);
+                match m {
+                    Mutation::Flip(at, b) => {
+                        if !bytes.is_empty() {
+                            bytes[at % len] = b;
+                        }
+                    }
+                    Mutation::Cut(at) => bytes.truncate(at % len),
+                    Mutation::Insert(at, s) => {
+                        let at = at % len.min(bytes.len() + 1);
+                        bytes.splice(at..at, s.into_bytes());
+                    }
+                }
+            }
+            let _ = parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}
