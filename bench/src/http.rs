@@ -27,6 +27,11 @@ impl Connection {
         })
     }
 
+    /// The socket, for workloads that write without waiting for the reply.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
     /// The full request bytes for one call, built once and sent many times.
     pub fn request(&self, action: &str, body: &str) -> Vec<u8> {
         format!(

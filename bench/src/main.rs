@@ -130,6 +130,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let server = Server::lockgate(&args.lockgate, durable).await?;
         let figures = workloads::standard_suite(&server, &load).await?;
         let fifo = workloads::fifo_suite(&server, &load).await?;
+        if !durable {
+            workloads::parked_polls(&server, 1_000).await?;
+        }
         server.stop();
         rows.push((
             if durable {

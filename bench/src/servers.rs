@@ -81,6 +81,15 @@ impl Server {
         })
     }
 
+    /// CPU time the server process has used (user + system), in clock ticks.
+    pub fn cpu_ticks(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which may hold spaces) start after ") ".
+        let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+        let (user, system) = (fields.get(11)?, fields.get(12)?);
+        Some(user.parse::<u64>().ok()? + system.parse::<u64>().ok()?)
+    }
+
     /// Resident memory of the server process, in bytes.
     pub fn rss_bytes(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;

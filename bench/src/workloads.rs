@@ -356,3 +356,40 @@ pub async fn backlog(
     server.stop();
     Ok(())
 }
+
+/// `count` receives parked in 20 s long polls on an empty queue: the server's CPU use while
+/// they wait (it should be none: a parked receive is a sleeping task).
+pub async fn parked_polls(server: &Server, count: usize) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let url = create_queue(&server.host, "bench-parked", json!({})).await?;
+    let mut polls = Vec::with_capacity(count);
+    for _ in 0..count {
+        let conn = Connection::open(&server.host).await?;
+        let request = conn.request(
+            "ReceiveMessage",
+            &json!({"QueueUrl": url, "WaitTimeSeconds": 20}).to_string(),
+        );
+        polls.push((conn, request));
+    }
+    for (conn, request) in &mut polls {
+        conn.stream_mut().write_all(request).await?;
+    }
+    // Let every request arrive and park (a benchmark may wait; tests may not).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = server
+        .cpu_ticks()
+        .context("reading the server's CPU time")?;
+    let window = Duration::from_secs(5);
+    tokio::time::sleep(window).await;
+    let after = server
+        .cpu_ticks()
+        .context("reading the server's CPU time")?;
+    // Linux counts process CPU time in 1/100 s ticks (USER_HZ).
+    let percent = (after - before) as f64 / window.as_secs_f64();
+    println!(
+        "{count} parked long polls: server CPU {percent:.1}% over {} s, resident {} MiB",
+        window.as_secs(),
+        server.rss_bytes().unwrap_or(0) / (1 << 20)
+    );
+    Ok(())
+}
