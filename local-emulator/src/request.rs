@@ -104,7 +104,9 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
         preflight(origin.as_deref(), &headers)
     } else {
         match read_body(shared, &headers, body).await {
-            Ok(body) => handle_request(&shared.sqs, method, uri, headers, body, &request_id).await,
+            Ok(body) => {
+                handle_request(&shared.sqs, format, method, uri, headers, body, &request_id).await
+            }
             Err(error) => format.error(&error, &request_id),
         }
     };
@@ -254,6 +256,7 @@ async fn read_body(
 
 async fn handle_request(
     sqs: &Arc<Sqs>,
+    format: ReplyFormat,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -261,7 +264,6 @@ async fn handle_request(
     request_id: &str,
 ) -> Response {
     let request_id = request_id.to_string();
-    let format = ReplyFormat::of(&headers);
     let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
     if let Some(credentials) = &sqs.config.credentials {
         let lowered: Vec<(String, String)> = headers

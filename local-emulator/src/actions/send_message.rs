@@ -102,22 +102,21 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
             ),
         ));
     }
+    let settings = Settings::of(&queue);
     if queue.fifo {
         // A FIFO batch with an entry that cannot be ordered or deduplicated fails as a whole,
         // as SQS answers it, and nothing is enqueued.
-        let content_based = queue.lock().attrs.content_based_deduplication;
         for entry in &req.entries {
             if entry.message_group_id.is_none() {
                 return Err(SqsError::invalid_parameter(
                     "The request must contain the parameter MessageGroupId.",
                 ));
             }
-            if entry.message_deduplication_id.is_none() && !content_based {
+            if entry.message_deduplication_id.is_none() && !settings.content_based_deduplication {
                 return Err(SqsError::invalid_parameter(NO_DEDUPLICATION_ID));
             }
         }
     }
-    let settings = Settings::of(&queue);
     let mut failed = Vec::new();
     let mut accepted = Vec::new();
     let mut ids = Vec::new();
