@@ -1,9 +1,7 @@
 //! The registry of queues and everything shared by all requests: configuration, the store,
 //! id and sequence allocation, the clock. Cheap to share as `Arc<Sqs>`.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -121,9 +119,8 @@ fn handle_key(dir: &Path) -> Result<HandleKey, String> {
 }
 
 fn random_u64() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(now_ms());
-    hasher.finish()
+    let bytes = random_bytes();
+    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
 }
 
 impl Sqs {

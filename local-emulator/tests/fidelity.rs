@@ -34,20 +34,6 @@ both_stores!(
 
 const FIFO: &[(&str, &str)] = &[("FifoQueue", "true")];
 
-async fn send_fifo(h: &Harness, url: &str, group: &str, dedup: &str, body: &str) -> String {
-    h.client
-        .send_message()
-        .queue_url(url)
-        .message_body(body)
-        .message_group_id(group)
-        .message_deduplication_id(dedup)
-        .send()
-        .await
-        .expect("FIFO send")
-        .message_id
-        .unwrap()
-}
-
 async fn receive_with(
     h: &Harness,
     url: &str,
@@ -197,7 +183,7 @@ async fn fifo_batch_without_ids_fails_whole(h: Harness) {
 
 async fn fifo_delete_with_an_expired_handle(h: Harness) {
     let url = h.create_with("expired.fifo", FIFO).await;
-    send_fifo(&h, &url, "g", "d", "m").await;
+    h.send_fifo(&url, "g", "d", "m").await;
     let m = receive_with(&h, &url, 1, 1).await.remove(0);
     let handle = m.receipt_handle.unwrap();
     until_visible(&h, &url, 1).await;
@@ -321,7 +307,7 @@ async fn standard_visibility_change_through_old_handles(h: Harness) {
 async fn fifo_group_head_is_released_alone(h: Harness) {
     let url = h.create_with("release.fifo", FIFO).await;
     for (i, body) in ["m1", "m2", "m3"].iter().enumerate() {
-        send_fifo(&h, &url, "g", &format!("d{i}"), body).await;
+        h.send_fifo(&url, "g", &format!("d{i}"), body).await;
     }
     let got = receive_with(&h, &url, 2, 600).await;
     assert_eq!(bodies(&got), ["m1", "m2"]);
@@ -350,7 +336,7 @@ async fn fifo_group_head_is_released_alone(h: Harness) {
 
 async fn dedup_scope_change_keeps_old_entries(h: Harness) {
     let url = h.create_with("scope.fifo", FIFO).await;
-    let first = send_fifo(&h, &url, "A", "X", "first").await;
+    let first = h.send_fifo(&url, "A", "X", "first").await.0;
     h.client
         .set_queue_attributes()
         .queue_url(&url)
@@ -359,19 +345,19 @@ async fn dedup_scope_change_keeps_old_entries(h: Harness) {
         .await
         .unwrap();
     // X entered the window queue-wide: it still deduplicates in another group.
-    assert_eq!(send_fifo(&h, &url, "B", "X", "again").await, first);
+    assert_eq!(h.send_fifo(&url, "B", "X", "again").await.0, first);
     // New entries are per group.
-    let a = send_fifo(&h, &url, "A", "Y", "ya").await;
-    let b = send_fifo(&h, &url, "B", "Y", "yb").await;
+    let a = h.send_fifo(&url, "A", "Y", "ya").await.0;
+    let b = h.send_fifo(&url, "B", "Y", "yb").await.0;
     assert_ne!(a, b);
-    assert_eq!(send_fifo(&h, &url, "A", "Y", "ya again").await, a);
+    assert_eq!(h.send_fifo(&url, "A", "Y", "ya again").await.0, a);
     assert_eq!(h.depth(&url).await.0, 3);
     h.shutdown().await;
 }
 
 async fn purge_clears_the_fifo_dedup_window(h: Harness) {
     let url = h.create_with("purge.fifo", FIFO).await;
-    let before = send_fifo(&h, &url, "g", "same", "before").await;
+    let before = h.send_fifo(&url, "g", "same", "before").await.0;
     h.client.purge_queue().queue_url(&url).send().await.unwrap();
     // A restart (durable store) must not bring the window back.
     let h = if h.dir.is_some() {
@@ -379,7 +365,7 @@ async fn purge_clears_the_fifo_dedup_window(h: Harness) {
     } else {
         h
     };
-    let after = send_fifo(&h, &url, "g", "same", "after").await;
+    let after = h.send_fifo(&url, "g", "same", "after").await.0;
     assert_ne!(before, after);
     assert_eq!(bodies(&receive_with(&h, &url, 10, 30).await), ["after"]);
     h.shutdown().await;
@@ -839,7 +825,7 @@ async fn long_polls_wake_on_every_event_that_makes_a_message_receivable() {
         })
     };
     for (i, body) in ["a1", "a2", "a3", "a4"].iter().enumerate() {
-        send_fifo(&h, &url, "g", &format!("d{i}"), body).await;
+        h.send_fifo(&url, "g", &format!("d{i}"), body).await;
     }
     let head = receive_with(&h, &url, 1, 600).await.remove(0);
 

@@ -15,31 +15,19 @@ both_stores!(
     fair_standard_queue_accepts_groups,
 );
 
-async fn send(h: &Harness, url: &str, group: &str, dedup: &str, body: &str) -> (String, String) {
-    let out = h
-        .client
-        .send_message()
-        .queue_url(url)
-        .message_body(body)
-        .message_group_id(group)
-        .message_deduplication_id(dedup)
-        .send()
-        .await
-        .unwrap();
-    (out.message_id.unwrap(), out.sequence_number.unwrap())
-}
-
 async fn order_within_group_and_group_lock(h: Harness) {
     let url = h.create_with("orders.fifo", &[("FifoQueue", "true")]).await;
     assert_eq!(h.attr(&url, "FifoQueue").await.as_deref(), Some("true"));
     let mut last_seq = String::new();
     for i in 0..5 {
-        let (_, seq) = send(&h, &url, "A", &format!("a{i}"), &format!("A{i}")).await;
+        let (_, seq) = h
+            .send_fifo(&url, "A", &format!("a{i}"), &format!("A{i}"))
+            .await;
         assert_eq!(seq.len(), 20);
         assert!(seq > last_seq, "sequence numbers increase");
         last_seq = seq;
     }
-    send(&h, &url, "B", "b0", "B0").await;
+    h.send_fifo(&url, "B", "b0", "B0").await;
 
     // One receive returns group A in order (up to the maximum) ...
     let first = h.receive(&url, 3).await;
@@ -81,8 +69,8 @@ async fn order_within_group_and_group_lock(h: Harness) {
 
 async fn deduplication(h: Harness) {
     let url = h.create_with("dedup.fifo", &[("FifoQueue", "true")]).await;
-    let (id1, seq1) = send(&h, &url, "g", "same", "first").await;
-    let (id2, seq2) = send(&h, &url, "g", "same", "second").await;
+    let (id1, seq1) = h.send_fifo(&url, "g", "same", "first").await;
+    let (id2, seq2) = h.send_fifo(&url, "g", "same", "second").await;
     assert_eq!(id1, id2, "a duplicate is answered with the original id");
     assert_eq!(seq1, seq2);
     let got = h.receive(&url, 10).await;
@@ -100,7 +88,7 @@ async fn deduplication(h: Harness) {
         .send()
         .await
         .unwrap();
-    let (id3, _) = send(&h, &url, "g", "same", "third").await;
+    let (id3, _) = h.send_fifo(&url, "g", "same", "third").await;
     assert_eq!(id3, id1);
     assert!(h.receive(&url, 10).await.is_empty());
     h.shutdown().await;
@@ -151,8 +139,8 @@ async fn receive_request_attempt_id_replays(h: Harness) {
     let url = h
         .create_with("attempt.fifo", &[("FifoQueue", "true")])
         .await;
-    send(&h, &url, "g", "1", "one").await;
-    send(&h, &url, "h", "2", "two").await;
+    h.send_fifo(&url, "g", "1", "one").await;
+    h.send_fifo(&url, "h", "2", "two").await;
     let receive = |attempt: &'static str| {
         let client = h.client.clone();
         let url = url.clone();
@@ -316,8 +304,8 @@ async fn fifo_dead_letter_queue(h: Harness) {
             &[("FifoQueue", "true"), ("RedrivePolicy", &policy)],
         )
         .await;
-    send(&h, &url, "g", "1", "first").await;
-    send(&h, &url, "g", "2", "second").await;
+    h.send_fifo(&url, "g", "1", "first").await;
+    h.send_fifo(&url, "g", "2", "second").await;
     let got = h
         .client
         .receive_message()

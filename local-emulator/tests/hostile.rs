@@ -122,24 +122,21 @@ async fn receipt_handles_cannot_be_forged() {
 async fn characters_that_would_break_xml_are_refused() {
     let h = Harness::memory().await;
     let url = h.create("xml").await;
-    let err = h
-        .client
-        .tag_queue()
-        .queue_url(&url)
-        .tags("team", "a\u{1}b")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(error_of(err).0, "InvalidParameterValue");
-    let err = h
-        .client
-        .tag_queue()
-        .queue_url(&url)
-        .tags("t\u{8}", "v")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(error_of(err).0, "InvalidParameterValue");
+    for (key, value) in [("team", "a\u{1}b"), ("t\u{8}", "v")] {
+        let err = h
+            .client
+            .tag_queue()
+            .queue_url(&url)
+            .tags(key, value)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error_of(err).0,
+            "InvalidParameterValue",
+            "{key:?}: {value:?}"
+        );
+    }
     let err = h
         .client
         .send_message()

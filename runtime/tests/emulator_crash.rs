@@ -14,6 +14,12 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequest
 
 /// Starts `lockgate emulator` on an ephemeral port and returns it with its endpoint.
 fn start_emulator(data_dir: &std::path::Path) -> (Child, String) {
+    let (child, endpoint, _) = start_emulator_logged(data_dir);
+    (child, endpoint)
+}
+
+/// [`start_emulator`], also returning what it logged before it was ready.
+fn start_emulator_logged(data_dir: &std::path::Path) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lockgate"))
         .args(["emulator", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -25,18 +31,21 @@ fn start_emulator(data_dir: &std::path::Path) -> (Child, String) {
         .expect("lockgate starts");
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let mut log = String::new();
     let endpoint = loop {
         let line = lines
             .next()
             .expect("emulator printed its endpoint")
             .unwrap();
+        log.push_str(&line);
+        log.push('\n');
         if let Some(rest) = line.split("ready on ").nth(1) {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, endpoint)
+    (child, endpoint, log)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,25 +258,7 @@ async fn a_damaged_write_ahead_log_is_reported_not_silently_dropped() {
     }
     std::fs::write(&wal, &bytes).unwrap();
 
-    let mut restarted = Command::new(env!("CARGO_BIN_EXE_lockgate"))
-        .args(["emulator", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("LOCKGATE_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = restarted.stderr.take().unwrap();
-    let mut report = String::new();
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap();
-        report.push_str(&line);
-        report.push('\n');
-        if line.contains("ready on ") {
-            break;
-        }
-    }
+    let (mut restarted, _, report) = start_emulator_logged(dir.path());
     restarted.kill().unwrap();
     restarted.wait().unwrap();
     assert!(report.contains("is damaged"), "{report}");

@@ -127,6 +127,27 @@ impl Harness {
             .expect("message id")
     }
 
+    /// Sends to a FIFO queue; returns (MessageId, SequenceNumber).
+    pub async fn send_fifo(
+        &self,
+        url: &str,
+        group: &str,
+        dedup: &str,
+        body: &str,
+    ) -> (String, String) {
+        let out = self
+            .client
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .message_group_id(group)
+            .message_deduplication_id(dedup)
+            .send()
+            .await
+            .expect("FIFO send");
+        (out.message_id.unwrap(), out.sequence_number.unwrap())
+    }
+
     /// Receives with a short visibility timeout override left to the caller.
     pub async fn receive(&self, url: &str, max: i32) -> Vec<aws_sdk_sqs::types::Message> {
         self.client
