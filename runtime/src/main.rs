@@ -1,16 +1,7 @@
-//! `lockgate`: run queue-triggered functions locally.
-//!
-//! Modules: [`cli`] (subcommands), [`template`] (SAM template loading and validation),
-//! [`builder`] (cargo builds of functions), [`esm`] (event source mappings: poll, batch,
-//! filter, invoke, settle, scale), [`invoke`] (Runtime API host and function processes),
-//! [`status`] (live counters).
+//! `lockgate`: run queue-triggered functions locally. A thin shell over the
+//! `lockgate_runtime` library: [`cli`] parses arguments and displays.
 
-mod builder;
 mod cli;
-mod esm;
-mod invoke;
-mod status;
-mod template;
 
 /// mimalloc: the emulator and the mappings allocate many small, short-lived buffers per
 /// request; glibc's malloc was about 15% of `lockgate up`'s CPU under load.
@@ -25,7 +16,7 @@ fn main() -> std::process::ExitCode {
     // that then idles (the emulator's recovery runs on a blocking thread) stays resident, which
     // put a recovered 1M-message backlog at 2.3× its payload instead of 1.9×. Measured: no
     // throughput cost here.
-    #[allow(unsafe_code)] // one of two unsafe calls in the workspace (invoke::process_group)
+    #[allow(unsafe_code)] // one of two unsafe calls in the workspace (invoke::process)
     // SAFETY: sets a plain integer option; mimalloc documents it as callable at any time.
     unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0)

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::builder::{self, Profile};
-use crate::template::Template;
+use lockgate_runtime::builder::{self, Profile};
+use lockgate_runtime::template::Template;
 
 #[derive(clap::Args)]
 pub struct Args {

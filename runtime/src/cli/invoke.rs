@@ -5,11 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::builder::{self, Profile};
-use crate::invoke::Invoker;
-use crate::invoke::lambda_process::{FunctionSpec, ProcessPool};
-use crate::invoke::wasm::WasmInvoker;
-use crate::template::{FunctionKind, Template};
+use lockgate_runtime::builder::Profile;
+use lockgate_runtime::template::Template;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,14 +25,14 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let template = Template::load(&args.template)?;
-    let function = template.functions.get(&args.function).with_context(|| {
+    if !template.functions.contains_key(&args.function) {
         let known: Vec<_> = template.functions.keys().collect();
-        format!(
+        anyhow::bail!(
             "no function {} in {} (functions: {known:?})",
             args.function,
             args.template.display()
-        )
-    })?;
+        );
+    }
     let event = if args.event.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {
@@ -49,40 +46,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "the event has no Records list (an SQS event looks like events/sqs-sample.json)"
     );
 
-    let artifact = builder::build_in_background(&template.dir, function, args.profile).await?;
-    // Environment values that name queues need a running app; plain values are passed on.
-    let variables = function.environment.iter().filter_map(|(k, v)| match v {
-        crate::template::Expr::Literal(s) => Some((k.clone(), s.clone())),
-        _ => None,
-    });
-    let invoker = match function.kind {
-        FunctionKind::Wasm { .. } => {
-            let engine = crate::invoke::wasm::engine(1, function.memory_mb)?;
-            Invoker::Wasm(WasmInvoker::load(
-                engine,
-                function,
-                artifact,
-                variables.collect(),
-            )?)
-        }
-        FunctionKind::Native { .. } => {
-            let env = variables
-                .chain(
-                    std::env::var("AWS_ENDPOINT_URL_SQS")
-                        .ok()
-                        .map(|e| ("AWS_ENDPOINT_URL_SQS".to_string(), e)),
-                )
-                .collect();
-            Invoker::Process(ProcessPool::new(FunctionSpec::new(
-                function,
-                artifact,
-                &args.region,
-                env,
-            )))
-        }
-    };
-    let result = invoker.invoke_event(event.into_bytes()).await;
-    invoker.shutdown();
+    let function = lockgate_runtime::app::standalone_function(
+        &template,
+        &args.function,
+        args.profile,
+        &args.region,
+    )
+    .await?;
+    let result = function.invoke_event(event.into_bytes()).await;
+    function.shutdown();
     match result {
         Ok(body) => {
             println!("{}", String::from_utf8_lossy(&body));

@@ -4,33 +4,26 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-
-use super::up::CreatedQueue;
-use crate::esm::Mapping;
-use crate::status::Stats;
+use lockgate_runtime::App;
+use lockgate_runtime::app::provision::ProvisionedQueue;
+use lockgate_runtime::esm::{MappingHandle, MappingStats};
 
 pub struct Display<'a> {
     sqs: &'a aws_sdk_sqs::Client,
-    queues: &'a BTreeMap<String, CreatedQueue>,
-    mappings: &'a [Arc<Mapping>],
+    queues: &'a BTreeMap<String, ProvisionedQueue>,
+    mappings: &'a [MappingHandle],
     interval: Duration,
 }
 
 impl<'a> Display<'a> {
-    pub fn new(
-        sqs: &'a aws_sdk_sqs::Client,
-        queues: &'a BTreeMap<String, CreatedQueue>,
-        mappings: &'a [Arc<Mapping>],
-        interval: Duration,
-    ) -> Self {
+    pub fn new(app: &'a App, interval: Duration) -> Self {
         Self {
-            sqs,
-            queues,
-            mappings,
+            sqs: app.sqs(),
+            queues: app.queues(),
+            mappings: app.mappings(),
             interval,
         }
     }
@@ -78,7 +71,7 @@ impl<'a> Display<'a> {
             ));
             for (i, m) in self.mappings.iter().enumerate() {
                 let s = &m.stats;
-                let ok = Stats::get(&s.messages_ok);
+                let ok = MappingStats::get(&s.messages_ok);
                 let rate = (ok - last.1[i]) as f64 / elapsed;
                 last.1[i] = ok;
                 let (p50, p99) = s
@@ -93,10 +86,10 @@ impl<'a> Display<'a> {
                 lines.push(format!(
                     "{:<width$} {:>9} {:>9.0} {:>9} {:>9} {:>9} {:>9}",
                     labels[i],
-                    Stats::get(&s.invocations),
+                    MappingStats::get(&s.invocations),
                     rate,
                     ok,
-                    Stats::get(&s.messages_failed),
+                    MappingStats::get(&s.messages_failed),
                     p50,
                     p99
                 ));

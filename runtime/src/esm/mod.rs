@@ -7,6 +7,7 @@
 
 pub mod filter;
 pub mod settle;
+pub mod stats;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -17,8 +18,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::invoke::Invoker;
-use crate::invoke::event::{EventRecord, LambdaRecord};
-use crate::status::Stats;
+use crate::invoke::event::LambdaRecord;
+pub use stats::MappingStats;
 
 /// Lambda's cap on an invocation payload.
 const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -34,11 +35,11 @@ const WINDOW_TAIL_POLL: Duration = Duration::from_millis(50);
 const LONG_POLL_SECONDS: i32 = 20;
 
 /// One received message, ready to go into an event.
-struct Record {
+struct Record<R> {
     item: settle::Item,
     receipt_handle: String,
     /// The record in the form the function takes.
-    event: EventRecord,
+    event: R,
 }
 
 #[derive(Debug, Clone)]
@@ -55,32 +56,43 @@ pub struct MappingConfig {
     pub filters: Vec<Value>,
 }
 
-pub struct Mapping {
-    pub config: MappingConfig,
+/// What the status display, the app's report and tests read of a running mapping, whatever
+/// its function's kind.
+#[derive(Clone)]
+pub struct MappingHandle {
+    pub config: Arc<MappingConfig>,
+    pub stats: Arc<MappingStats>,
+}
+
+pub struct Mapping<I: Invoker> {
+    pub config: Arc<MappingConfig>,
     pub sqs: aws_sdk_sqs::Client,
-    pub invoker: Arc<Invoker>,
-    pub stats: Arc<Stats>,
+    pub invoker: Arc<I>,
+    pub stats: Arc<MappingStats>,
     target: AtomicU32,
     full_batches: AtomicU64,
     next_poller: AtomicU32,
 }
 
-impl Mapping {
-    pub fn new(
-        config: MappingConfig,
-        sqs: aws_sdk_sqs::Client,
-        invoker: Arc<Invoker>,
-    ) -> Arc<Self> {
+impl<I: Invoker> Mapping<I> {
+    pub fn new(config: MappingConfig, sqs: aws_sdk_sqs::Client, invoker: Arc<I>) -> Arc<Self> {
         let start = START_POLLERS.min(config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY));
         Arc::new(Self {
-            config,
+            config: Arc::new(config),
             sqs,
             invoker,
-            stats: Arc::new(Stats::default()),
+            stats: Arc::new(MappingStats::default()),
             target: AtomicU32::new(start),
             full_batches: AtomicU64::new(0),
             next_poller: AtomicU32::new(0),
         })
+    }
+
+    pub fn handle(&self) -> MappingHandle {
+        MappingHandle {
+            config: self.config.clone(),
+            stats: self.stats.clone(),
+        }
     }
 
     fn max_concurrency(&self) -> u32 {
@@ -93,7 +105,7 @@ impl Mapping {
     /// (each bounded by the function timeout) before returning.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         let mut pollers = tokio::task::JoinSet::new();
-        let spawn = |pollers: &mut tokio::task::JoinSet<()>, mapping: &Arc<Mapping>| {
+        let spawn = |pollers: &mut tokio::task::JoinSet<()>, mapping: &Arc<Self>| {
             let id = mapping.next_poller.fetch_add(1, Ordering::Relaxed);
             let m = mapping.clone();
             let sd = shutdown.clone();
@@ -124,7 +136,7 @@ impl Mapping {
                 for _ in target..grown {
                     spawn(&mut pollers, &self);
                 }
-            } else if full == 0 && Stats::get(&self.stats.in_flight) == 0 {
+            } else if full == 0 && MappingStats::get(&self.stats.in_flight) == 0 {
                 idle_ticks += 1;
                 if idle_ticks >= 10 && target > start {
                     // Idle for a while: retire pollers (each exits when it sees the lower target).
@@ -174,7 +186,7 @@ impl Mapping {
     /// ask for more than the batch lacks) that take only what is there, so no received message
     /// waits on a sibling's long poll. The batching window runs from the first message and
     /// closes on time: its last second is watched with short polls.
-    async fn gather(&self) -> anyhow::Result<Vec<Record>> {
+    async fn gather(&self) -> anyhow::Result<Vec<Record<I::Record>>> {
         let c = &self.config;
         let mut deadline: Option<Instant> = None;
         let mut records = Vec::new();
@@ -295,7 +307,7 @@ impl Mapping {
         Ok(out.messages.unwrap_or_default())
     }
 
-    async fn process(&self, records: Vec<Record>) {
+    async fn process(&self, records: Vec<Record<I::Record>>) {
         let c = &self.config;
         let mut events = Vec::with_capacity(records.len());
         let mut items = Vec::with_capacity(records.len());

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::invoke::InvokeError;
+use crate::invoke::Outcome;
 
 /// What the settle step needs to know about each message of the batch, in batch order.
 #[derive(Debug, Clone)]
@@ -38,27 +38,28 @@ pub fn decide(
     items: &[Item],
     fifo: bool,
     report_batch_item_failures: bool,
-    outcome: &Result<Vec<u8>, InvokeError>,
+    outcome: &Outcome,
 ) -> Decision {
-    let body = match outcome {
-        Err(e) => return Decision::all_fail(items.len(), e.to_string()),
-        Ok(body) => body,
-    };
-    if !report_batch_item_failures {
+    let failed_ids = match outcome {
+        Outcome::Error(e) => return Decision::all_fail(items.len(), e.to_string()),
         // Without ReportBatchItemFailures the response is ignored: success deletes everything.
-        return Decision {
-            delete: (0..items.len()).collect(),
-            retry: Vec::new(),
-            batch_error: None,
-        };
-    }
-    let failed_ids = match parse_failures(body, items) {
-        Ok(ids) => ids,
-        Err(why) => return Decision::all_fail(items.len(), why),
+        _ if !report_batch_item_failures => {
+            return Decision {
+                delete: (0..items.len()).collect(),
+                retry: Vec::new(),
+                batch_error: None,
+            };
+        }
+        Outcome::MalformedResponse(why) => return Decision::all_fail(items.len(), why.clone()),
+        Outcome::Success => HashSet::new(),
+        Outcome::FailedItems(ids) => match known_ids(ids, items) {
+            Ok(ids) => ids,
+            Err(why) => return Decision::all_fail(items.len(), why),
+        },
     };
     let mut failed: Vec<bool> = items
         .iter()
-        .map(|i| failed_ids.contains(&i.message_id))
+        .map(|i| failed_ids.contains(i.message_id.as_str()))
         .collect();
     if fifo {
         // After a failure in a group, the later messages of that group fail too.
@@ -80,44 +81,23 @@ pub fn decide(
     }
 }
 
-/// Reads `{"batchItemFailures":[{"itemIdentifier":…}]}`. An empty or null response means
-/// success; anything malformed, or an identifier that is empty or not in the batch, fails
-/// the whole batch (as Lambda does).
-fn parse_failures(body: &[u8], items: &[Item]) -> Result<HashSet<String>, String> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| "response is not UTF-8".to_string())?
-        .trim();
-    if text.is_empty() || text == "null" {
-        return Ok(HashSet::new());
-    }
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|_| format!("response is not valid JSON: {text:.200}"))?;
-    let Some(object) = value.as_object() else {
-        return Err(format!("response is not a JSON object: {text:.200}"));
-    };
-    let failures = match object.get("batchItemFailures") {
-        None | Some(serde_json::Value::Null) => return Ok(HashSet::new()),
-        Some(serde_json::Value::Array(list)) => list,
-        Some(other) => return Err(format!("batchItemFailures is not a list: {other}")),
-    };
+/// The failed ids, when every one names a message of this batch; an empty or unknown
+/// identifier fails the whole batch (as Lambda does).
+fn known_ids<'a>(ids: &'a [String], items: &[Item]) -> Result<HashSet<&'a str>, String> {
     let known: HashSet<&str> = items.iter().map(|i| i.message_id.as_str()).collect();
-    let mut ids = HashSet::new();
-    for failure in failures {
-        let id = failure
-            .get("itemIdentifier")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| format!("a batchItemFailures entry has no itemIdentifier: {failure}"))?;
+    let mut failed = HashSet::new();
+    for id in ids {
         if id.is_empty() {
             return Err("a batchItemFailures entry has an empty itemIdentifier".into());
         }
-        if !known.contains(id) {
+        if !known.contains(id.as_str()) {
             return Err(format!(
                 "itemIdentifier {id:?} is not a message of this batch"
             ));
         }
-        ids.insert(id.to_string());
+        failed.insert(id.as_str());
     }
-    Ok(ids)
+    Ok(failed)
 }
 
 #[cfg(test)]
@@ -133,8 +113,9 @@ mod tests {
             .collect()
     }
 
-    fn ok(body: &str) -> Result<Vec<u8>, InvokeError> {
-        Ok(body.as_bytes().to_vec())
+    /// The outcome of a process that answered `body`.
+    fn ok(body: &str) -> Outcome {
+        crate::invoke::response::outcome(body.as_bytes())
     }
 
     #[test]
@@ -147,7 +128,12 @@ mod tests {
             &ok(r#"{"batchItemFailures":[{"itemIdentifier":"a"}]}"#),
         );
         assert_eq!(d.delete, [0, 1]);
-        let d = decide(&b, false, false, &Err(InvokeError::Timeout));
+        let d = decide(
+            &b,
+            false,
+            false,
+            &Outcome::Error(crate::invoke::InvokeError::Timeout),
+        );
         assert_eq!(d.retry, [0, 1]);
         assert!(d.batch_error.is_some());
     }

@@ -1,40 +1,12 @@
-//! Lambda's SQS event, built from received messages: each record is prepared once, when it
-//! is received, in the form its function takes — serialized JSON for a process (which reads
-//! the event from the Runtime API), the WIT record for a WASM instance (which takes the records
-//! as they are, so no JSON is written and parsed again in between).
+//! Lambda's SQS event, built from received messages: each record is serialized once, when it
+//! is received, and a batch's event is assembled from them ([`assemble`]); [`json_len`]
+//! measures a record for the payload cap when a kind takes it in another form.
 
 use std::collections::HashMap;
 use std::io;
 
 use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
 use base64::Engine;
-
-/// One record of a batch, ready for its function.
-// A batch's records sit in one Vec, all of one variant: boxing the larger one would only add
-// an allocation per message.
-#[allow(clippy::large_enum_variant)]
-pub enum EventRecord {
-    /// The record serialized as it appears in the event's `Records`.
-    Json(Vec<u8>),
-    /// The `lockgate:sqs` world's message.
-    Wasm(lockgate_wasm_host::engine::Message),
-}
-
-impl EventRecord {
-    pub fn into_json(self) -> Option<Vec<u8>> {
-        match self {
-            EventRecord::Json(json) => Some(json),
-            EventRecord::Wasm(_) => None,
-        }
-    }
-
-    pub fn into_wasm(self) -> Option<lockgate_wasm_host::engine::Message> {
-        match self {
-            EventRecord::Wasm(message) => Some(message),
-            EventRecord::Json(_) => None,
-        }
-    }
-}
 
 /// `{"Records":[…]}` from serialized records.
 pub fn assemble(records: &[Vec<u8>]) -> Vec<u8> {

@@ -1,24 +1,23 @@
-//! Invokers: how a batch reaches a function.
-//! - [`lambda_process`]: the function's own `bootstrap` binary as child processes, driven
-//!   through a Lambda Runtime API that [`runtime_api`] hosts — one invocation per process at a
-//!   time, a pool that grows to the mapping's concurrency.
+//! Invokers: how a batch reaches a function. One [`Invoker`] per function kind:
+//! - [`process`]: the function's own `bootstrap` binary as child processes, driven through a
+//!   Lambda Runtime API that [`runtime_api`] hosts — one invocation per process at a time, a
+//!   pool that grows to the mapping's concurrency. Records are JSON ([`event`]).
 //! - [`wasm`]: a WASM component run in-process by `lockgate-wasm-host` — a fresh sandboxed
-//!   instance per batch, with the function's deadline and memory cap.
+//!   instance per batch, with the function's deadline and memory cap. Records are the WIT
+//!   world's messages.
 //!
-//! Both take Lambda's SQS event — as JSON, or as records prepared for the kind ([`event`]) —
-//! and answer the function's response (JSON), so the mappings and the settle rules do not care
-//! which kind of function they feed.
+//! Each kind prepares a received message in its own record type and answers a typed
+//! [`Outcome`] produced from its own wire form ([`response`] reads Lambda's JSON response), so
+//! a mapping (generic over its invoker) cannot hand one kind's records to another.
 
 pub mod event;
-pub mod lambda_process;
+pub mod process;
+pub mod response;
 pub mod runtime_api;
 pub mod wasm;
 
 use std::fmt;
-
-use event::{EventRecord, LambdaRecord};
-use lambda_process::ProcessPool;
-use wasm::WasmInvoker;
+use std::future::Future;
 
 /// Why an invocation did not produce a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,74 +47,44 @@ impl fmt::Display for InvokeError {
     }
 }
 
-/// A function, whichever kind it is.
-pub enum Invoker {
-    Process(ProcessPool),
-    Wasm(WasmInvoker),
+/// What one invocation of a batch came to, whichever the kind of function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The function returned and named no failed message.
+    Success,
+    /// The function returned a partial batch response naming these message ids (as given:
+    /// settling checks them against the batch).
+    FailedItems(Vec<String>),
+    /// The function returned something that is not a partial batch response.
+    MalformedResponse(String),
+    /// The function did not return: error, timeout, crash or trap.
+    Error(InvokeError),
 }
 
-impl Invoker {
-    /// A received message as a record of this function's events, and the bytes it takes in
-    /// the JSON event (Lambda's payload cap counts those, whichever the kind).
-    pub fn prepare(
+/// A function of one kind, as the mappings drive it.
+pub trait Invoker: Send + Sync + 'static {
+    /// A received message in the form this kind takes.
+    type Record: Send + 'static;
+
+    /// `message` as a record of this function's events, and the bytes it takes in the JSON
+    /// event (Lambda's payload cap counts those, whichever the kind).
+    fn prepare(
         &self,
         message: aws_sdk_sqs::types::Message,
         queue_arn: &str,
         region: &str,
-    ) -> (EventRecord, usize) {
-        let record = LambdaRecord::new(&message, queue_arn, region);
-        match self {
-            Invoker::Process(_) => {
-                let json = serde_json::to_vec(&record).expect("record serializes");
-                let len = json.len();
-                (EventRecord::Json(json), len)
-            }
-            Invoker::Wasm(_) => {
-                let len = event::json_len(&record);
-                (
-                    EventRecord::Wasm(wasm::message(message, queue_arn, region)),
-                    len,
-                )
-            }
-        }
-    }
+    ) -> (Self::Record, usize);
 
-    /// One invocation with records from [`Invoker::prepare`]; the function's response body.
-    pub async fn invoke(&self, records: Vec<EventRecord>) -> Result<Vec<u8>, InvokeError> {
-        match self {
-            Invoker::Process(pool) => {
-                let json: Option<Vec<_>> =
-                    records.into_iter().map(EventRecord::into_json).collect();
-                let json = json.ok_or_else(prepared_for_another_kind)?;
-                pool.invoke(event::assemble(&json)).await
-            }
-            Invoker::Wasm(wasm) => {
-                let messages: Option<Vec<_>> =
-                    records.into_iter().map(EventRecord::into_wasm).collect();
-                let messages = messages.ok_or_else(prepared_for_another_kind)?;
-                wasm.invoke_messages(&messages).await
-            }
-        }
-    }
+    /// One invocation with records from [`Invoker::prepare`].
+    fn invoke(&self, batch: Vec<Self::Record>) -> impl Future<Output = Outcome> + Send;
 
-    /// One invocation with a whole SQS event as JSON (`lockgate invoke`).
-    pub async fn invoke_event(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
-        match self {
-            Invoker::Process(pool) => pool.invoke(event).await,
-            Invoker::Wasm(wasm) => wasm.invoke_event(&event).await,
-        }
-    }
+    /// One invocation with a whole SQS event as JSON (`lockgate invoke`); the function's
+    /// response as JSON.
+    fn invoke_event(
+        &self,
+        event: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, InvokeError>> + Send;
 
     /// Stops idle processes (WASM instances live only for their invocation).
-    pub fn shutdown(&self) {
-        if let Invoker::Process(pool) = self {
-            pool.shutdown();
-        }
-    }
-}
-
-/// Records reach the invoker that prepared them; anything else is a bug in the caller, and the
-/// batch fails (its messages come back) rather than the runtime.
-fn prepared_for_another_kind() -> InvokeError {
-    InvokeError::Crashed("records were prepared for another kind of function".into())
+    fn shutdown(&self);
 }

@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use lockgate_wasm_host::engine::{Message, MessageAttribute};
-use lockgate_wasm_host::event::batch_response;
 use lockgate_wasm_host::{
     FunctionConfig, Grants, Invocation, LogStyle, WasmEngine, WasmError, WasmFunction,
 };
 
-use super::InvokeError;
+use super::event::{self, LambdaRecord};
+use super::{InvokeError, Invoker, Outcome};
 
 pub struct WasmInvoker {
     function: WasmFunction,
@@ -51,31 +51,46 @@ impl WasmInvoker {
         })
     }
 
-    /// One invocation with the batch's messages; Lambda's partial batch response.
-    pub async fn invoke_messages(&self, messages: &[Message]) -> Result<Vec<u8>, InvokeError> {
-        let failed = self
-            .function
-            .handle(&self.invocation(), messages)
-            .await
-            .map_err(invoke_error)?;
-        Ok(batch_response(&failed))
+    fn invocation(&self) -> Invocation {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        Invocation {
+            request_id: super::process::request_id(n),
+            deadline: SystemTime::now() + self.timeout,
+        }
+    }
+}
+
+/// A guest takes the world's messages and answers the failed ids themselves: no JSON in
+/// between.
+impl Invoker for WasmInvoker {
+    type Record = Message;
+
+    fn prepare(
+        &self,
+        message: aws_sdk_sqs::types::Message,
+        queue_arn: &str,
+        region: &str,
+    ) -> (Message, usize) {
+        let len = event::json_len(&LambdaRecord::new(&message, queue_arn, region));
+        (self::message(message, queue_arn, region), len)
     }
 
-    /// One invocation with an SQS event as JSON.
-    pub async fn invoke_event(&self, event: &[u8]) -> Result<Vec<u8>, InvokeError> {
+    async fn invoke(&self, batch: Vec<Message>) -> Outcome {
+        match self.function.handle(&self.invocation(), &batch).await {
+            Ok(failed) if failed.is_empty() => Outcome::Success,
+            Ok(failed) => Outcome::FailedItems(failed),
+            Err(e) => Outcome::Error(invoke_error(e)),
+        }
+    }
+
+    async fn invoke_event(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
         self.function
-            .handle_event(&self.invocation(), event)
+            .handle_event(&self.invocation(), &event)
             .await
             .map_err(invoke_error)
     }
 
-    fn invocation(&self) -> Invocation {
-        let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        Invocation {
-            request_id: super::lambda_process::request_id(n),
-            deadline: SystemTime::now() + self.timeout,
-        }
-    }
+    fn shutdown(&self) {}
 }
 
 fn invoke_error(e: WasmError) -> InvokeError {

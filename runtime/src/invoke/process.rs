@@ -13,8 +13,9 @@ use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::InvokeError;
+use super::event::{self, LambdaRecord};
 use super::runtime_api::{Api, Pending, router};
+use super::{InvokeError, Invoker, Outcome, response};
 
 /// What it takes to start a function's process.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ impl ProcessPool {
 
     /// Runs one invocation on an idle process (or a new one) and returns the function's
     /// response body.
-    pub async fn invoke(&self, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+    pub async fn run(&self, payload: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
         let worker = loop {
             let candidate = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             match candidate {
@@ -238,9 +239,37 @@ impl ProcessPool {
             group,
         })
     }
+}
+
+/// A process takes its records as JSON and answers Lambda's JSON response.
+impl Invoker for ProcessPool {
+    type Record = Vec<u8>;
+
+    fn prepare(
+        &self,
+        message: aws_sdk_sqs::types::Message,
+        queue_arn: &str,
+        region: &str,
+    ) -> (Vec<u8>, usize) {
+        let record = LambdaRecord::new(&message, queue_arn, region);
+        let json = serde_json::to_vec(&record).expect("record serializes");
+        let len = json.len();
+        (json, len)
+    }
+
+    async fn invoke(&self, batch: Vec<Vec<u8>>) -> Outcome {
+        match self.run(event::assemble(&batch)).await {
+            Ok(body) => response::outcome(&body),
+            Err(e) => Outcome::Error(e),
+        }
+    }
+
+    async fn invoke_event(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+        self.run(event).await
+    }
 
     /// Stops every idle process.
-    pub fn shutdown(&self) {
+    fn shutdown(&self) {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }

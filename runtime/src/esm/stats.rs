@@ -1,11 +1,11 @@
-//! Live counters per mapping, read by the status display and by tests.
+//! Live counters per mapping, read by the status display, the app's report and tests.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 #[derive(Default)]
-pub struct Stats {
+pub struct MappingStats {
     pub invocations: AtomicU64,
     pub messages_ok: AtomicU64,
     pub messages_failed: AtomicU64,
@@ -20,7 +20,7 @@ pub struct Stats {
 /// How many recent invocation durations the percentiles are computed over.
 const WINDOW: usize = 1024;
 
-impl Stats {
+impl MappingStats {
     pub fn invocation_started(&self) {
         let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak_in_flight.fetch_max(now, Ordering::Relaxed);

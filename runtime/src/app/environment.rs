@@ -1,0 +1,136 @@
+//! What a function sees in its environment, decided here for every command: the template's
+//! variables (resolved against the running app, or only the literal ones when there is none)
+//! and, for process functions, how to reach SQS. A WASM guest sees the template's variables and
+//! nothing else.
+
+use crate::template::{Expr, FunctionDef, Scope};
+
+/// One function's environment, before its kind picks what it gets.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionEnvironment {
+    /// The template's `Environment.Variables`.
+    pub variables: Vec<(String, String)>,
+    /// What a process adds to reach SQS: endpoint and credentials.
+    pub aws: Vec<(String, String)>,
+}
+
+impl FunctionEnvironment {
+    /// Inside a running app (`lockgate up`): every variable resolved against the app's queues;
+    /// the endpoint lockgate uses (so functions that send to other queues chain locally); and
+    /// either placeholder credentials for the emulator or, with `aws`, the caller's own AWS
+    /// environment (keys, profile, shared files, `HOME`) so the function's SDK resolves the
+    /// same credentials lockgate did.
+    pub fn in_app(
+        function: &FunctionDef,
+        scope: &dyn Scope,
+        endpoint: Option<&str>,
+        aws: bool,
+    ) -> anyhow::Result<Self> {
+        let mut variables = Vec::new();
+        for (key, value) in &function.environment {
+            let value = value.resolve(scope).map_err(|e| {
+                anyhow::anyhow!("function {}: Environment {key}: {e}", function.logical_id)
+            })?;
+            variables.push((key.clone(), value));
+        }
+        Ok(Self {
+            variables,
+            aws: sqs_access(endpoint, aws, std::env::vars()),
+        })
+    }
+
+    /// Outside an app (`lockgate invoke`): values that name queues need a running app, so only
+    /// literal variables are passed; the shell's `AWS_ENDPOINT_URL_SQS` is passed on.
+    pub fn standalone(function: &FunctionDef) -> Self {
+        let variables = function
+            .environment
+            .iter()
+            .filter_map(|(k, v)| match v {
+                Expr::Literal(s) => Some((k.clone(), s.clone())),
+                _ => None,
+            })
+            .collect();
+        let aws = std::env::var("AWS_ENDPOINT_URL_SQS")
+            .ok()
+            .map(|e| ("AWS_ENDPOINT_URL_SQS".to_string(), e))
+            .into_iter()
+            .collect();
+        Self { variables, aws }
+    }
+
+    /// A process's environment: the SQS access first, so a template variable of the same name
+    /// wins.
+    pub fn for_process(&self) -> Vec<(String, String)> {
+        self.aws.iter().chain(&self.variables).cloned().collect()
+    }
+
+    /// A guest's environment: the template's variables only.
+    pub fn for_guest(&self) -> Vec<(String, String)> {
+        self.variables.clone()
+    }
+}
+
+/// See [`FunctionEnvironment::in_app`]; `vars` is the caller's environment.
+fn sqs_access(
+    endpoint: Option<&str>,
+    aws: bool,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    if let Some(endpoint) = endpoint {
+        env.push(("AWS_ENDPOINT_URL_SQS".to_string(), endpoint.to_string()));
+    }
+    if aws {
+        // Lambda sets these itself; everything else AWS_* passes through.
+        const SET_BY_LAMBDA: &[&str] =
+            &["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_SQS"];
+        env.extend(vars.filter(|(k, _)| {
+            k == "HOME"
+                || (k.starts_with("AWS_")
+                    && !k.starts_with("AWS_LAMBDA_")
+                    && !SET_BY_LAMBDA.contains(&k.as_str()))
+        }));
+    } else {
+        env.push(("AWS_ACCESS_KEY_ID".to_string(), "lockgate".to_string()));
+        env.push(("AWS_SECRET_ACCESS_KEY".to_string(), "lockgate".to_string()));
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> impl Iterator<Item = (String, String)> {
+        [
+            ("HOME", "/home/me"),
+            ("AWS_PROFILE", "prod"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "x"),
+            ("PATH", "/bin"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    }
+
+    #[test]
+    fn the_emulator_gets_placeholder_credentials_and_no_caller_environment() {
+        let env = sqs_access(Some("http://127.0.0.1:1"), false, vars());
+        let keys: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "AWS_ENDPOINT_URL_SQS",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY"
+            ]
+        );
+    }
+
+    #[test]
+    fn aws_passes_the_callers_aws_environment_but_not_what_lambda_sets() {
+        let env = sqs_access(None, true, vars());
+        let keys: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["HOME", "AWS_PROFILE"]);
+    }
+}

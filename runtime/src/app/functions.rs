@@ -1,0 +1,114 @@
+//! The template's functions made ready to invoke: built, then handed to the invoker of their
+//! kind (a process pool or a WASM component in a shared engine). The kind is chosen here, once
+//! per function; from then on each mapping is typed by its invoker.
+
+use std::sync::Arc;
+
+use lockgate_wasm_host::WasmEngine;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::environment::FunctionEnvironment;
+use crate::esm::{DEFAULT_MAX_CONCURRENCY, Mapping, MappingConfig, MappingHandle};
+use crate::invoke::process::{FunctionSpec, ProcessPool};
+use crate::invoke::wasm::{self, WasmInvoker};
+use crate::invoke::{InvokeError, Invoker};
+use crate::template::{FunctionDef, FunctionKind, Template};
+
+/// A function ready to invoke, by kind.
+pub enum Function {
+    Process(Arc<ProcessPool>),
+    Wasm(Arc<WasmInvoker>),
+}
+
+impl Function {
+    /// `function`, built at `artifact`, with its environment; WASM functions load into
+    /// `engine` (see [`wasm_engine_for`]).
+    pub fn load(
+        function: &FunctionDef,
+        artifact: std::path::PathBuf,
+        region: &str,
+        env: &FunctionEnvironment,
+        engine: Option<&Arc<WasmEngine>>,
+    ) -> anyhow::Result<Self> {
+        Ok(match &function.kind {
+            FunctionKind::Wasm { .. } => {
+                let engine = match engine {
+                    Some(engine) => engine.clone(),
+                    None => wasm::engine(1, function.memory_mb)?,
+                };
+                Function::Wasm(Arc::new(WasmInvoker::load(
+                    engine,
+                    function,
+                    artifact,
+                    env.for_guest(),
+                )?))
+            }
+            FunctionKind::Native { .. } => Function::Process(Arc::new(ProcessPool::new(
+                FunctionSpec::new(function, artifact, region, env.for_process()),
+            ))),
+        })
+    }
+
+    /// Starts a mapping from a queue to this function on `tasks`; it runs until `shutdown`.
+    pub fn map(
+        &self,
+        config: MappingConfig,
+        sqs: aws_sdk_sqs::Client,
+        shutdown: watch::Receiver<bool>,
+        tasks: &mut JoinSet<()>,
+    ) -> MappingHandle {
+        fn start<I: Invoker>(
+            invoker: &Arc<I>,
+            config: MappingConfig,
+            sqs: aws_sdk_sqs::Client,
+            shutdown: watch::Receiver<bool>,
+            tasks: &mut JoinSet<()>,
+        ) -> MappingHandle {
+            let mapping = Mapping::new(config, sqs, invoker.clone());
+            let handle = mapping.handle();
+            tasks.spawn(mapping.run(shutdown));
+            handle
+        }
+        match self {
+            Function::Process(pool) => start(pool, config, sqs, shutdown, tasks),
+            Function::Wasm(guest) => start(guest, config, sqs, shutdown, tasks),
+        }
+    }
+
+    /// One invocation with a whole SQS event as JSON; the function's response.
+    pub async fn invoke_event(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+        match self {
+            Function::Process(pool) => pool.invoke_event(event).await,
+            Function::Wasm(guest) => guest.invoke_event(event).await,
+        }
+    }
+
+    pub fn shutdown(&self) {
+        match self {
+            Function::Process(pool) => pool.shutdown(),
+            Function::Wasm(guest) => guest.shutdown(),
+        }
+    }
+}
+
+/// The wasmtime engine for the template's WASM functions, if it has any: its instance pool
+/// holds as many instances as their mappings may run at once.
+pub fn wasm_engine_for(template: &Template) -> anyhow::Result<Option<Arc<WasmEngine>>> {
+    let wasm: Vec<_> = template
+        .functions
+        .values()
+        .filter(|f| matches!(f.kind, FunctionKind::Wasm { .. }))
+        .collect();
+    if wasm.is_empty() {
+        return Ok(None);
+    }
+    let instances: u32 = wasm
+        .iter()
+        .flat_map(|f| f.events.iter().filter(|e| e.enabled))
+        .map(|e| e.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY))
+        .sum();
+    let max_memory_mb = wasm.iter().map(|f| f.memory_mb).max().unwrap_or(128);
+    let instances = instances.clamp(1, DEFAULT_MAX_CONCURRENCY);
+    wasm::engine(instances, max_memory_mb).map(Some)
+}

@@ -1,0 +1,236 @@
+//! The composition root: a template and options become a running app, in one order that every
+//! entry point shares (`lockgate up`, `lockgate invoke`, the benchmarks, in-process tests):
+//!
+//! build the functions → start the emulator or pick the endpoint → provision the queues →
+//! load the invokers → start the mappings; [`App::shutdown`] undoes it in reverse (mappings
+//! drain, function processes stop, the emulator closes its store).
+//!
+//! - [`clients`]: SQS client factories.
+//! - [`provision`]: queues created in dead-letter order, and the scope that resolves references.
+//! - [`environment`]: what each function sees in its environment.
+//! - [`functions`]: built functions handed to the invoker of their kind.
+
+pub mod clients;
+pub mod environment;
+pub mod functions;
+pub mod provision;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use lockgate_emulator::{EmulatorConfig, RunningEmulator};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::builder::{self, Profile};
+use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingConfig, MappingHandle};
+use crate::template::Template;
+use environment::FunctionEnvironment;
+use functions::Function;
+use provision::{AppScope, ProvisionedQueue};
+
+/// Where the app's queues live.
+pub enum SqsTarget {
+    /// The embedded emulator, started with this configuration.
+    Embedded(EmulatorConfig),
+    /// An SQS-compatible endpoint, with placeholder credentials.
+    Endpoint(String),
+    /// Real SQS (or `endpoint`) with the AWS SDK's default configuration: credential chain,
+    /// profile, region. Functions inherit the same AWS environment.
+    Aws { endpoint: Option<String> },
+}
+
+pub struct AppOptions {
+    pub sqs: SqsTarget,
+    /// Cargo profile for building functions.
+    pub build_profile: Profile,
+    /// The region when neither the target nor the AWS configuration names one.
+    pub region: String,
+}
+
+/// A running app: its queues, its mappings' live counters, and what to stop.
+pub struct App {
+    sqs: aws_sdk_sqs::Client,
+    region: String,
+    queues: BTreeMap<String, ProvisionedQueue>,
+    mappings: Vec<MappingHandle>,
+    functions: Vec<Function>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    emulator: Option<RunningEmulator>,
+}
+
+impl App {
+    /// Builds and starts everything `template` declares.
+    pub async fn start(template: &Template, options: AppOptions) -> anyhow::Result<Self> {
+        for (id, kind) in &template.skipped {
+            tracing::info!("skipping {id} ({kind}): lockgate runs SQS queues and functions");
+        }
+        let artifacts = build_all(template, options.build_profile).await?;
+
+        let aws = matches!(options.sqs, SqsTarget::Aws { .. });
+        let (emulator, endpoint) = match options.sqs {
+            SqsTarget::Embedded(config) => {
+                let bind = config.bind;
+                let emulator = RunningEmulator::start(config)
+                    .await
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| {
+                        format!("starting the emulator on {bind} (is the port taken? use --bind)")
+                    })?;
+                let endpoint = emulator.endpoint();
+                tracing::info!("SQS emulator ready on {endpoint}");
+                (Some(emulator), Some(endpoint))
+            }
+            SqsTarget::Endpoint(endpoint) => (None, Some(endpoint)),
+            SqsTarget::Aws { endpoint } => (None, endpoint),
+        };
+        let sqs = match (&endpoint, aws) {
+            (endpoint, true) => clients::aws_client(endpoint.as_deref(), &options.region).await?,
+            (Some(endpoint), false) => clients::endpoint_client(endpoint, &options.region),
+            (None, false) => unreachable!("every target but Aws has an endpoint"),
+        };
+        let region = sqs
+            .config()
+            .region()
+            .map_or_else(|| options.region.clone(), ToString::to_string);
+        if aws {
+            let at = endpoint.as_deref().unwrap_or("its regional endpoint");
+            tracing::info!("using AWS SQS in {region} at {at} with the default credential chain");
+        }
+
+        let queues = provision::create_queues(&sqs, template).await?;
+        let scope = AppScope {
+            queues: &queues,
+            region: region.clone(),
+        };
+
+        let engine = functions::wasm_engine_for(template)?;
+        let (stop, shutdown) = watch::channel(false);
+        let mut app = App {
+            sqs,
+            region: region.clone(),
+            queues: BTreeMap::new(),
+            mappings: Vec::new(),
+            functions: Vec::new(),
+            stop,
+            tasks: JoinSet::new(),
+            emulator,
+        };
+        for (id, def) in &template.functions {
+            let env = FunctionEnvironment::in_app(def, &scope, endpoint.as_deref(), aws)?;
+            let function =
+                Function::load(def, artifacts[id].clone(), &region, &env, engine.as_ref())?;
+            for event in def.events.iter().filter(|e| e.enabled) {
+                let queue_arn = event
+                    .queue
+                    .resolve(&scope)
+                    .map_err(|e| anyhow::anyhow!("function {id}: event {}: {e}", event.name))?;
+                let queue = queues
+                    .values()
+                    .find(|q| q.arn == queue_arn)
+                    .with_context(|| format!("function {id}: event {}: queue {queue_arn} is not one of the template's queues", event.name))?;
+                let config = MappingConfig {
+                    function: def.name.clone(),
+                    queue_url: queue.url.clone(),
+                    queue_arn: queue.arn.clone(),
+                    region: region.clone(),
+                    fifo: queue.fifo,
+                    batch_size: event.batch_size,
+                    window: Duration::from_secs(u64::from(event.window_s)),
+                    report_batch_item_failures: event.report_batch_item_failures,
+                    max_concurrency: event.max_concurrency,
+                    filters: event.filters.clone(),
+                };
+                tracing::info!(
+                    "mapping {} ← {} (batch {}, window {} s, concurrency ≤ {})",
+                    def.name,
+                    queue.name,
+                    event.batch_size,
+                    event.window_s,
+                    event.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
+                );
+                let handle =
+                    function.map(config, app.sqs.clone(), shutdown.clone(), &mut app.tasks);
+                app.mappings.push(handle);
+            }
+            app.functions.push(function);
+        }
+        app.queues = queues;
+        if app.mappings.is_empty() {
+            app.shutdown().await;
+            bail!("the template has no enabled SQS event mappings");
+        }
+        Ok(app)
+    }
+
+    /// The client the app's mappings use.
+    pub fn sqs(&self) -> &aws_sdk_sqs::Client {
+        &self.sqs
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The template's queues by logical id.
+    pub fn queues(&self) -> &BTreeMap<String, ProvisionedQueue> {
+        &self.queues
+    }
+
+    /// Every running mapping, in template order.
+    pub fn mappings(&self) -> &[MappingHandle] {
+        &self.mappings
+    }
+
+    /// The embedded emulator's endpoint, when the app started one.
+    pub fn emulator_endpoint(&self) -> Option<String> {
+        self.emulator.as_ref().map(RunningEmulator::endpoint)
+    }
+
+    /// Stops in reverse order: no new batches, in-flight batches finish (each bounded by its
+    /// function's timeout), function processes stop, then the emulator.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        for function in &self.functions {
+            function.shutdown();
+        }
+        if let Some(emulator) = self.emulator.take() {
+            emulator.shutdown().await;
+        }
+    }
+}
+
+/// One function of `template`, built and ready to invoke outside a running app (`lockgate
+/// invoke`, the Runtime API benchmark): only literal environment variables.
+pub async fn standalone_function(
+    template: &Template,
+    id: &str,
+    profile: Profile,
+    region: &str,
+) -> anyhow::Result<Function> {
+    let def = template.functions.get(id).with_context(|| {
+        let known: Vec<_> = template.functions.keys().collect();
+        format!("no function {id} in the template (functions: {known:?})")
+    })?;
+    let artifact = builder::build_in_background(&template.dir, def, profile).await?;
+    let env = FunctionEnvironment::standalone(def);
+    Function::load(def, artifact, region, &env, None)
+}
+
+/// Every function of the template built, by logical id.
+async fn build_all(
+    template: &Template,
+    profile: Profile,
+) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let mut artifacts = BTreeMap::new();
+    for (id, function) in &template.functions {
+        tracing::info!("building {id} ({})", function.kind.artifact());
+        let artifact = builder::build_in_background(&template.dir, function, profile).await?;
+        artifacts.insert(id.clone(), artifact);
+    }
+    Ok(artifacts)
+}

@@ -1,0 +1,164 @@
+//! Provisioning: the template's queues created (or updated) in SQS, dead-letter queues first,
+//! and the scope that resolves the template's references against them.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+
+use crate::template::{AttributeValue, Scope, Template};
+
+/// A template queue as it exists in SQS.
+#[derive(Debug, Clone)]
+pub struct ProvisionedQueue {
+    pub name: String,
+    pub url: String,
+    pub arn: String,
+    pub fifo: bool,
+}
+
+/// Creates the template's queues, dead-letter queues first; an existing queue gets the
+/// template's attributes.
+pub async fn create_queues(
+    sqs: &aws_sdk_sqs::Client,
+    template: &Template,
+) -> anyhow::Result<BTreeMap<String, ProvisionedQueue>> {
+    let mut created: BTreeMap<String, ProvisionedQueue> = BTreeMap::new();
+    let mut remaining: Vec<&str> = template.queues.keys().map(String::as_str).collect();
+    while !remaining.is_empty() {
+        let before = remaining.len();
+        let mut next = Vec::new();
+        for id in remaining {
+            let queue = &template.queues[id];
+            let ready = queue.attributes.values().all(|v| match v {
+                AttributeValue::Redrive { target, .. } => {
+                    target.target().is_none_or(|t| created.contains_key(t))
+                }
+                _ => true,
+            });
+            if !ready {
+                next.push(id);
+                continue;
+            }
+            let scope = AppScope {
+                queues: &created,
+                region: String::new(),
+            };
+            let mut attrs: Vec<(String, String)> = Vec::new();
+            if queue.fifo {
+                attrs.push(("FifoQueue".into(), "true".into()));
+            }
+            for (key, value) in &queue.attributes {
+                let text = match value {
+                    AttributeValue::Plain(e) => e.resolve(&scope).map_err(anyhow::Error::msg)?,
+                    AttributeValue::Redrive {
+                        target,
+                        max_receive_count,
+                    } => serde_json::json!({
+                        "deadLetterTargetArn": target.resolve(&scope).map_err(anyhow::Error::msg)?,
+                        "maxReceiveCount": max_receive_count,
+                    })
+                    .to_string(),
+                    AttributeValue::Json(v) => v.to_string(),
+                };
+                attrs.push((key.clone(), text));
+            }
+            let mut request = sqs.create_queue().queue_name(&queue.name);
+            for (k, v) in &attrs {
+                request = request.attributes(k.as_str().into(), v);
+            }
+            let url = match request.send().await {
+                Ok(out) => out.queue_url.unwrap_or_default(),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_queue_name_exists()) =>
+                {
+                    let url = sqs
+                        .get_queue_url()
+                        .queue_name(&queue.name)
+                        .send()
+                        .await?
+                        .queue_url
+                        .unwrap_or_default();
+                    let mut set = sqs.set_queue_attributes().queue_url(&url);
+                    for (k, v) in attrs.iter().filter(|(k, _)| k != "FifoQueue") {
+                        set = set.attributes(k.as_str().into(), v);
+                    }
+                    set.send()
+                        .await
+                        .with_context(|| format!("queue {id}: updating attributes"))?;
+                    url
+                }
+                Err(e) => {
+                    let message = aws_sdk_sqs::error::DisplayErrorContext(&e);
+                    bail!("queue {id}: cannot create {}: {message}", queue.name);
+                }
+            };
+            let arn = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .send()
+                .await?
+                .attributes
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                        .cloned()
+                })
+                .unwrap_or_default();
+            created.insert(
+                id.to_string(),
+                ProvisionedQueue {
+                    name: queue.name.clone(),
+                    url,
+                    arn,
+                    fifo: queue.fifo,
+                },
+            );
+        }
+        if next.len() == before {
+            bail!("queues {next:?} have dead-letter queues that form a cycle");
+        }
+        remaining = next;
+    }
+    Ok(created)
+}
+
+/// The template's references, resolved against the provisioned queues and the app's region.
+pub struct AppScope<'a> {
+    pub queues: &'a BTreeMap<String, ProvisionedQueue>,
+    pub region: String,
+}
+
+impl Scope for AppScope<'_> {
+    fn reference(&self, name: &str) -> Option<String> {
+        match name {
+            "AWS::Region" => Some(if self.region.is_empty() {
+                "us-east-1".into()
+            } else {
+                self.region.clone()
+            }),
+            // The account the queues live in (the emulator's default before any exists).
+            "AWS::AccountId" => Some(
+                self.queues
+                    .values()
+                    .find_map(|q| q.arn.split(':').nth(4))
+                    .unwrap_or("000000000000")
+                    .to_string(),
+            ),
+            "AWS::StackName" => Some("lockgate".into()),
+            "AWS::Partition" => Some("aws".into()),
+            "AWS::URLSuffix" => Some("amazonaws.com".into()),
+            id => self.queues.get(id).map(|q| q.url.clone()),
+        }
+    }
+
+    fn attribute(&self, id: &str, attribute: &str) -> Option<String> {
+        let q = self.queues.get(id)?;
+        match attribute {
+            "Arn" => Some(q.arn.clone()),
+            "QueueName" => Some(q.name.clone()),
+            "QueueUrl" => Some(q.url.clone()),
+            _ => None,
+        }
+    }
+}
