@@ -12,9 +12,11 @@
 //! - [`store`]: durability (SQLite WAL with group commit) and recovery.
 //! - [`sts`]: STS GetCallerIdentity, answered on the same endpoint.
 //! - [`error`]: the one error type, with SQS's codes and statuses.
+//! - [`clock`]: the time SQS's rules are measured in; injectable for tests.
 
 pub mod actions;
 pub mod auth;
+pub mod clock;
 pub mod error;
 pub mod move_tasks;
 pub mod protocol;
@@ -25,5 +27,6 @@ pub mod sqs;
 pub mod store;
 pub mod sts;
 
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use server::{EmulatorConfig, Limits, RunningEmulator, serve};
 pub use sqs::{Config, Sqs};

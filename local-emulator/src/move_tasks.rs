@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::queue::Queue;
 use crate::queue::message::Message;
-use crate::sqs::{Sqs, now_ms};
+use crate::sqs::Sqs;
 use crate::store::StoreOp;
 
 pub struct MoveTask {
@@ -82,7 +82,7 @@ pub fn spawn(sqs: Arc<Sqs>, source: Arc<Queue>, task: Arc<MoveTask>) {
 
 /// Moves up to `max` messages; returns how many moved.
 async fn step(sqs: &Sqs, source: &Queue, task: &MoveTask, max: usize) -> Result<usize, String> {
-    let now = now_ms();
+    let now = sqs.now_ms();
     let remaining = (task.to_move - task.moved.load(Ordering::Relaxed)) as usize;
     let mut ops = Vec::new();
     let (moved, commit, failure) = {

@@ -282,7 +282,7 @@ async fn handle_request(
             headers: &lowered,
             body: &body,
         };
-        if let Err(error) = auth::verify(credentials, &signed, crate::sqs::now_ms() as i64 / 1000) {
+        if let Err(error) = auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000) {
             return format.error(&error, &request_id);
         }
     }

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
+use crate::clock::{SharedClock, SystemClock};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::attributes::QueueAttributes;
 use crate::queue::message::{Message, State, md5_of_body};
@@ -28,6 +28,8 @@ pub struct Config {
     pub credentials: Option<Arc<HashMap<String, String>>>,
     /// A cap on the durable store's size: past it writes fail as on a full disk.
     pub max_store_bytes: Option<u64>,
+    /// The time SQS's rules are measured in (see [`crate::clock`]).
+    pub clock: SharedClock,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             region: "us-east-1".into(),
             credentials: None,
             max_store_bytes: None,
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -68,13 +71,6 @@ pub struct Sqs {
 
 /// How long a deleted queue's name stays reserved.
 pub const QUEUE_NAME_REUSE_MS: u64 = 60_000;
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
 
 /// 32 bytes from the operating system's random source.
 fn random_bytes() -> [u8; 32] {
@@ -124,6 +120,11 @@ fn random_u64() -> u64 {
 }
 
 impl Sqs {
+    /// Now, on the emulator's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.config.clock.now_ms()
+    }
+
     /// An emulator whose state lives only in memory.
     pub fn in_memory(config: Config) -> Arc<Self> {
         let key = HandleKey::new(random_bytes());
@@ -132,7 +133,7 @@ impl Sqs {
 
     /// Opens the durable store under `dir`, recovering every queue and message.
     pub fn durable(config: Config, dir: &Path) -> Result<(Arc<Self>, JoinHandle<()>), String> {
-        let now = now_ms();
+        let now = config.clock.now_ms();
         let (store, snapshot, writer) = sqlite::open(dir, now, config.max_store_bytes)?;
         let handle_key = handle_key(dir)?;
         let next_seq = snapshot
@@ -335,7 +336,7 @@ impl Sqs {
         attrs: QueueAttributes,
         tags: BTreeMap<String, String>,
     ) -> SqsResult<(Arc<Queue>, bool)> {
-        let created_s = now_ms() / 1000;
+        let created_s = self.now_ms() / 1000;
         let commit = {
             let mut registry = self.write_registry();
             let key = key(region, account, name);
@@ -348,7 +349,7 @@ impl Sqs {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(&key)
                 .copied();
-            if deleted_at.is_some_and(|at| now_ms() < at + QUEUE_NAME_REUSE_MS) {
+            if deleted_at.is_some_and(|at| self.now_ms() < at + QUEUE_NAME_REUSE_MS) {
                 return Err(SqsError::new(
                     crate::error::ErrorCode::QueueDeletedRecently,
                     "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
@@ -385,7 +386,7 @@ impl Sqs {
                 self.deleted
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(key, now_ms());
+                    .insert(key, self.now_ms());
             }
             self.store.submit(vec![StoreOp::DeleteQueue(queue.id)])
         };
@@ -399,7 +400,7 @@ impl Sqs {
         if moved.is_empty() {
             return;
         }
-        let now = now_ms();
+        let now = self.now_ms();
         {
             let mut state = dlq.lock();
             for m in moved {

@@ -2,7 +2,7 @@
 //! key id has 12 digits); a wrong secret, an unknown key or no signature are refused as SQS
 //! refuses them.
 
-mod common;
+use lockgate_test_support as common;
 
 use std::collections::HashMap;
 use std::sync::Arc;

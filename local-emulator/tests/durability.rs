@@ -1,7 +1,7 @@
 //! The durable store: everything acknowledged survives a restart — messages, deletes,
 //! receive counts, in-flight deadlines, attributes, tags, FIFO dedup windows.
 
-mod common;
+use lockgate_test_support as common;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use common::Harness;

@@ -1,7 +1,7 @@
 //! Every validation error SQS gives, with its exact code, HTTP status and wording, seen
 //! through aws-sdk-sqs (and a few raw requests that pin the wire shape).
 
-mod common;
+use lockgate_test_support as common;
 
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,

@@ -3,10 +3,9 @@
 //! changes through old handles, group release, wake-ups, deduplication scope and purge,
 //! attribute selection, trace headers, queue attributes, permissions, tags, regions, STS.
 
-mod common;
+use lockgate_test_support as common;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{
@@ -16,7 +15,7 @@ use aws_sdk_sqs::types::{
 };
 use common::{Harness, error_of};
 
-both_stores!(
+lockgate_test_support::both_stores!(
     fifo_accepts_a_zero_delay,
     fifo_batch_without_ids_fails_whole,
     fifo_delete_with_an_expired_handle,
@@ -794,11 +793,6 @@ async fn regions_are_separate(h: Harness) {
 async fn long_polls_wake_on_every_event_that_makes_a_message_receivable() {
     let h = Harness::memory().await;
     let url = h.create_with("wake.fifo", FIFO).await;
-    let queue = h
-        .emulator
-        .sqs
-        .queue("us-east-1", "000000000000", "wake.fifo")
-        .unwrap();
     // A parked receive, woken (well before its 20 s wait ends) by `event`.
     let parked_receive = |expect: &'static str| {
         let client = h.client.clone();
@@ -818,12 +812,7 @@ async fn long_polls_wake_on_every_event_that_makes_a_message_receivable() {
             got.into_iter().next().unwrap().receipt_handle.unwrap()
         })
     };
-    let until_parked = || {
-        common::eventually("the receive to be parked", || {
-            let parked = queue.waiting.load(Ordering::Relaxed) == 1;
-            async move { parked.then_some(()) }
-        })
-    };
+    let until_parked = || h.until_parked("wake.fifo", 1);
     for (i, body) in ["a1", "a2", "a3", "a4"].iter().enumerate() {
         h.send_fifo(&url, "g", &format!("d{i}"), body).await;
     }

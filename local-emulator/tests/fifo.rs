@@ -1,11 +1,11 @@
 //! FIFO queues through aws-sdk-sqs, on both stores.
 
-mod common;
+use lockgate_test_support as common;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use common::Harness;
 
-both_stores!(
+lockgate_test_support::both_stores!(
     order_within_group_and_group_lock,
     deduplication,
     content_based_deduplication_and_group_scope,

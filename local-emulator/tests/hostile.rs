@@ -3,7 +3,7 @@
 //! slow and stalled requests, too many connections, cross-site browser requests, tampered,
 //! stale and replayed signatures, and cross-account access.
 
-mod common;
+use lockgate_test_support as common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

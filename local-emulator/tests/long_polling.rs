@@ -1,7 +1,7 @@
 //! Long polling wakes on the event itself, not on a fixed poll interval. No test here sleeps
 //! to synchronise: each waits on a receive that must be woken by a send (or by shutdown).
 
-mod common;
+use lockgate_test_support as common;
 
 use std::time::Duration;
 
@@ -25,16 +25,7 @@ async fn a_waiting_receive_returns_the_message_sent_while_it_waits() {
             .unwrap_or_default()
     });
     // Wait until the receive is parked in its long poll, then send.
-    let queue = h
-        .emulator
-        .sqs
-        .queue("us-east-1", "000000000000", "lp")
-        .unwrap();
-    common::eventually("the receive to be waiting", || {
-        let parked = queue.waiting.load(std::sync::atomic::Ordering::Relaxed) == 1;
-        async move { parked.then_some(()) }
-    })
-    .await;
+    h.until_parked("lp", 1).await;
     let id = h.send(&url, "wake up").await;
     // The send must wake it: it may not sit out its 20 s wait.
     let got = tokio::time::timeout(Duration::from_secs(15), waiter)

@@ -1,6 +1,6 @@
 //! Standard queues through aws-sdk-sqs: every action's success path, on both stores.
 
-mod common;
+use lockgate_test_support as common;
 
 use std::collections::HashSet;
 
@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::{
 };
 use common::Harness;
 
-both_stores!(
+lockgate_test_support::both_stores!(
     queue_lifecycle,
     send_receive_delete,
     attributes_and_checksums,
@@ -594,34 +594,6 @@ async fn accounts_are_isolated(h: Harness) {
         .await
         .unwrap_err();
     assert!(err.into_service_error().is_queue_does_not_exist());
-    h.shutdown().await;
-}
-
-/// Retention is at least 60 s in SQS, so this test waits for real (in parallel with the rest).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn messages_expire_after_the_retention_period() {
-    let h = Harness::durable().await;
-    let url = h
-        .create_with("short-lived", &[("MessageRetentionPeriod", "60")])
-        .await;
-    h.send(&url, "soon gone").await;
-    assert_eq!(h.depth(&url).await, (1, 0, 0));
-    // Generous deadline: 60 s of retention plus slack for a loaded machine.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(180);
-    loop {
-        if h.depth(&url).await == (0, 0, 0) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "message outlived its retention"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-    assert!(h.receive(&url, 10).await.is_empty());
-    // And it stays gone after a restart.
-    let h = h.restart().await;
-    assert!(h.receive(&url, 10).await.is_empty());
     h.shutdown().await;
 }
 

@@ -3,7 +3,7 @@
 //! every acknowledged message is there after the restart and the refused one is not. A
 //! truncated database refuses to start instead of starting with messages missing.
 
-mod common;
+use lockgate_test_support as common;
 
 use common::Harness;
 use lockgate_emulator::{EmulatorConfig, RunningEmulator};

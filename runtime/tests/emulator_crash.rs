@@ -2,8 +2,7 @@
 //! restart on the same data directory every acknowledged send is there and no acknowledged
 //! delete comes back.
 
-#[path = "../../local-emulator/tests/common/mod.rs"]
-mod common;
+use lockgate_test_support as common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};

@@ -6,7 +6,6 @@ use super::delete_message::handle_for;
 use super::{BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, required};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::Wake;
-use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -53,7 +52,7 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
     // end before the moment they planned to wake.
     queue
         .commit(&ctx.sqs.store, Wake::Receivers, |state, ops| {
-            state.change_visibility(&handle, raw, visibility, now_ms(), ops)
+            state.change_visibility(&handle, raw, visibility, ctx.sqs.now_ms(), ops)
         })
         .await?;
     Ok(Empty {})
@@ -65,7 +64,7 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
         "ChangeMessageVisibilityBatchRequestEntry",
         req.entries.iter().map(|e| e.id.as_deref()),
     )?;
-    let now = now_ms();
+    let now = ctx.sqs.now_ms();
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     queue

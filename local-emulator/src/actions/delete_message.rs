@@ -6,7 +6,6 @@ use super::{BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_b
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::queue::receipt::ReceiptHandle;
 use crate::queue::{Queue, Wake};
-use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -48,7 +47,7 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let handle = handle_for(ctx, &queue, raw)?;
     queue
         .commit(&ctx.sqs.store, wake_of(&queue), |state, ops| {
-            state.delete(&handle, raw, now_ms(), ops)
+            state.delete(&handle, raw, ctx.sqs.now_ms(), ops)
         })
         .await?;
     Ok(Empty {})
@@ -60,7 +59,7 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
         "DeleteMessageBatchRequestEntry",
         req.entries.iter().map(|e| e.id.as_deref()),
     )?;
-    let now = now_ms();
+    let now = ctx.sqs.now_ms();
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     queue

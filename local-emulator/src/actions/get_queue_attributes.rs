@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use super::Context;
 use crate::error::{SqsError, SqsResult};
 use crate::queue::attributes::READABLE;
-use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -38,7 +37,7 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
     };
     let mut state = queue.lock();
     let mut expired = Vec::new();
-    state.tick(now_ms(), &mut expired);
+    state.tick(ctx.sqs.now_ms(), &mut expired);
     ctx.sqs.store.submit_detached(expired);
     let (visible, in_flight, delayed) = state.counts();
     let mut attributes = BTreeMap::new();

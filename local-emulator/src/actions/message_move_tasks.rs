@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::{Context, required};
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::move_tasks::{self, MoveTask};
-use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -75,7 +74,7 @@ pub async fn start(ctx: &Context, req: StartRequest) -> SqsResult<StartResponse>
             "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
         ));
     }
-    let started_ms = now_ms();
+    let started_ms = ctx.sqs.now_ms();
     let handle = format!("{}-{}", started_ms, tasks.len() + 1);
     let to_move = source.lock().counts().0;
     let task = Arc::new(MoveTask {

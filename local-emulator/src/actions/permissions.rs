@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use super::{Context, Empty, required};
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::queue::Wake;
-use crate::sqs::now_ms;
 use crate::sqs::persist;
 
 /// SQS allows at most seven actions in one statement.
@@ -141,7 +140,7 @@ pub async fn add(ctx: &Context, req: AddRequest) -> SqsResult<Empty> {
             json!({"Version": "2008-10-17", "Id": format!("{}/SQSDefaultPolicy", queue.arn), "Statement": statements})
                 .to_string(),
         );
-        state.modified_s = now_ms() / 1000;
+        state.modified_s = ctx.sqs.now_ms() / 1000;
         ops.push(persist(&queue, state));
         Ok(())
     })
@@ -169,7 +168,7 @@ pub async fn remove(ctx: &Context, req: RemoveRequest) -> SqsResult<Empty> {
                 policy["Statement"] = Value::Array(statements);
                 Some(policy.to_string())
             };
-            state.modified_s = now_ms() / 1000;
+            state.modified_s = ctx.sqs.now_ms() / 1000;
             ops.push(persist(&queue, state));
             Ok(())
         })

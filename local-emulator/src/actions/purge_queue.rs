@@ -5,7 +5,6 @@ use serde::Deserialize;
 use super::{Context, Empty};
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::queue::Wake;
-use crate::sqs::now_ms;
 
 const PURGE_INTERVAL_MS: u64 = 60_000;
 
@@ -17,7 +16,7 @@ pub struct Request {
 
 pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Empty> {
     let queue = ctx.queue(req.queue_url.as_deref())?;
-    let now = now_ms();
+    let now = ctx.sqs.now_ms();
     queue
         .commit(&ctx.sqs.store, Wake::Nobody, |state, ops| {
             if state

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +13,6 @@ use crate::error::{SqsError, SqsResult};
 use crate::queue::message::{Attributes, format_message_id, hex, md5_of_attributes};
 use crate::queue::receipt::{HandleKey, ReceiptHandle};
 use crate::queue::{Delivery, Queue, ReceiveOptions, Redrive};
-use crate::sqs::now_ms;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -134,7 +132,8 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
     let dead_letter_queue = redrive
         .as_ref()
         .and_then(|(count, arn)| ctx.sqs.queue_by_arn(arn).map(|q| (*count, q)));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait_s));
+    let clock = &ctx.sqs.config.clock;
+    let deadline_ms = clock.now_ms() + u64::from(wait_s) * 1000;
 
     let deliveries = loop {
         let notified = queue.notify.notified();
@@ -153,7 +152,7 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
             }),
             attempt_id,
         };
-        let now = now_ms();
+        let now = clock.now_ms();
         let ((deliveries, moved, next_wake_ms), commit) =
             queue.submit(&ctx.sqs.store, |state, ops| {
                 let mut moved = Vec::new();
@@ -176,21 +175,18 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         if !deliveries.is_empty() || ctx.sqs.is_closing() {
             break deliveries;
         }
-        let now_instant = tokio::time::Instant::now();
-        if now_instant >= deadline {
+        if clock.now_ms() >= deadline_ms {
             break deliveries;
         }
         // Sleep until a change wakes us (send, delete, visibility change, move), the next
-        // delayed or in-flight message is due or a message expires, or the wait ends.
-        let wake_at = next_wake_ms.map_or(deadline, |at| {
-            let in_ms = at.saturating_sub(now_ms());
-            deadline.min(now_instant + Duration::from_millis(in_ms))
-        });
+        // delayed or in-flight message is due or a message expires, or the wait ends — all on
+        // the emulator's clock.
+        let wake_at_ms = next_wake_ms.map_or(deadline_ms, |at| at.min(deadline_ms));
         queue.waiting.fetch_add(1, Ordering::Relaxed);
         tokio::select! {
             _ = &mut notified => {}
             _ = &mut closed => {}
-            _ = tokio::time::sleep_until(wake_at) => {}
+            _ = clock.sleep_until_ms(wake_at_ms) => {}
         }
         queue.waiting.fetch_sub(1, Ordering::Relaxed);
     };

@@ -14,7 +14,6 @@ use crate::queue::message::{
     md5_of_body, md5_of_trace_header,
 };
 use crate::queue::{NewMessage, Queue, SendOutcome, Wake};
-use crate::sqs::now_ms;
 
 /// SQS's cap on a batch request's total payload.
 const MAX_BATCH_BYTES: usize = 1_048_576;
@@ -316,7 +315,7 @@ async fn enqueue(
     queue: &Queue,
     prepared: Vec<Prepared>,
 ) -> SqsResult<Vec<Response>> {
-    let now = now_ms();
+    let now = ctx.sqs.now_ms();
     let mut responses = Vec::with_capacity(prepared.len());
     let mut enqueued = Vec::with_capacity(prepared.len());
     queue
@@ -343,7 +342,7 @@ async fn enqueue(
         })
         .await?;
     // Committed: receivable now (a durable queue held them back until this point).
-    queue.lock().publish(&enqueued, now_ms());
+    queue.lock().publish(&enqueued, ctx.sqs.now_ms());
     queue.notify.notify_waiters();
     Ok(responses)
 }

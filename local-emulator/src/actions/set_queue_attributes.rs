@@ -8,7 +8,6 @@ use super::{Context, Empty, validate};
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::queue::Wake;
 use crate::queue::attributes::{QueueAttributes, redrive_allowed};
-use crate::sqs::now_ms;
 use crate::sqs::persist;
 
 #[derive(Deserialize)]
@@ -49,7 +48,7 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Empty> {
     queue
         .commit(&ctx.sqs.store, Wake::Receivers, |state, ops| {
             state.attrs = attrs;
-            state.modified_s = now_ms() / 1000;
+            state.modified_s = ctx.sqs.now_ms() / 1000;
             ops.push(persist(&queue, state));
             Ok(())
         })

@@ -110,7 +110,9 @@ fn check_wal(db: &Path) -> Result<(), String> {
     if report.lost_commits > 0 {
         let kept = wal.with_file_name(format!(
             "lockgate.sqlite3-wal.damaged-{}",
-            crate::sqs::now_ms()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
         ));
         std::fs::copy(&wal, &kept)
             .map_err(|e| format!("cannot keep a copy of the damaged {}: {e}", wal.display()))?;

@@ -64,6 +64,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             region: args.region,
             credentials,
             max_store_bytes: args.max_store_size,
+            ..Config::default()
         },
         limits: lockgate_emulator::Limits {
             max_connections: args

@@ -2,8 +2,7 @@
 //! test, a real aws-sdk-sqs client for its emulator, and the probe functions' traces.
 #![allow(dead_code)]
 
-#[path = "../../../local-emulator/tests/common/mod.rs"]
-pub mod common;
+pub use lockgate_test_support as common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -33,30 +32,7 @@ pub fn crate_dir(relative: &str) -> PathBuf {
 /// Builds the `wasm-probe` component for wasm32-wasip2 (as `lockgate up` would) and returns
 /// the `.wasm`.
 pub fn build_wasm_probe() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(crate_dir("functions/wasm-probe"))
-        .args([
-            "build",
-            "--lib",
-            "--target",
-            "wasm32-wasip2",
-            "--message-format=json-render-diagnostics",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
-        .filter_map(|f| f.as_str().map(PathBuf::from))
-        .find(|f| f.file_name().is_some_and(|n| n == "wasm_probe.wasm"))
-        .expect("cargo built wasm_probe.wasm")
+    lockgate_test_support::guest::build_component("wasm-probe")
 }
 
 pub fn probe_dir() -> PathBuf {

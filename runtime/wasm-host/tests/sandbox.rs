@@ -16,43 +16,8 @@ use lockgate_wasm_host::{FunctionConfig, Grants, LogStyle, WasmEngine, WasmError
 /// Builds the probe component once per test binary and returns its path.
 fn probe_component() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = std::process::Command::new(cargo)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "build",
-                "--target",
-                "wasm32-wasip2",
-                "-p",
-                "wasm-probe",
-                "--lib",
-                "--message-format=json-render-diagnostics",
-            ])
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building the probe failed (is the wasm32-wasip2 target installed?):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "wasm_probe")
-            .flat_map(|m| {
-                m["filenames"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|f| f.as_str().map(PathBuf::from))
-                    .collect::<Vec<_>>()
-            })
-            .find(|f| f.extension().is_some_and(|e| e == "wasm"))
-            .expect("cargo reported the probe's .wasm")
-    })
-    .clone()
+    PATH.get_or_init(|| lockgate_test_support::guest::build_component("wasm-probe"))
+        .clone()
 }
 
 fn load(engine: &WasmEngine, memory_mb: u32, env: &[(&str, &str)]) -> WasmFunction {

@@ -1,31 +1,25 @@
-//! Shared test harness: an emulator on 127.0.0.1:0 and a real aws-sdk-sqs client for it.
-#![allow(dead_code)]
+//! An emulator on 127.0.0.1:0 (in memory, or durable in a temporary directory, optionally on
+//! a clock the test moves) with a real aws-sdk-sqs client for it, and raw HTTP for pinning
+//! exact wire shapes.
 
-use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
-use lockgate_emulator::{EmulatorConfig, RunningEmulator};
+use lockgate_emulator::{EmulatorConfig, ManualClock, RunningEmulator, SharedClock, SystemClock};
 
 pub struct Harness {
     pub emulator: RunningEmulator,
     pub client: Client,
     pub dir: Option<tempfile::TempDir>,
+    /// The clock the emulator measures SQS's rules in.
+    pub clock: SharedClock,
 }
 
 impl Harness {
     pub async fn memory() -> Self {
-        let emulator = RunningEmulator::start(EmulatorConfig::ephemeral())
-            .await
-            .expect("emulator starts");
-        let client = client(&emulator.endpoint(), "AKIDEXAMPLE");
-        Self {
-            emulator,
-            client,
-            dir: None,
-        }
+        Self::start(None, SystemClock::shared()).await
     }
 
     pub async fn durable() -> Self {
@@ -34,26 +28,37 @@ impl Harness {
 
     /// A durable emulator on a data directory the test prepared.
     pub async fn durable_in(dir: tempfile::TempDir) -> Self {
-        let emulator = start_durable(dir.path()).await;
+        Self::start(Some(dir), SystemClock::shared()).await
+    }
+
+    /// An emulator on `clock`, which only the test moves; durable in a temporary directory when
+    /// `durable`.
+    pub async fn on_clock(clock: Arc<ManualClock>, durable: bool) -> Self {
+        let dir = durable.then(|| tempfile::tempdir().expect("temp dir"));
+        Self::start(dir, clock).await
+    }
+
+    async fn start(dir: Option<tempfile::TempDir>, clock: SharedClock) -> Self {
+        let mut config = EmulatorConfig::ephemeral();
+        config.data_dir = dir.as_ref().map(|d| d.path().to_path_buf());
+        config.sqs.clock = clock.clone();
+        let emulator = RunningEmulator::start(config)
+            .await
+            .expect("emulator starts");
         let client = client(&emulator.endpoint(), "AKIDEXAMPLE");
         Self {
             emulator,
             client,
-            dir: Some(dir),
+            dir,
+            clock,
         }
     }
 
-    /// Stops the emulator and starts a new one on the same data directory.
+    /// Stops the emulator and starts a new one on the same data directory and clock.
     pub async fn restart(self) -> Self {
         let dir = self.dir.expect("restart needs a durable harness");
         self.emulator.shutdown().await;
-        let emulator = start_durable(dir.path()).await;
-        let client = client(&emulator.endpoint(), "AKIDEXAMPLE");
-        Self {
-            emulator,
-            client,
-            dir: Some(dir),
-        }
+        Self::start(Some(dir), self.clock).await
     }
 
     pub async fn create(&self, name: &str) -> String {
@@ -163,17 +168,24 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// Waits until `parked` receives are long-polling on queue `name` (default region and
+    /// account).
+    pub async fn until_parked(&self, name: &str, parked: usize) {
+        let queue = self
+            .emulator
+            .sqs
+            .queue("us-east-1", "000000000000", name)
+            .expect("the queue exists");
+        crate::eventually("the receive to be parked", || {
+            let now = queue.waiting.load(std::sync::atomic::Ordering::Relaxed);
+            async move { (now == parked).then_some(()) }
+        })
+        .await;
+    }
+
     pub async fn shutdown(self) {
         self.emulator.shutdown().await;
     }
-}
-
-async fn start_durable(dir: &std::path::Path) -> RunningEmulator {
-    let mut config = EmulatorConfig::ephemeral();
-    config.data_dir = Some(dir.to_path_buf());
-    RunningEmulator::start(config)
-        .await
-        .expect("emulator starts")
 }
 
 pub fn client(endpoint: &str, access_key: &str) -> Client {
@@ -216,36 +228,17 @@ pub fn error_of<E: ProvideErrorMetadata + std::fmt::Debug>(
     )
 }
 
-/// Polls `check` until it returns Some, failing after a generous deadline.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Runs one scenario against both stores.
 #[macro_export]
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::common::Harness::memory().await).await })*
+            async fn $name() { super::$name($crate::Harness::memory().await).await })*
         }
         mod durable {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::common::Harness::durable().await).await })*
+            async fn $name() { super::$name($crate::Harness::durable().await).await })*
         }
     };
 }

@@ -1,0 +1,13 @@
+//! What the workspace's tests share (not published):
+//! - [`emulator`]: [`Harness`] (an emulator with a real aws-sdk-sqs client, in memory or
+//!   durable, optionally on a [`lockgate_emulator::ManualClock`]), client factories, error
+//!   codes of failed calls, raw HTTP requests, and [`both_stores!`].
+//! - [`wait`]: [`eventually`], polling a condition until a generous deadline.
+//! - [`guest`]: WASM guests built for wasm32-wasip2 by cargo.
+
+pub mod emulator;
+pub mod guest;
+pub mod wait;
+
+pub use emulator::*;
+pub use wait::eventually;
