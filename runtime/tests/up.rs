@@ -9,14 +9,16 @@ use std::path::Path;
 use std::process::Command;
 
 use harness::{App, PROBE, app_yaml, cmd, common, write_template};
+use lockgate_runtime::esm::MappingStats;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_is_processed_once() {
-    let app = App::start(&app_yaml(
+    let app = App::in_process(&app_yaml(
         "",
         3,
         "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
-    ));
+    ))
+    .await;
     let bodies: Vec<String> = (0..60).map(|i| cmd("ok", i)).collect();
     app.send("work", &bodies, None).await;
     let done = app.wait_done(60).await;
@@ -28,16 +30,27 @@ async fn every_message_is_processed_once() {
     }
     assert_eq!(seen.len(), 60);
     assert!(seen.values().all(|&n| n == 1), "each once: {seen:?}");
+    // The app's report counts them too.
+    let mapping = &app.report().mappings()[0];
+    assert_eq!(mapping.config.function, "Probe");
+    common::eventually("the mapping to count 60 ok", || {
+        let ok = MappingStats::get(&mapping.stats.messages_ok);
+        async move { (ok == 60).then_some(()) }
+    })
+    .await;
+    assert_eq!(MappingStats::get(&mapping.stats.messages_failed), 0);
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_failures_are_retried_and_dead_lettered() {
     let queue = "      VisibilityTimeout: 2\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt Dlq.Arn\n        maxReceiveCount: 2\n";
-    let app = App::start(&app_yaml(
+    let app = App::in_process(&app_yaml(
         queue,
         2,
         "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
-    ));
+    ))
+    .await;
     let mut bodies: Vec<String> = (0..8).map(|i| cmd("ok", i)).collect();
     bodies.push(r#"{"do":"fail","n":100}"#.into());
     bodies.push(r#"{"do":"fail-until","attempt":2,"n":101}"#.into());
@@ -56,6 +69,7 @@ async fn partial_failures_are_retried_and_dead_lettered() {
     .await;
     app.wait_empty("work").await;
     assert_eq!(app.done().len(), 9, "the failed message never completed");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,22 +77,24 @@ async fn without_report_batch_item_failures_a_partial_failure_fails_nothing_and_
  {
     // The probe reports the "fail" message, but the mapping ignores the response: success
     // deletes the whole batch.
-    let app = App::start(&app_yaml("", 3, "            BatchSize: 10\n"));
+    let app = App::in_process(&app_yaml("", 3, "            BatchSize: 10\n")).await;
     let mut bodies: Vec<String> = (0..4).map(|i| cmd("ok", i)).collect();
     bodies.push(cmd("fail", 9));
     app.send("work", &bodies, None).await;
     app.wait_done(4).await;
     app.wait_empty("work").await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panics_exits_and_timeouts_fail_only_their_batch() {
     let queue = "      VisibilityTimeout: 1\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt Dlq.Arn\n        maxReceiveCount: 2\n";
-    let app = App::start(&app_yaml(
+    let app = App::in_process(&app_yaml(
         queue,
         1,
         "            BatchSize: 1\n            FunctionResponseTypes: [ReportBatchItemFailures]\n",
-    ));
+    ))
+    .await;
     let bad = vec![
         r#"{"do":"panic"}"#.to_string(),
         r#"{"do":"exit"}"#.to_string(),
@@ -94,6 +110,7 @@ async fn panics_exits_and_timeouts_fail_only_their_batch() {
     app.send("work", &good, None).await;
     app.wait_done(5).await;
     app.wait_empty("work").await;
+    app.stop().await;
 }
 
 /// Whether a process is gone (or a zombie nobody waits for).
@@ -150,11 +167,11 @@ async fn a_timed_out_function_takes_the_processes_it_started_with_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maximum_concurrency_is_never_exceeded() {
-    let app = App::start(&app_yaml(
+    let app = App::in_process(&app_yaml(
         "",
         3,
         "            BatchSize: 1\n            ScalingConfig:\n              MaximumConcurrency: 2\n",
-    ));
+    )).await;
     let bodies: Vec<String> = (0..30)
         .map(|_| r#"{"do":"sleep","ms":50}"#.to_string())
         .collect();
@@ -172,6 +189,7 @@ async fn maximum_concurrency_is_never_exceeded() {
         "peak concurrency {peak} exceeded MaximumConcurrency 2"
     );
     assert!(peak >= 1);
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +201,7 @@ async fn fifo_order_holds_across_a_failure_mid_group() {
             "            FunctionResponseTypes: [ReportBatchItemFailures]\n"
         )
     );
-    let app = App::start(&yaml);
+    let app = App::in_process(&yaml).await;
     let mut bodies: Vec<String> = (0..3).map(|i| cmd("ok", i)).collect();
     bodies.push(r#"{"do":"fail-until","attempt":2,"n":3}"#.into());
     bodies.extend((4..8).map(|i| cmd("ok", i)));
@@ -192,12 +210,13 @@ async fn fifo_order_holds_across_a_failure_mid_group() {
     let order: Vec<&str> = done.iter().map(|(b, _)| b.as_str()).collect();
     let expected: Vec<&str> = bodies.iter().map(String::as_str).collect();
     assert_eq!(order, expected, "group order kept across the retry");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filter_criteria_delete_non_matching_messages() {
     let event = "            FilterCriteria:\n              Filters:\n                - Pattern: '{\"body\":{\"do\":[\"ok\"]}}'\n";
-    let app = App::start(&app_yaml("", 3, event));
+    let app = App::in_process(&app_yaml("", 3, event)).await;
     let bodies = vec![cmd("ok", 1), cmd("skip", 2), cmd("ok", 3), cmd("skip", 4)];
     app.send("work", &bodies, None).await;
     app.wait_done(2).await;
@@ -205,15 +224,16 @@ async fn filter_criteria_delete_non_matching_messages() {
     let done = app.done();
     assert_eq!(done.len(), 2);
     assert!(done.iter().all(|(b, _)| b.contains("\"ok\"")));
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batching_window_fills_batches_beyond_ten() {
-    let app = App::start(&app_yaml(
+    let app = App::in_process(&app_yaml(
         "",
         3,
         "            BatchSize: 50\n            MaximumBatchingWindowInSeconds: 2\n            ScalingConfig:\n              MaximumConcurrency: 2\n",
-    ));
+    )).await;
     let url = app.url("work").await;
     // Queue everything before the first batch can close: the window gathers across receives.
     let bodies: Vec<String> = (0..50).map(|i| cmd("ok", i)).collect();
@@ -232,6 +252,7 @@ async fn batching_window_fills_batches_beyond_ten() {
         "a window batch holds more than one receive's worth ({largest})"
     );
     assert!(largest <= 50, "never more than BatchSize ({largest})");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,7 +444,7 @@ async fn aws_mode_uses_the_default_credential_chain() {
     // Queues are regional: they are in the profile's region.
     let client = common::client_for(&endpoint, "AKIDLOCKGATEAWS", "right-secret", "eu-west-1");
     let app = App {
-        child,
+        runner: harness::Runner::Process(child),
         client,
         dir,
         output,

@@ -121,7 +121,7 @@ async fn traps_deadlines_and_the_memory_cap_fail_only_their_batch() {
         app.wait_log(&format!("{what} reported"), needle).await;
     }
     assert!(
-        app.child.try_wait().unwrap().is_none(),
+        app.child().try_wait().unwrap().is_none(),
         "lockgate keeps running"
     );
     // A batch after all that still runs.

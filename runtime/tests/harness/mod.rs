@@ -11,9 +11,21 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use lockgate_runtime::builder::Profile;
+use lockgate_runtime::template::Template;
+use lockgate_runtime::{AppOptions, SqsTarget};
+
+/// What runs the app under test.
+pub enum Runner {
+    /// `lockgate up` as a process: for what only a process shows (signals, its log, the CLI).
+    Process(Child),
+    /// `lockgate_runtime::App` in the test's own process, on an in-memory emulator (taken on
+    /// [`App::stop`]).
+    InProcess(Option<lockgate_runtime::App>),
+}
 
 pub struct App {
-    pub child: Child,
+    pub runner: Runner,
     pub client: Client,
     pub dir: tempfile::TempDir,
     /// Every line `lockgate up` wrote to stderr (functions' output included), in order.
@@ -55,10 +67,58 @@ impl App {
         let endpoint = endpoint.expect("the embedded emulator started");
         let client = common::client(&endpoint, "AKIDEXAMPLE");
         Self {
-            child,
+            runner: Runner::Process(child),
             client,
             dir,
             output,
+        }
+    }
+
+    /// The app in this process, built and started the way `lockgate up` does it, on an
+    /// in-memory emulator. Its functions' output is not captured (see [`Runner`]).
+    pub async fn in_process(resources: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        write_template(&dir, resources);
+        let template = Template::load(&dir.path().join("template.yaml")).unwrap();
+        let options = AppOptions {
+            sqs: SqsTarget::Embedded(lockgate_emulator::EmulatorConfig::ephemeral()),
+            build_profile: Profile::Dev,
+            region: "us-east-1".into(),
+        };
+        let app = lockgate_runtime::App::start(&template, options)
+            .await
+            .unwrap();
+        let endpoint = app.emulator_endpoint().expect("the embedded emulator");
+        Self {
+            client: common::client(&endpoint, "AKIDEXAMPLE"),
+            runner: Runner::InProcess(Some(app)),
+            dir,
+            output: Arc::default(),
+        }
+    }
+
+    /// The in-process app, to read its report.
+    pub fn report(&self) -> &lockgate_runtime::App {
+        match &self.runner {
+            Runner::InProcess(Some(app)) => app,
+            _ => panic!("only an in-process app has a report"),
+        }
+    }
+
+    /// The `lockgate up` process.
+    pub fn child(&mut self) -> &mut Child {
+        match &mut self.runner {
+            Runner::Process(child) => child,
+            Runner::InProcess(_) => panic!("an in-process app has no child process"),
+        }
+    }
+
+    /// Shuts an in-process app down in order (a process is killed when dropped).
+    pub async fn stop(mut self) {
+        if let Runner::InProcess(app) = &mut self.runner
+            && let Some(app) = app.take()
+        {
+            app.shutdown().await;
         }
     }
 
@@ -218,11 +278,12 @@ impl App {
     }
 
     pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let child = self.child();
         Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args(["-INT", &child.id().to_string()])
             .status()
             .unwrap();
-        self.child.wait().unwrap()
+        child.wait().unwrap()
     }
 }
 
@@ -314,8 +375,10 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Runner::Process(child) = &mut self.runner {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
