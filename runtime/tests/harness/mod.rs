@@ -21,7 +21,7 @@ pub enum Runner {
     Process(Child),
     /// `lockgate_runtime::App` in the test's own process, on an in-memory emulator (taken on
     /// [`App::stop`]).
-    InProcess(Option<lockgate_runtime::App>),
+    InProcess(Option<Box<lockgate_runtime::App>>),
 }
 
 pub struct App {
@@ -91,7 +91,7 @@ impl App {
         let endpoint = app.emulator_endpoint().expect("the embedded emulator");
         Self {
             client: common::client(&endpoint, "AKIDEXAMPLE"),
-            runner: Runner::InProcess(Some(app)),
+            runner: Runner::InProcess(Some(Box::new(app))),
             dir,
             output: Arc::default(),
         }
