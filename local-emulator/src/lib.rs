@@ -13,20 +13,36 @@
 //! - [`sts`]: STS GetCallerIdentity, answered on the same endpoint.
 //! - [`error`]: the one error type, with SQS's codes and statuses.
 //! - [`clock`]: the time SQS's rules are measured in; injectable for tests.
+//!
+//! The public surface: [`RunningEmulator`] / [`serve`] with their [`EmulatorConfig`], [`Config`]
+//! and [`Limits`]; the [`Clock`]s; [`load_credentials`]; and [`model`], what templates need of
+//! SQS's queue model. The layers below are private; the `fuzzing` feature opens them to the
+//! fuzz targets (not a stable interface).
 
-pub mod actions;
-pub mod auth;
-pub mod clock;
-pub mod error;
-pub mod move_tasks;
-pub mod protocol;
-pub mod queue;
-pub mod request;
-pub mod server;
-pub mod sqs;
-pub mod store;
-pub mod sts;
+/// The layers below the server: private, or public with the `fuzzing` feature.
+macro_rules! layers {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            #[cfg(feature = "fuzzing")]
+            pub mod $name;
+            #[cfg(not(feature = "fuzzing"))]
+            mod $name;
+        )*
+    };
+}
 
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+layers!(actions, auth, error, protocol, queue, sqs);
+
+mod clock;
+pub mod model;
+mod move_tasks;
+mod request;
+mod server;
+mod store;
+mod sts;
+
+pub use auth::load_credentials;
+pub use clock::{Clock, ManualClock, SharedClock, Sleep, SystemClock};
 pub use server::{EmulatorConfig, Limits, RunningEmulator, serve};
-pub use sqs::{Config, Sqs};
+pub use sqs::Config;

@@ -101,9 +101,9 @@ async fn step(sqs: &Sqs, source: &Queue, task: &MoveTask, max: usize) -> Result<
             match (destination, &failure) {
                 (Some(queue), None) => {
                     let message = redriven(m.message);
-                    ops.push(StoreOp::PutMessage(Box::new(crate::queue::message_record(
-                        queue.id, m.seq, &message,
-                    ))));
+                    ops.push(StoreOp::PutMessage(Box::new(
+                        crate::store::records::message_record(queue.id, m.seq, &message),
+                    )));
                     moved.push((queue, m.seq, message));
                 }
                 _ => {

@@ -12,10 +12,9 @@ use tokio::sync::Notify;
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::attributes::QueueAttributes;
-use crate::queue::message::{Message, State, md5_of_body};
 use crate::queue::receipt::HandleKey;
 use crate::queue::{Moved, Queue};
-use crate::store::{QueueRecord, Store, StoreOp, sqlite};
+use crate::store::{QueueRecord, Store, StoreOp, records, sqlite};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -148,10 +147,8 @@ impl Sqs {
         let sqs = Self::with_store(config, store, handle_key, next_seq, next_queue_id);
         let mut by_id = HashMap::new();
         for record in snapshot.queues {
-            let attrs: QueueAttributes = serde_json::from_str(&record.attributes)
-                .map_err(|e| format!("queue {} has unreadable attributes: {e}", record.name))?;
-            let tags: BTreeMap<String, String> =
-                serde_json::from_str(&record.tags).unwrap_or_default();
+            let (attrs, tags) = records::queue_settings(&record)
+                .map_err(|e| format!("{e} (in {})", dir.display()))?;
             // Queues stored before queues had regions belong to the default region.
             let region = record
                 .region
@@ -179,20 +176,8 @@ impl Sqs {
             let Some(queue) = by_id.get(&m.queue_id) else {
                 continue;
             };
-            let message = Message {
-                id: m.id,
-                md5_of_body: md5_of_body(&m.body),
-                body: m.body,
-                extras: m.extras,
-                group: m.group.map(Arc::from),
-                sent_ms: m.sent_ms,
-                first_receive_ms: m.first_receive_ms,
-                visible_at_ms: m.visible_at_ms,
-                receive_count: m.receive_count,
-                timer_gen: 0,
-                state: State::Delayed,
-            };
-            queue.lock().insert(m.seq, message, now);
+            let (seq, message) = (m.seq, records::message_from_record(m));
+            queue.lock().insert(seq, message, now);
         }
         for d in snapshot.dedup {
             if let Some(queue) = by_id.get(&d.queue_id) {
@@ -430,24 +415,11 @@ pub fn is_region_name(name: &str) -> bool {
 /// The store op that persists a queue's attributes and tags after a change (made under its
 /// lock, in `Queue::commit`, so the store sees changes in order).
 pub fn persist(queue: &Queue, state: &crate::queue::QueueState) -> StoreOp {
-    StoreOp::PutQueue(queue_record_locked(queue, state))
+    StoreOp::PutQueue(records::queue_record(queue, state))
 }
 
 /// The persisted form of a queue. Takes the queue's lock: do not call with it held.
 fn queue_record(queue: &Queue) -> QueueRecord {
     let state = queue.lock();
-    queue_record_locked(queue, &state)
-}
-
-pub fn queue_record_locked(queue: &Queue, state: &crate::queue::QueueState) -> QueueRecord {
-    QueueRecord {
-        id: queue.id,
-        region: Some(queue.region.clone()),
-        account: queue.account.clone(),
-        name: queue.name.clone(),
-        attributes: serde_json::to_string(&state.attrs).expect("attributes serialize"),
-        tags: serde_json::to_string(&state.tags).expect("tags serialize"),
-        created_s: state.created_s,
-        modified_s: state.modified_s,
-    }
+    records::queue_record(queue, &state)
 }

@@ -6,7 +6,6 @@ use serde_json::json;
 
 use crate::error::{ErrorCode, SqsError};
 
-pub const API_VERSION: &str = "2011-06-15";
 /// The JSON protocol's target prefix for STS.
 pub const TARGET_PREFIX: &str = "AWSSecurityTokenServiceV20110615.";
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";

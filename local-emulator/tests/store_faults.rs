@@ -119,3 +119,55 @@ async fn a_truncated_database_refuses_to_start() {
     assert!(err.contains("damaged"), "{err}");
     assert!(err.contains(&db.display().to_string()), "{err}");
 }
+
+/// A record the store cannot read (its JSON damaged by hand here) stops the start with an
+/// error naming it, whichever part is damaged: nothing is dropped silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_record_stops_the_start_naming_it() {
+    for (table, column, expected) in [
+        ("messages", "extras", "has unreadable extras"),
+        ("queues", "tags", "queue orders has unreadable tags"),
+        (
+            "queues",
+            "attributes",
+            "queue orders has unreadable attributes",
+        ),
+    ] {
+        let h = Harness::durable().await;
+        let url = h.create("orders").await;
+        h.client
+            .send_message()
+            .queue_url(&url)
+            .message_body("with an attribute")
+            .message_attributes(
+                "n",
+                aws_sdk_sqs::types::MessageAttributeValue::builder()
+                    .data_type("Number")
+                    .string_value("1")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let dir = h.dir.as_ref().unwrap().path().to_path_buf();
+        let keep = h.dir;
+        h.emulator.shutdown().await;
+        {
+            let conn = rusqlite::Connection::open(dir.join("lockgate.sqlite3")).unwrap();
+            let changed = conn
+                .execute(&format!("UPDATE {table} SET {column} = '{{damaged'"), [])
+                .unwrap();
+            assert_eq!(changed, 1, "{table}.{column}");
+        }
+        let mut config = EmulatorConfig::ephemeral();
+        config.data_dir = Some(dir.clone());
+        let err = RunningEmulator::start(config)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("started with damaged {table}.{column}"));
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains(&dir.display().to_string()), "{err}");
+        drop(keep);
+    }
+}

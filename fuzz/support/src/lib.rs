@@ -5,7 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use lockgate_emulator::actions::{self, Context};
 use lockgate_emulator::error::SqsResult;
-use lockgate_emulator::{Config, Sqs};
+use lockgate_emulator::Config;
+use lockgate_emulator::sqs::Sqs;
 
 /// Every action, for targets that pick one from a byte.
 pub const ACTIONS: &[&str] = &[

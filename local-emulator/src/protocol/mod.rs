@@ -27,10 +27,3 @@ pub mod base64_opt {
         .transpose()
     }
 }
-
-/// Which protocol a request arrived in (responses go back in the same one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Json,
-    Query,
-}

@@ -1,11 +1,10 @@
 //! Queue attributes: defaults, SQS's validation of every settable attribute, and rendering.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{SqsError, SqsResult};
 
-/// The attributes a user can set, with SQS's defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The attributes a user can set, with SQS's defaults. (Stored through
+/// `store::records`, not as this type.)
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueAttributes {
     pub delay_seconds: u32,
     pub maximum_message_size: u32,
@@ -24,7 +23,7 @@ pub struct QueueAttributes {
     pub sqs_managed_sse_enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedrivePolicy {
     pub dead_letter_target_arn: String,
     pub max_receive_count: u32,
@@ -70,7 +69,8 @@ impl RedrivePolicy {
             }
             _ => None,
         };
-        let count = count.filter(|c| (1..=1000).contains(c)).ok_or_else(|| {
+        let (min, max) = MAX_RECEIVE_COUNT;
+        let count = count.filter(|c| (i64::from(min)..=i64::from(max)).contains(c)).ok_or_else(|| {
             invalid("Invalid value for maxReceiveCount: valid values are from 1 to 1000 both inclusive.")
         })?;
         Ok(Self {
@@ -81,6 +81,19 @@ impl RedrivePolicy {
 }
 
 /// Attribute names GetQueueAttributes knows (besides `All`).
+/// The numeric attributes a user can set, with SQS's bounds (inclusive).
+pub const NUMERIC: &[(&str, u32, u32)] = &[
+    ("DelaySeconds", 0, 900),
+    ("MaximumMessageSize", 1024, 1_048_576),
+    ("MessageRetentionPeriod", 60, 1_209_600),
+    ("ReceiveMessageWaitTimeSeconds", 0, 20),
+    ("VisibilityTimeout", 0, 43_200),
+    ("KmsDataKeyReusePeriodSeconds", 60, 86_400),
+];
+
+/// A RedrivePolicy's `maxReceiveCount` bounds (inclusive).
+pub const MAX_RECEIVE_COUNT: (u32, u32) = (1, 1000);
+
 pub const READABLE: &[&str] = &[
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesDelayed",
@@ -145,19 +158,15 @@ impl QueueAttributes {
             });
         }
         match name {
-            "DelaySeconds" => self.delay_seconds = ranged(name, value, 0, 900)?,
-            "MaximumMessageSize" => {
-                self.maximum_message_size = ranged(name, value, 1024, 1_048_576)?
-            }
-            "MessageRetentionPeriod" => {
-                self.message_retention_period = ranged(name, value, 60, 1_209_600)?
-            }
+            "DelaySeconds" => self.delay_seconds = ranged(name, value)?,
+            "MaximumMessageSize" => self.maximum_message_size = ranged(name, value)?,
+            "MessageRetentionPeriod" => self.message_retention_period = ranged(name, value)?,
             "ReceiveMessageWaitTimeSeconds" => {
-                self.receive_message_wait_time_seconds = ranged(name, value, 0, 20)?
+                self.receive_message_wait_time_seconds = ranged(name, value)?
             }
-            "VisibilityTimeout" => self.visibility_timeout = ranged(name, value, 0, 43_200)?,
+            "VisibilityTimeout" => self.visibility_timeout = ranged(name, value)?,
             "KmsDataKeyReusePeriodSeconds" => {
-                self.kms_data_key_reuse_period_seconds = ranged(name, value, 60, 86_400)?
+                self.kms_data_key_reuse_period_seconds = ranged(name, value)?
             }
             "Policy" => {
                 self.policy = if value.is_empty() {
@@ -266,12 +275,17 @@ impl QueueAttributes {
     }
 }
 
-fn ranged(name: &str, value: &str, min: u32, max: u32) -> SqsResult<u32> {
+/// `value` as a number within [`NUMERIC`]'s bounds for `name`.
+fn ranged(name: &str, value: &str) -> SqsResult<u32> {
+    let (_, min, max) = NUMERIC
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .expect("a numeric attribute");
     value
         .trim()
         .parse::<u32>()
         .ok()
-        .filter(|v| (min..=max).contains(v))
+        .filter(|v| (min..=max).contains(&v))
         .ok_or_else(|| SqsError::invalid_attribute_value(name))
 }
 

@@ -17,6 +17,9 @@ pub mod attributes;
 pub mod message;
 pub mod receipt;
 
+#[cfg(test)]
+mod fifo_model;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::store::records::message_record;
 use crate::store::{DedupRecord, MessageRecord, Store, StoreOp};
 use attributes::QueueAttributes;
 use message::{Message, MessageExtras, State};
@@ -947,17 +951,3 @@ fn is_current_flight(message: &Message, handle: &ReceiptHandle, now_ms: u64) -> 
         && message.visible_at_ms > now_ms
 }
 
-pub fn message_record(queue_id: u64, seq: u64, m: &Message) -> MessageRecord {
-    MessageRecord {
-        seq,
-        queue_id,
-        id: m.id,
-        body: m.body.clone(),
-        extras: m.extras.clone(),
-        group: m.group.as_deref().map(str::to_string),
-        sent_ms: m.sent_ms,
-        visible_at_ms: m.visible_at_ms,
-        receive_count: m.receive_count,
-        first_receive_ms: m.first_receive_ms,
-    }
-}

@@ -3,62 +3,23 @@
 //! lock is held, so the store sees them in the order the engine applied them.
 //!
 //! - [`Store::memory`]: nothing is written (`--in-memory`).
+//! - [`records`]: what is stored, and its mapping to and from the engine's types.
 //! - [`sqlite`]: SQLite in WAL mode with group commit: one writer thread drains every op that
 //!   arrived while the previous transaction was committing into the next transaction, so many
 //!   concurrent requests share one fsync.
 
 mod dir_lock;
 pub mod integrity;
+pub mod records;
 pub mod sqlite;
+
+pub use records::{DedupRecord, MessageRecord, QueueRecord};
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, mpsc};
 
 use tokio::sync::oneshot;
-
-use crate::queue::message::MessageExtras;
-
-/// A queue as it is persisted.
-#[derive(Debug, Clone)]
-pub struct QueueRecord {
-    pub id: u64,
-    /// None for queues stored before queues had regions: they belong to the default region.
-    pub region: Option<String>,
-    pub account: String,
-    pub name: String,
-    /// `QueueAttributes` as JSON.
-    pub attributes: String,
-    /// Tags as a JSON object.
-    pub tags: String,
-    pub created_s: u64,
-    pub modified_s: u64,
-}
-
-/// A message as it is persisted.
-#[derive(Debug, Clone)]
-pub struct MessageRecord {
-    pub seq: u64,
-    pub queue_id: u64,
-    pub id: u128,
-    pub body: Box<str>,
-    pub extras: Option<Box<MessageExtras>>,
-    pub group: Option<String>,
-    pub sent_ms: u64,
-    pub visible_at_ms: u64,
-    pub receive_count: u32,
-    pub first_receive_ms: u64,
-}
-
-/// A FIFO deduplication entry, kept after its message is gone until the window ends.
-#[derive(Debug, Clone)]
-pub struct DedupRecord {
-    pub queue_id: u64,
-    pub key: String,
-    pub message_id: u128,
-    pub seq: u64,
-    pub expires_ms: u64,
-}
 
 #[derive(Debug, Clone)]
 pub enum StoreOp {

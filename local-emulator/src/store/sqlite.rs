@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::integrity;
+use super::records::{self, FORMAT_VERSION};
 use super::{Batch, DedupRecord, MessageRecord, QueueRecord, Snapshot, Store, StoreError, StoreOp};
 
 /// Upper bound on ops folded into one transaction, so one commit cannot grow without limit.
@@ -48,9 +49,6 @@ CREATE TABLE IF NOT EXISTS dedup (
 ) WITHOUT ROWID;
 ";
 
-/// Format 2 added `queues.region` (NULL: a queue stored by format 1, in the default region).
-const FORMAT_VERSION: &str = "2";
-
 /// Opens (or creates) the database under `dir`, checks it is whole, reads everything back,
 /// and starts the writer. `max_bytes` caps the database's size (a write beyond it fails as on
 /// a full disk).
@@ -78,8 +76,12 @@ pub fn open(
         )
     })?;
     check_format(&conn)?;
-    let snapshot =
-        load(&conn, now_ms).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let snapshot = load(&conn, now_ms).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (restore the data directory, or move it aside to start empty)",
+            path.display()
+        )
+    })?;
     let (tx, rx) = mpsc::channel::<Batch>();
     let failure: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<str>>> = Default::default();
     let writer_failure = failure.clone();
@@ -169,7 +171,35 @@ fn check_format(conn: &Connection) -> Result<(), String> {
     }
 }
 
-fn load(conn: &Connection, now_ms: u64) -> rusqlite::Result<Snapshot> {
+fn load(conn: &Connection, now_ms: u64) -> Result<Snapshot, String> {
+    read_rows(conn, now_ms).map_err(|e| e.to_string())?.decode()
+}
+
+/// A snapshot whose messages' extras are still as stored.
+struct Rows {
+    snapshot: Snapshot,
+    extras: Vec<Option<String>>,
+}
+
+impl Rows {
+    /// Every message's extras decoded: one that cannot be read is an error naming it.
+    fn decode(mut self) -> Result<Snapshot, String> {
+        for (m, extras) in self.snapshot.messages.iter_mut().zip(self.extras) {
+            if let Some(text) = extras {
+                let decoded = records::decode_extras(&text).map_err(|e| {
+                    format!(
+                        "message {:032x} (seq {}) has unreadable extras: {e}",
+                        m.id, m.seq
+                    )
+                })?;
+                m.extras = Some(Box::new(decoded));
+            }
+        }
+        Ok(self.snapshot)
+    }
+}
+
+fn read_rows(conn: &Connection, now_ms: u64) -> rusqlite::Result<Rows> {
     // Rows of deleted queues (a queue delete racing a move) and expired dedup entries are
     // dropped here rather than on the hot path.
     conn.execute(
@@ -199,15 +229,16 @@ fn load(conn: &Connection, now_ms: u64) -> rusqlite::Result<Snapshot> {
         "SELECT seq, queue_id, message_id, body, extras, group_id, sent_ms, visible_at_ms,
                 receive_count, first_receive_ms FROM messages ORDER BY seq",
     )?;
+    let mut extras = Vec::new();
     snapshot.messages = stmt
         .query_map([], |r| {
-            let extras: Option<String> = r.get(4)?;
+            extras.push(r.get::<_, Option<String>>(4)?);
             Ok(MessageRecord {
                 seq: r.get::<_, i64>(0)? as u64,
                 queue_id: r.get::<_, i64>(1)? as u64,
                 id: blob_to_id(&r.get::<_, Vec<u8>>(2)?),
                 body: r.get::<_, String>(3)?.into_boxed_str(),
-                extras: extras.and_then(|e| serde_json::from_str(&e).ok()),
+                extras: None,
                 group: r.get(5)?,
                 sent_ms: r.get::<_, i64>(6)? as u64,
                 visible_at_ms: r.get::<_, i64>(7)? as u64,
@@ -228,7 +259,7 @@ fn load(conn: &Connection, now_ms: u64) -> rusqlite::Result<Snapshot> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(snapshot)
+    Ok(Rows { snapshot, extras })
 }
 
 fn blob_to_id(blob: &[u8]) -> u128 {
@@ -316,10 +347,7 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()
                 .execute([*id as i64])?;
         }
         StoreOp::PutMessage(m) => {
-            let extras = m
-                .extras
-                .as_ref()
-                .map(|e| serde_json::to_string(e).expect("extras serialize"));
+            let extras = m.extras.as_ref().map(|e| records::encode_extras(e));
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO messages (seq, queue_id, message_id, body, extras, group_id,
                  sent_ms, visible_at_ms, receive_count, first_receive_ms)

@@ -49,7 +49,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading credentials {}", path.display()))?;
-            let table = lockgate_emulator::auth::load_credentials(&text)
+            let table = lockgate_emulator::load_credentials(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             Some(std::sync::Arc::new(table))
         }

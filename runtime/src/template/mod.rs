@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use serde_yaml_ng::{Mapping, Value};
 
 pub use intrinsic::{Expr, Scope};
-use lockgate_emulator::queue::attributes::QueueAttributes;
+use lockgate_emulator::model::{self, NUMERIC_ATTRIBUTES, QueueAttributes};
 
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -320,15 +320,6 @@ fn ranged(props: &Value, key: &str, min: i64, max: i64) -> anyhow::Result<Option
     }
 }
 
-const QUEUE_NUMBERS: &[(&str, i64, i64)] = &[
-    ("DelaySeconds", 0, 900),
-    ("MaximumMessageSize", 1024, 1_048_576),
-    ("MessageRetentionPeriod", 60, 1_209_600),
-    ("ReceiveMessageWaitTimeSeconds", 0, 20),
-    ("VisibilityTimeout", 0, 43_200),
-    ("KmsDataKeyReusePeriodSeconds", 60, 86_400),
-];
-
 fn parse_queue(id: &str, props: &Value) -> anyhow::Result<QueueDef> {
     let fifo = boolean(props, "FifoQueue")?.unwrap_or(false);
     let name = match props.get("QueueName") {
@@ -339,12 +330,12 @@ fn parse_queue(id: &str, props: &Value) -> anyhow::Result<QueueDef> {
         None if fifo => format!("{id}.fifo"),
         None => id.to_string(),
     };
-    lockgate_emulator::actions::validate::queue_name(&name, fifo)
+    model::validate_queue_name(&name, fifo)
         .map_err(|e| anyhow::anyhow!("QueueName {name:?}: {}", e.message))?;
     let mut attributes = BTreeMap::new();
     let mut check = QueueAttributes::defaults(fifo);
-    for (key, min, max) in QUEUE_NUMBERS {
-        if let Some(v) = ranged(props, key, *min, *max)? {
+    for &(key, min, max) in NUMERIC_ATTRIBUTES {
+        if let Some(v) = ranged(props, key, min.into(), max.into())? {
             check
                 .set(key, &v.to_string())
                 .map_err(|e| anyhow::anyhow!("{key}: {}", e.message))?;
@@ -384,7 +375,8 @@ fn parse_queue(id: &str, props: &Value) -> anyhow::Result<QueueDef> {
         let target = policy
             .get("deadLetterTargetArn")
             .context("RedrivePolicy needs deadLetterTargetArn")?;
-        let max_receive_count = ranged(policy, "maxReceiveCount", 1, 1000)?
+        let (min, max) = model::MAX_RECEIVE_COUNT;
+        let max_receive_count = ranged(policy, "maxReceiveCount", min.into(), max.into())?
             .context("RedrivePolicy needs maxReceiveCount")?;
         attributes.insert(
             "RedrivePolicy".into(),

@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use lockgate_emulator::queue::attributes::QueueAttributes;
-use lockgate_emulator::queue::message::md5_of_body;
-use lockgate_emulator::queue::receipt::{ReceiptHandle, salt_of};
-use lockgate_emulator::queue::{NewMessage, Queue, ReceiveOptions, SendOutcome};
+use crate::queue::attributes::QueueAttributes;
+use crate::queue::message::md5_of_body;
+use crate::queue::receipt::{HandleKey, ReceiptHandle, salt_of};
+use crate::queue::{NewMessage, Queue, ReceiveOptions, SendOutcome};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ proptest! {
                 prop_assert_eq!(Some(body.clone()), expected, "order within group {}", group);
                 *position += 1;
                 let handle = ReceiptHandle { queue_id: 1, seq: d.seq, receive_count: d.message.receive_count, salt: salt_of(d.message.id) };
-                in_flight.push(InFlight { received_ms: now, raw: handle.encode(&lockgate_emulator::queue::receipt::HandleKey::new([1; 32])), handle, group, body });
+                in_flight.push(InFlight { received_ms: now, raw: handle.encode(&HandleKey::new([1; 32])), handle, group, body });
             }
             Ok(())
         };
