@@ -32,7 +32,7 @@ cargo build --workspace --all-targets --locked
 # (one package at a time, so with that package's own features): the tests then start at once.
 cargo build --locked --manifest-path functions/probe/Cargo.toml --bin probe
 cargo build --locked --manifest-path functions/orders/Cargo.toml --bin orders
-cargo build --locked --manifest-path runtime/wasm-lambda/Cargo.toml --bin lockgate-wasm-bootstrap
+cargo build --locked --manifest-path runtime/wasm-bootstrap/Cargo.toml --bin lockgate-wasm-bootstrap
 for guest in wasm-probe webhooks; do
     cargo build --locked --manifest-path "functions/$guest/Cargo.toml" --lib --target wasm32-wasip2
 done

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use lockgate_wasm_host::engine::Message;
+use lockgate_wasm_host::Message;
 use lockgate_wasm_host::{FunctionConfig, Grants, Invocation, LogStyle, WasmEngine};
 
 /// Builds the probe component (release, wasm32-wasip2) and returns its path.

@@ -2,6 +2,7 @@
 //!
 //! Map of the crate (a request flows top to bottom):
 //! - [`server`]: HTTP accept loop, connection limits, graceful shutdown.
+//! - [`limits`]: what a connection or request may hold, in time and memory.
 //! - [`request`]: one request: authentication, browser rules, body limits, protocol detection.
 //! - [`auth`]: opt-in SigV4 verification.
 //! - [`protocol`]: wire codecs (AWS JSON 1.0); errors meet the wire only here.
@@ -35,6 +36,7 @@ macro_rules! layers {
 layers!(actions, auth, error, protocol, queue, sqs);
 
 mod clock;
+mod limits;
 pub mod model;
 mod move_tasks;
 mod request;
@@ -44,5 +46,6 @@ mod sts;
 
 pub use auth::load_credentials;
 pub use clock::{Clock, ManualClock, SharedClock, Sleep, SystemClock};
-pub use server::{EmulatorConfig, Limits, RunningEmulator, serve};
+pub use limits::Limits;
+pub use server::{EmulatorConfig, RunningEmulator, serve};
 pub use sqs::Config;

@@ -14,8 +14,8 @@ use tokio::sync::Semaphore;
 use crate::actions::{self, Context};
 use crate::auth::{self, CredentialScope};
 use crate::error::{ErrorCode, SqsError};
+use crate::limits::Limits;
 use crate::protocol::{json, query};
-use crate::server::Limits;
 use crate::sqs::{Sqs, is_region_name, region_of_host};
 use crate::sts;
 

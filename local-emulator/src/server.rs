@@ -18,50 +18,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::limits::Limits;
 use crate::request::{self, Shared};
 use crate::sqs::{Config, Sqs};
-
-/// What one connection or request may hold, in time and memory.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Time to send a request's headers, counted from when the server is ready to read them:
-    /// slow headers and idle keep-alive connections are closed after it.
-    pub header_read_timeout: Duration,
-    /// Time to send a whole request body once its headers arrived.
-    pub body_read_timeout: Duration,
-    /// The largest request body; a larger Content-Length is refused before reading any of it
-    /// (SQS's cap on a batch is 1 MiB of payload; form-encoding can triple it).
-    pub max_body_bytes: usize,
-    /// Connections served at once; further clients wait in the listen backlog.
-    pub max_connections: usize,
-    /// Body bytes all connections together may have buffered at once.
-    pub max_buffered_body_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(60),
-            body_read_timeout: Duration::from_secs(60),
-            max_body_bytes: 4 * 1024 * 1024,
-            max_connections: default_max_connections(),
-            max_buffered_body_bytes: 256 * 1024 * 1024,
-        }
-    }
-}
-
-/// Below the process's open-file limit, with room for the store and function processes.
-fn default_max_connections() -> usize {
-    let soft_limit = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3)?.parse::<usize>().ok())
-        })
-        .unwrap_or(1024);
-    soft_limit.saturating_sub(128).clamp(64, 10_000)
-}
 
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {

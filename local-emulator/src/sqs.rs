@@ -13,7 +13,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::attributes::QueueAttributes;
 use crate::queue::receipt::HandleKey;
-use crate::queue::{Moved, Queue};
+use crate::queue::{Moved, Queue, QueueState};
 use crate::store::{QueueRecord, Store, StoreOp, records, sqlite};
 
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ pub struct Sqs {
     closing: AtomicBool,
     /// Wakes long polls when the server shuts down.
     pub closed: Notify,
-    move_tasks: std::sync::Mutex<Vec<Arc<crate::move_tasks::MoveTask>>>,
+    move_tasks: std::sync::Mutex<Vec<Arc<crate::move_tasks::task::MoveTask>>>,
     /// When each (region, account, name) was last deleted: SQS refuses to re-create it for 60 s.
     deleted: std::sync::Mutex<HashMap<QueueKey, u64>>,
 }
@@ -217,7 +217,7 @@ impl Sqs {
     }
 
     /// Message move tasks, oldest first.
-    pub fn move_tasks(&self) -> std::sync::MutexGuard<'_, Vec<Arc<crate::move_tasks::MoveTask>>> {
+    pub fn move_tasks(&self) -> std::sync::MutexGuard<'_, Vec<Arc<crate::move_tasks::task::MoveTask>>> {
         self.move_tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -414,12 +414,25 @@ pub fn is_region_name(name: &str) -> bool {
 
 /// The store op that persists a queue's attributes and tags after a change (made under its
 /// lock, in `Queue::commit`, so the store sees changes in order).
-pub fn persist(queue: &Queue, state: &crate::queue::QueueState) -> StoreOp {
-    StoreOp::PutQueue(records::queue_record(queue, state))
+pub fn persist(queue: &Queue, state: &QueueState) -> StoreOp {
+    StoreOp::PutQueue(records::queue_record(queue_parts(queue, state)))
 }
 
 /// The persisted form of a queue. Takes the queue's lock: do not call with it held.
 fn queue_record(queue: &Queue) -> QueueRecord {
     let state = queue.lock();
-    records::queue_record(queue, &state)
+    records::queue_record(queue_parts(queue, &state))
+}
+
+fn queue_parts<'a>(queue: &'a Queue, state: &'a QueueState) -> records::QueueParts<'a> {
+    records::QueueParts {
+        id: queue.id,
+        region: &queue.region,
+        account: &queue.account,
+        name: &queue.name,
+        attributes: &state.attrs,
+        tags: &state.tags,
+        created_s: state.created_s,
+        modified_s: state.modified_s,
+    }
 }

@@ -1,7 +1,7 @@
 //! Processes orders. An order with no items or a non-positive quantity is rejected: only that
 //! message fails, SQS redelivers it, and after maxReceiveCount it lands in the DLQ.
 
-use lockgate::{Error, Message};
+use lockgate_sdk::{Error, Message};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -36,5 +36,5 @@ async fn handle(message: Message) -> Result<(), Error> {
 // One invocation at a time per process: a current-thread runtime is all it needs.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lockgate::run(handle).await
+    lockgate_sdk::run(handle).await
 }

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use lockgate::{Batch, Error};
+use lockgate_sdk::{Batch, Error};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -114,5 +114,5 @@ async fn handle(batch: Batch) -> Result<Vec<String>, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lockgate::run_batch(handle).await
+    lockgate_sdk::run_batch(handle).await
 }

@@ -2,7 +2,7 @@
 //! order SQS FIFO guarantees is visible. Bodies ending in `!` fail, showing that the rest of
 //! the group waits for the retry.
 
-use lockgate::{Error, Message};
+use lockgate_sdk::{Error, Message};
 
 async fn handle(message: Message) -> Result<(), Error> {
     let group = message.group_id().unwrap_or("-").to_string();
@@ -17,5 +17,5 @@ async fn handle(message: Message) -> Result<(), Error> {
 // One invocation at a time per process: a current-thread runtime is all it needs.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lockgate::run(handle).await
+    lockgate_sdk::run(handle).await
 }

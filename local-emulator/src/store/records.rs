@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::queue::attributes::{QueueAttributes, RedrivePolicy};
 use crate::queue::message::{AttributeValue, Message, MessageExtras, State, md5_of_body};
-use crate::queue::{Queue, QueueState};
 
 /// The storage format this build writes and reads. Format 2 added `queues.region`.
 pub const FORMAT_VERSION: &str = "2";
@@ -117,17 +116,29 @@ struct StoredAttributeValue {
     binary_value: Option<Vec<u8>>,
 }
 
-/// The persisted form of `queue` (its `state`, locked by the caller).
-pub fn queue_record(queue: &Queue, state: &QueueState) -> QueueRecord {
+/// What a queue's record is made of (read from the queue and its locked state).
+pub struct QueueParts<'a> {
+    pub id: u64,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub name: &'a str,
+    pub attributes: &'a QueueAttributes,
+    pub tags: &'a BTreeMap<String, String>,
+    pub created_s: u64,
+    pub modified_s: u64,
+}
+
+/// The persisted form of a queue.
+pub fn queue_record(queue: QueueParts<'_>) -> QueueRecord {
     QueueRecord {
         id: queue.id,
-        region: Some(queue.region.clone()),
-        account: queue.account.clone(),
-        name: queue.name.clone(),
-        attributes: encode_attributes(&state.attrs),
-        tags: serde_json::to_string(&state.tags).expect("tags serialize"),
-        created_s: state.created_s,
-        modified_s: state.modified_s,
+        region: Some(queue.region.to_string()),
+        account: queue.account.to_string(),
+        name: queue.name.to_string(),
+        attributes: encode_attributes(queue.attributes),
+        tags: serde_json::to_string(queue.tags).expect("tags serialize"),
+        created_s: queue.created_s,
+        modified_s: queue.modified_s,
     }
 }
 

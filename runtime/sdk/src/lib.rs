@@ -1,7 +1,7 @@
 //! `lockgate`: write SQS-triggered Lambda functions in Rust.
 //!
 //! ```no_run
-//! use lockgate::{Error, Message};
+//! use lockgate_sdk::{Error, Message};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct Order { id: u64, quantity: u32 }
@@ -16,7 +16,7 @@
 //!
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Error> {
-//!     lockgate::run(handle).await
+//!     lockgate_sdk::run(handle).await
 //! }
 //! ```
 //!

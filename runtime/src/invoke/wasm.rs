@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use lockgate_wasm_host::engine::{Message, MessageAttribute};
 use lockgate_wasm_host::{
     FunctionConfig, Grants, Invocation, LogStyle, WasmEngine, WasmError, WasmFunction,
 };
+use lockgate_wasm_host::{Message, MessageAttribute};
 
 use super::event::{self, LambdaRecord};
 use super::{InvokeError, Invoker, Outcome};

@@ -324,7 +324,7 @@ pub fn write_template(dir: &tempfile::TempDir, resources: &str) {
             )
             .replace(
                 "{wasm_bootstrap}",
-                &crate_dir("runtime/wasm-lambda").display().to_string()
+                &crate_dir("runtime/wasm-bootstrap").display().to_string()
             )
             .replace("{log}", &dir.path().join("probe.log").display().to_string())
     );

@@ -1,5 +1,4 @@
-//! The wasmtime engine shared by every WASM function of a process, and the bindings of the
-//! `batch-handler` world (the only `bindgen!` of the host).
+//! The wasmtime engine shared by every WASM function of a process.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,14 +8,9 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::bindings::BatchHandlerPre;
 use crate::function::{FunctionConfig, WasmFunction};
 use crate::sandbox::Sandbox;
-
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "batch-handler",
-    exports: { default: async },
-});
 
 /// How often the epoch advances: the granularity of deadlines, and how often a busy guest
 /// yields its thread back to the async runtime.

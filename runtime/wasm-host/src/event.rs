@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::engine::{Message, MessageAttribute};
+use crate::bindings::{Message, MessageAttribute};
 
 /// Lambda's SQS event, as far as a handler needs it.
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use crate::engine::{BatchContext, BatchHandlerPre, Message};
+use crate::bindings::{BatchContext, BatchHandlerPre, Message};
 use crate::event;
 use crate::sandbox::{Grants, Output, Sandbox};
 

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{message, within};
-use lockgate_wasm_host::engine::Message;
+use lockgate_wasm_host::Message;
 use lockgate_wasm_host::{FunctionConfig, Grants, LogStyle, WasmEngine, WasmError, WasmFunction};
 
 /// Builds the probe component once per test binary and returns its path.

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use lockgate_wasm_host::Invocation;
-use lockgate_wasm_host::engine::Message;
+use lockgate_wasm_host::Message;
 
 /// A message of queue `q`, or of `q.fifo` in `group`.
 pub fn message(id: &str, body: &str, group: Option<&str>) -> Message {

@@ -3,43 +3,17 @@
 //! came from. Each step re-homes messages in the store under the source's lock (as a redrive
 //! does), so a crash mid-task loses nothing; tasks themselves are not persisted.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+pub mod task;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::queue::Queue;
 use crate::queue::message::Message;
 use crate::sqs::Sqs;
 use crate::store::StoreOp;
-
-pub struct MoveTask {
-    pub handle: String,
-    pub source_arn: String,
-    /// None: each message returns to the queue named by its DeadLetterQueueSourceArn.
-    pub destination_arn: Option<String>,
-    pub max_per_second: Option<u32>,
-    pub started_ms: u64,
-    pub to_move: u64,
-    pub moved: AtomicU64,
-    pub cancel: AtomicBool,
-    pub status: Mutex<&'static str>,
-    pub failure: Mutex<Option<String>>,
-}
-
-impl MoveTask {
-    pub fn status(&self) -> &'static str {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn finish(&self, status: &'static str, failure: Option<String>) {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
-        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
-    }
-
-    pub fn is_active(&self) -> bool {
-        matches!(self.status(), "RUNNING" | "CANCELLING")
-    }
-}
+pub use task::MoveTask;
 
 /// Runs a task to completion (or cancellation) on the async runtime.
 pub fn spawn(sqs: Arc<Sqs>, source: Arc<Queue>, task: Arc<MoveTask>) {
