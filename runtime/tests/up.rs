@@ -7,8 +7,10 @@ mod harness;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use harness::{App, PROBE, app_yaml, cmd, common, write_template};
+use lockgate_emulator::ManualClock;
 use lockgate_runtime::esm::MappingStats;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,6 +254,54 @@ async fn batching_window_fills_batches_beyond_ten() {
         "a window batch holds more than one receive's worth ({largest})"
     );
     assert!(largest <= 50, "never more than BatchSize ({largest})");
+    app.stop().await;
+}
+
+/// A batching window measured on the app's clock: five minutes, checked without waiting
+/// them. The mapping gathers every message and holds the batch until the clock reaches the
+/// window's end; then it is invoked whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_minute_batching_window_closes_on_the_clock() {
+    let clock = ManualClock::starting_now();
+    // The messages stay in flight for the whole window (as on AWS, a window longer than the
+    // visibility timeout would see them delivered again).
+    let app = App::in_process_on(
+        &app_yaml(
+            "      VisibilityTimeout: 900\n",
+            3,
+            "            BatchSize: 100\n            MaximumBatchingWindowInSeconds: 300\n            ScalingConfig:\n              MaximumConcurrency: 2\n",
+        ),
+        clock.clone(),
+    )
+    .await;
+    let bodies: Vec<String> = (0..30).map(|i| cmd("ok", i)).collect();
+    app.send("work", &bodies, None).await;
+    // Every message is in a gathering batch (in flight), and none was invoked: the window
+    // has not ended on the clock.
+    common::eventually("the mapping to gather all 30", || async {
+        (app.depth("work").await == (0, 30)).then_some(())
+    })
+    .await;
+    clock.advance(Duration::from_secs(299));
+    assert!(app.done().is_empty(), "invoked before the window ended");
+    // From here the clock keeps moving, a second per look, as it would in real time: a poll
+    // that began just after a jump of the clock waits for the next one.
+    let done = common::eventually("30 messages processed", || {
+        clock.advance(Duration::from_secs(1));
+        let done = app.done();
+        async move { (done.len() >= 30).then_some(done) }
+    })
+    .await;
+    assert_eq!(done.len(), 30);
+    let batches: Vec<usize> = app
+        .log()
+        .iter()
+        .filter_map(|l| l.strip_prefix("batch "))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    // One batch per poller at most (MaximumConcurrency 2): the window held them open.
+    assert!(batches.len() <= 2, "{batches:?}");
+    assert_eq!(batches.iter().sum::<usize>(), 30);
     app.stop().await;
 }
 

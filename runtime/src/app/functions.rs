@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use lockgate_emulator::SharedClock;
 use lockgate_wasm_host::WasmEngine;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -14,6 +15,13 @@ use crate::invoke::process::{FunctionSpec, ProcessPool};
 use crate::invoke::wasm::{self, WasmInvoker};
 use crate::invoke::{InvokeError, Invoker};
 use crate::template::{FunctionDef, FunctionKind, Template};
+
+/// What every mapping of an app shares.
+pub struct MappingRun<'a> {
+    pub sqs: &'a aws_sdk_sqs::Client,
+    pub clock: &'a SharedClock,
+    pub shutdown: &'a watch::Receiver<bool>,
+}
 
 /// A function ready to invoke, by kind.
 pub enum Function {
@@ -54,25 +62,23 @@ impl Function {
     pub fn map(
         &self,
         config: MappingConfig,
-        sqs: aws_sdk_sqs::Client,
-        shutdown: watch::Receiver<bool>,
+        run: &MappingRun<'_>,
         tasks: &mut JoinSet<()>,
     ) -> MappingHandle {
         fn start<I: Invoker>(
             invoker: &Arc<I>,
             config: MappingConfig,
-            sqs: aws_sdk_sqs::Client,
-            shutdown: watch::Receiver<bool>,
+            run: &MappingRun<'_>,
             tasks: &mut JoinSet<()>,
         ) -> MappingHandle {
-            let mapping = Mapping::new(config, sqs, invoker.clone());
+            let mapping = Mapping::new(config, run.sqs.clone(), invoker.clone(), run.clock.clone());
             let handle = mapping.handle();
-            tasks.spawn(mapping.run(shutdown));
+            tasks.spawn(mapping.run(run.shutdown.clone()));
             handle
         }
         match self {
-            Function::Process(pool) => start(pool, config, sqs, shutdown, tasks),
-            Function::Wasm(guest) => start(guest, config, sqs, shutdown, tasks),
+            Function::Process(pool) => start(pool, config, run, tasks),
+            Function::Wasm(guest) => start(guest, config, run, tasks),
         }
     }
 

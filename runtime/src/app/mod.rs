@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use lockgate_emulator::{EmulatorConfig, RunningEmulator};
+use lockgate_emulator::{EmulatorConfig, RunningEmulator, SharedClock};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -28,7 +28,7 @@ use crate::builder::{self, Profile};
 use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingConfig, MappingHandle};
 use crate::template::Template;
 use environment::FunctionEnvironment;
-use functions::Function;
+use functions::{Function, MappingRun};
 use provision::{AppScope, ProvisionedQueue};
 
 /// Where the app's queues live.
@@ -48,6 +48,11 @@ pub struct AppOptions {
     pub build_profile: Profile,
     /// The region when neither the target nor the AWS configuration names one.
     pub region: String,
+    /// The time SQS's rules and the batching windows are measured in: the embedded emulator
+    /// and the mappings share it. Tests inject a `ManualClock`; against an endpoint or AWS it
+    /// must be the wall clock. Function deadlines are always wall-clock time (a function
+    /// reads its own clock).
+    pub clock: SharedClock,
 }
 
 /// A running app: its queues, its mappings' live counters, and what to stop.
@@ -72,7 +77,8 @@ impl App {
 
         let aws = matches!(options.sqs, SqsTarget::Aws { .. });
         let (emulator, endpoint) = match options.sqs {
-            SqsTarget::Embedded(config) => {
+            SqsTarget::Embedded(mut config) => {
+                config.sqs.clock = options.clock.clone();
                 let bind = config.bind;
                 let emulator = RunningEmulator::start(config)
                     .await
@@ -152,8 +158,12 @@ impl App {
                     event.window_s,
                     event.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
                 );
-                let handle =
-                    function.map(config, app.sqs.clone(), shutdown.clone(), &mut app.tasks);
+                let run = MappingRun {
+                    sqs: &app.sqs,
+                    clock: &options.clock,
+                    shutdown: &shutdown,
+                };
+                let handle = function.map(config, &run, &mut app.tasks);
                 app.mappings.push(handle);
             }
             app.functions.push(function);

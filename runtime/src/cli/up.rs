@@ -65,6 +65,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         sqs,
         build_profile: args.profile,
         region: args.region,
+        clock: lockgate_emulator::SystemClock::shared(),
     };
     let app = App::start(&template, options).await?;
     tracing::info!("running: send messages with `lockgate send <queue> <body>`; Ctrl-C stops");

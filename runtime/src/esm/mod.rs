@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use lockgate_emulator::SharedClock;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -69,18 +70,26 @@ pub struct Mapping<I: Invoker> {
     pub sqs: aws_sdk_sqs::Client,
     pub invoker: Arc<I>,
     pub stats: Arc<MappingStats>,
+    /// The batching window's time: the emulator's clock when the app embeds one.
+    clock: SharedClock,
     target: AtomicU32,
     full_batches: AtomicU64,
     next_poller: AtomicU32,
 }
 
 impl<I: Invoker> Mapping<I> {
-    pub fn new(config: MappingConfig, sqs: aws_sdk_sqs::Client, invoker: Arc<I>) -> Arc<Self> {
+    pub fn new(
+        config: MappingConfig,
+        sqs: aws_sdk_sqs::Client,
+        invoker: Arc<I>,
+        clock: SharedClock,
+    ) -> Arc<Self> {
         let start = START_POLLERS.min(config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY));
         Arc::new(Self {
             config: Arc::new(config),
             sqs,
             invoker,
+            clock,
             stats: Arc::new(MappingStats::default()),
             target: AtomicU32::new(start),
             full_batches: AtomicU64::new(0),
@@ -188,7 +197,9 @@ impl<I: Invoker> Mapping<I> {
     /// closes on time: its last second is watched with short polls.
     async fn gather(&self) -> anyhow::Result<Vec<Record<I::Record>>> {
         let c = &self.config;
-        let mut deadline: Option<Instant> = None;
+        let clock = &self.clock;
+        // When the window closes, in ms on the clock.
+        let mut deadline: Option<u64> = None;
         let mut records = Vec::new();
         let mut bytes = 2usize;
         loop {
@@ -204,23 +215,25 @@ impl<I: Invoker> Mapping<I> {
                         .into_iter()
                         .flat_map(|out| self.or_warn(out))
                         .collect();
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if !received.is_empty() || left.is_zero() {
+                    let now = clock.now_ms();
+                    let left_ms = deadline.saturating_sub(now);
+                    if !received.is_empty() || left_ms == 0 {
                         received
-                    } else if left >= Duration::from_secs(1) {
+                    } else if left_ms >= 1000 {
                         // Nothing waiting: long-poll for the whole seconds left of the window.
-                        let wait = left.as_secs().min(LONG_POLL_SECONDS as u64) as i32;
+                        let wait = (left_ms / 1000).min(LONG_POLL_SECONDS as u64) as i32;
                         self.or_warn(self.receive(missing.min(10), wait).await)
                     } else {
                         // Under a second left (SQS counts long polls in whole seconds): look
                         // again shortly, so the batch closes when its window ends, not later.
-                        tokio::time::sleep(left.min(WINDOW_TAIL_POLL)).await;
+                        let tail = WINDOW_TAIL_POLL.as_millis() as u64;
+                        clock.sleep_until_ms(now + left_ms.min(tail)).await;
                         Vec::new()
                     }
                 }
             };
             if deadline.is_none() && !received.is_empty() {
-                deadline = Some(Instant::now() + c.window);
+                deadline = Some(clock.now_ms() + c.window.as_millis() as u64);
             }
             let mut unwanted = Vec::new();
             for m in received {
@@ -270,7 +283,7 @@ impl<I: Invoker> Mapping<I> {
             }
             let full = records.len() >= c.batch_size as usize || bytes >= MAX_PAYLOAD_BYTES;
             // Without a window the deadline is the first receive itself.
-            let closed = deadline.is_some_and(|d| Instant::now() >= d);
+            let closed = deadline.is_some_and(|d| clock.now_ms() >= d);
             if full || closed {
                 return Ok(records);
             }

@@ -77,6 +77,11 @@ impl App {
     /// The app in this process, built and started the way `lockgate up` does it, on an
     /// in-memory emulator. Its functions' output is not captured (see [`Runner`]).
     pub async fn in_process(resources: &str) -> Self {
+        Self::in_process_on(resources, lockgate_emulator::SystemClock::shared()).await
+    }
+
+    /// [`App::in_process`] with the emulator and the mappings on `clock`.
+    pub async fn in_process_on(resources: &str, clock: lockgate_emulator::SharedClock) -> Self {
         let dir = tempfile::tempdir().unwrap();
         write_template(&dir, resources);
         let template = Template::load(&dir.path().join("template.yaml")).unwrap();
@@ -84,6 +89,7 @@ impl App {
             sqs: SqsTarget::Embedded(lockgate_emulator::EmulatorConfig::ephemeral()),
             build_profile: Profile::Dev,
             region: "us-east-1".into(),
+            clock,
         };
         let app = lockgate_runtime::App::start(&template, options)
             .await
