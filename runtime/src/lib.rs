@@ -6,6 +6,8 @@
 //! - [`app`]: the composition root: template + options → running app (build → emulator or
 //!   endpoint → provision → invokers → mappings), and shutdown in reverse.
 //! - [`esm`]: event source mappings: poll, batch, filter, invoke, settle, scale; their stats.
+//! - [`filter`]: Lambda's event filter patterns: checked when a template loads, matched when
+//!   messages arrive.
 //! - [`invoke`]: one invoker per function kind (processes through the Runtime API, WASM
 //!   components in wasmtime) answering a typed outcome.
 //!
@@ -15,6 +17,7 @@
 pub mod app;
 pub mod builder;
 pub mod esm;
+pub mod filter;
 pub mod invoke;
 pub mod template;
 

@@ -1,4 +1,4 @@
-//! `lockgate`: write SQS-triggered Lambda functions in Rust.
+//! `lockgate-sdk`: write SQS-triggered Lambda functions in Rust.
 //!
 //! ```no_run
 //! use lockgate_sdk::{Error, Message};

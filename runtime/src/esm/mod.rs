@@ -5,7 +5,6 @@
 //! pollers is the number of concurrent invocations. The scaler starts with 5, adds pollers
 //! while batches come back full (up to MaximumConcurrency) and retires them when idle.
 
-pub mod filter;
 pub mod settle;
 pub mod stats;
 
@@ -18,6 +17,7 @@ use lockgate_emulator::SharedClock;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::filter;
 use crate::invoke::Invoker;
 use crate::invoke::event::LambdaRecord;
 pub use stats::MappingStats;

@@ -550,7 +550,7 @@ fn parse_sqs_event(_name: &str, p: &Value) -> anyhow::Result<SqsEvent> {
                 .context("each filter needs a Pattern string")?;
             let json: serde_json::Value = serde_json::from_str(pattern)
                 .with_context(|| format!("filter pattern {pattern:?} is not JSON"))?;
-            crate::esm::filter::check_pattern(&json)
+            crate::filter::check_pattern(&json)
                 .map_err(|e| anyhow::anyhow!("filter pattern {pattern}: {e}"))?;
             filters.push(json);
         }
