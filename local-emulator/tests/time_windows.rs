@@ -19,12 +19,7 @@ async fn harness(durable: bool) -> (Harness, Arc<ManualClock>) {
 async fn a_deleted_queue_name_is_reserved_for_60_seconds() {
     let (h, clock) = harness(false).await;
     let url = h.create("reserved").await;
-    h.client
-        .delete_queue()
-        .queue_url(&url)
-        .send()
-        .await
-        .unwrap();
+    h.delete_queue(&url).await;
     clock.advance(59 * SECOND);
     let err = h
         .client
@@ -136,17 +131,7 @@ async fn visibility_timeouts_and_delays_end_on_the_clock() {
     let (h, clock) = harness(false).await;
     let url = h.create("timed").await;
     h.send(&url, "x").await;
-    let got = h
-        .client
-        .receive_message()
-        .queue_url(&url)
-        .visibility_timeout(30)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
-    assert_eq!(got.len(), 1);
+    assert_eq!(h.receive_for(&url, 1, Some(30)).await.len(), 1);
     clock.advance(29 * SECOND);
     assert_eq!(h.depth(&url).await, (0, 1, 0));
     clock.advance(SECOND);
@@ -174,16 +159,7 @@ async fn long_polls_wait_on_the_clock() {
     let (h, clock) = harness(false).await;
     let url = h.create("parked").await;
     h.send(&url, "x").await;
-    let first = h
-        .client
-        .receive_message()
-        .queue_url(&url)
-        .visibility_timeout(10)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let first = h.receive_for(&url, 1, Some(10)).await;
     assert_eq!(first.len(), 1);
     let waiter = tokio::spawn(
         h.client

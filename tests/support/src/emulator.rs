@@ -155,10 +155,21 @@ impl Harness {
 
     /// Receives with a short visibility timeout override left to the caller.
     pub async fn receive(&self, url: &str, max: i32) -> Vec<aws_sdk_sqs::types::Message> {
+        self.receive_for(url, max, None).await
+    }
+
+    /// A receive (every attribute) with this visibility timeout, or the queue's.
+    pub async fn receive_for(
+        &self,
+        url: &str,
+        max: i32,
+        visibility_s: Option<i32>,
+    ) -> Vec<aws_sdk_sqs::types::Message> {
         self.client
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(max)
+            .set_visibility_timeout(visibility_s)
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
             .message_attribute_names("All")
             .send()
@@ -166,6 +177,15 @@ impl Harness {
             .expect("receive")
             .messages
             .unwrap_or_default()
+    }
+
+    pub async fn delete_queue(&self, url: &str) {
+        self.client
+            .delete_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .expect("delete queue");
     }
 
     /// Waits until `parked` receives are long-polling on queue `name` (default region and
