@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use harness::{App, PROBE, app_yaml, cmd, common, write_template};
+use harness::{App, PROBE, app_yaml, cmd, common, process_gone, write_template};
 use lockgate_emulator::ManualClock;
 use lockgate_runtime::esm::MappingStats;
 
@@ -116,15 +116,6 @@ async fn panics_exits_and_timeouts_fail_only_their_batch() {
 }
 
 /// Whether a process is gone (or a zombie nobody waits for).
-fn process_gone(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z'))
-        })
-        .unwrap_or(true)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_function_takes_the_processes_it_started_with_it() {
     let mut app = App::start(&app_yaml(

@@ -4,12 +4,15 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use lockgate_emulator::SharedClock;
 use lockgate_wasm_host::WasmEngine;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::environment::FunctionEnvironment;
+use crate::builder::Artifact;
 use crate::esm::{DEFAULT_MAX_CONCURRENCY, Mapping, MappingConfig, MappingHandle};
 use crate::invoke::process::{FunctionSpec, ProcessPool};
 use crate::invoke::wasm::{self, WasmInvoker};
@@ -30,32 +33,34 @@ pub enum Function {
 }
 
 impl Function {
-    /// `function`, built at `artifact`, with its environment; WASM functions load into
+    /// `function`, made ready as `artifact`, with its environment; WASM functions load into
     /// `engine` (see [`wasm_engine_for`]).
     pub fn load(
         function: &FunctionDef,
-        artifact: std::path::PathBuf,
+        artifact: &Artifact,
         region: &str,
         env: &FunctionEnvironment,
         engine: Option<&Arc<WasmEngine>>,
     ) -> anyhow::Result<Self> {
-        Ok(match &function.kind {
-            FunctionKind::Wasm { .. } => {
-                let engine = match engine {
-                    Some(engine) => engine.clone(),
-                    None => wasm::engine(1, function.memory_mb)?,
-                };
-                Function::Wasm(Arc::new(WasmInvoker::load(
-                    engine,
-                    function,
-                    artifact,
-                    env.for_guest(),
-                )?))
-            }
-            FunctionKind::Native { .. } => Function::Process(Arc::new(ProcessPool::new(
-                FunctionSpec::new(function, artifact, region, env.for_process()),
-            ))),
-        })
+        if let Artifact::Component(component) = artifact {
+            let engine = match engine {
+                Some(engine) => engine.clone(),
+                None => wasm::engine(1, function.memory_mb)?,
+            };
+            let guest = WasmInvoker::load(engine, function, component.clone(), env.for_guest())?;
+            return Ok(Function::Wasm(Arc::new(guest)));
+        }
+        let spec = FunctionSpec::new(function, artifact, region, env.for_process()).with_context(
+            || {
+                format!(
+                    "function {}: {} cannot run a {:?}",
+                    function.logical_id,
+                    function.kind.artifact(),
+                    artifact
+                )
+            },
+        )?;
+        Ok(Function::Process(Arc::new(ProcessPool::new(spec))))
     }
 
     /// Starts a mapping from a queue to this function on `tasks`; it runs until `shutdown`.

@@ -16,7 +16,6 @@ pub mod functions;
 pub mod provision;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -24,7 +23,7 @@ use lockgate_emulator::{EmulatorConfig, RunningEmulator, SharedClock};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::builder::{self, Profile};
+use crate::builder::{self, Artifact, Profile};
 use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingConfig, MappingHandle};
 use crate::template::Template;
 use environment::FunctionEnvironment;
@@ -73,68 +72,74 @@ impl App {
         for (id, kind) in &template.skipped {
             tracing::info!("skipping {id} ({kind}): lockgate runs SQS queues and functions");
         }
+        for (id, runtime) in &template.unsupported {
+            tracing::warn!(
+                "skipping function {id}: Runtime {runtime} does not run locally yet (provided.* and python3.9–3.13 do); the rest of the template runs"
+            );
+        }
         let artifacts = build_all(template, options.build_profile).await?;
 
-        let aws = matches!(options.sqs, SqsTarget::Aws { .. });
-        let (emulator, endpoint) = match options.sqs {
-            SqsTarget::Embedded(mut config) => {
-                config.sqs.clock = options.clock.clone();
-                let bind = config.bind;
-                let emulator = RunningEmulator::start(config)
-                    .await
-                    .map_err(anyhow::Error::msg)
-                    .with_context(|| {
-                        format!("starting the emulator on {bind} (is the port taken? use --bind)")
-                    })?;
-                let endpoint = emulator.endpoint();
-                tracing::info!("SQS emulator ready on {endpoint}");
-                (Some(emulator), Some(endpoint))
-            }
-            SqsTarget::Endpoint(endpoint) => (None, Some(endpoint)),
-            SqsTarget::Aws { endpoint } => (None, endpoint),
-        };
-        let sqs = match (&endpoint, aws) {
-            (endpoint, true) => clients::aws_client(endpoint.as_deref(), &options.region).await?,
-            (Some(endpoint), false) => clients::endpoint_client(endpoint, &options.region),
-            (None, false) => unreachable!("every target but Aws has an endpoint"),
-        };
-        let region = sqs
-            .config()
-            .region()
-            .map_or_else(|| options.region.clone(), ToString::to_string);
-        if aws {
-            let at = endpoint.as_deref().unwrap_or("its regional endpoint");
-            tracing::info!("using AWS SQS in {region} at {at} with the default credential chain");
-        }
-
-        let queues = provision::create_queues(&sqs, template).await?;
-        let scope = AppScope {
-            queues: &queues,
-            region: region.clone(),
-        };
-
-        let engine = functions::wasm_engine_for(template)?;
+        let connected = connect(options.sqs, &options.clock, &options.region).await?;
         let (stop, shutdown) = watch::channel(false);
         let mut app = App {
-            sqs,
-            region: region.clone(),
+            sqs: connected.sqs,
+            region: connected.region,
             queues: BTreeMap::new(),
             mappings: Vec::new(),
             functions: Vec::new(),
             stop,
             tasks: JoinSet::new(),
-            emulator,
+            emulator: connected.emulator,
+        };
+        let wiring = Wiring {
+            artifacts: &artifacts,
+            clock: &options.clock,
+            endpoint: connected.endpoint.as_deref(),
+            aws: connected.aws,
+            shutdown: &shutdown,
+        };
+        // Whatever was started before a failure is stopped in order.
+        match app.provision_and_map(template, wiring).await {
+            Ok(()) if app.mappings.is_empty() => {
+                app.shutdown().await;
+                bail!("the template has no enabled SQS event mappings")
+            }
+            Ok(()) => Ok(app),
+            Err(e) => {
+                app.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Creates the queues, loads every function into its invoker and starts its mappings.
+    async fn provision_and_map(
+        &mut self,
+        template: &Template,
+        wiring: Wiring<'_>,
+    ) -> anyhow::Result<()> {
+        self.queues = provision::create_queues(&self.sqs, template).await?;
+        let scope = AppScope {
+            queues: &self.queues,
+            region: self.region.clone(),
+        };
+        let engine = functions::wasm_engine_for(template)?;
+        let run = MappingRun {
+            sqs: &self.sqs,
+            clock: wiring.clock,
+            shutdown: wiring.shutdown,
         };
         for (id, def) in &template.functions {
-            let env = FunctionEnvironment::in_app(def, &scope, endpoint.as_deref(), aws)?;
-            let function =
-                Function::load(def, artifacts[id].clone(), &region, &env, engine.as_ref())?;
+            let env = FunctionEnvironment::in_app(def, &scope, wiring.endpoint, wiring.aws)?;
+            let artifact = &wiring.artifacts[id];
+            let function = Function::load(def, artifact, &self.region, &env, engine.as_ref())?;
             for event in def.events.iter().filter(|e| e.enabled) {
                 let queue_arn = event
                     .queue
                     .resolve(&scope)
                     .map_err(|e| anyhow::anyhow!("function {id}: event {}: {e}", event.name))?;
-                let queue = queues
+                let queue = self
+                    .queues
                     .values()
                     .find(|q| q.arn == queue_arn)
                     .with_context(|| format!("function {id}: event {}: queue {queue_arn} is not one of the template's queues", event.name))?;
@@ -142,7 +147,7 @@ impl App {
                     function: def.name.clone(),
                     queue_url: queue.url.clone(),
                     queue_arn: queue.arn.clone(),
-                    region: region.clone(),
+                    region: self.region.clone(),
                     fifo: queue.fifo,
                     batch_size: event.batch_size,
                     window: Duration::from_secs(u64::from(event.window_s)),
@@ -158,22 +163,12 @@ impl App {
                     event.window_s,
                     event.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
                 );
-                let run = MappingRun {
-                    sqs: &app.sqs,
-                    clock: &options.clock,
-                    shutdown: &shutdown,
-                };
-                let handle = function.map(config, &run, &mut app.tasks);
-                app.mappings.push(handle);
+                self.mappings
+                    .push(function.map(config, &run, &mut self.tasks));
             }
-            app.functions.push(function);
+            self.functions.push(function);
         }
-        app.queues = queues;
-        if app.mappings.is_empty() {
-            app.shutdown().await;
-            bail!("the template has no enabled SQS event mappings");
-        }
-        Ok(app)
+        Ok(())
     }
 
     /// The client the app's mappings use.
@@ -214,6 +209,71 @@ impl App {
     }
 }
 
+/// What wiring the template's functions needs beside the app itself.
+struct Wiring<'a> {
+    artifacts: &'a BTreeMap<String, Artifact>,
+    clock: &'a SharedClock,
+    /// The SQS endpoint functions are given (none: AWS's own).
+    endpoint: Option<&'a str>,
+    aws: bool,
+    shutdown: &'a watch::Receiver<bool>,
+}
+
+/// SQS, reached.
+struct Connected {
+    emulator: Option<RunningEmulator>,
+    endpoint: Option<String>,
+    sqs: aws_sdk_sqs::Client,
+    region: String,
+    aws: bool,
+}
+
+/// Starts the embedded emulator (on `clock`) or picks the endpoint, and makes the client.
+async fn connect(
+    target: SqsTarget,
+    clock: &SharedClock,
+    default_region: &str,
+) -> anyhow::Result<Connected> {
+    let aws = matches!(target, SqsTarget::Aws { .. });
+    let (emulator, endpoint) = match target {
+        SqsTarget::Embedded(mut config) => {
+            config.sqs.clock = clock.clone();
+            let bind = config.bind;
+            let emulator = RunningEmulator::start(config)
+                .await
+                .map_err(anyhow::Error::msg)
+                .with_context(|| {
+                    format!("starting the emulator on {bind} (is the port taken? use --bind)")
+                })?;
+            let endpoint = emulator.endpoint();
+            tracing::info!("SQS emulator ready on {endpoint}");
+            (Some(emulator), Some(endpoint))
+        }
+        SqsTarget::Endpoint(endpoint) => (None, Some(endpoint)),
+        SqsTarget::Aws { endpoint } => (None, endpoint),
+    };
+    let sqs = match &endpoint {
+        _ if aws => clients::aws_client(endpoint.as_deref(), default_region).await?,
+        Some(endpoint) => clients::endpoint_client(endpoint, default_region),
+        None => unreachable!("every target but Aws has an endpoint"),
+    };
+    let region = sqs
+        .config()
+        .region()
+        .map_or_else(|| default_region.to_string(), ToString::to_string);
+    if aws {
+        let at = endpoint.as_deref().unwrap_or("its regional endpoint");
+        tracing::info!("using AWS SQS in {region} at {at} with the default credential chain");
+    }
+    Ok(Connected {
+        emulator,
+        endpoint,
+        sqs,
+        region,
+        aws,
+    })
+}
+
 /// One function of `template`, built and ready to invoke outside a running app (`lockgate
 /// invoke`, the Runtime API benchmark): only literal environment variables.
 pub async fn standalone_function(
@@ -228,14 +288,14 @@ pub async fn standalone_function(
     })?;
     let artifact = builder::build_in_background(&template.dir, def, profile).await?;
     let env = FunctionEnvironment::standalone(def);
-    Function::load(def, artifact, region, &env, None)
+    Function::load(def, &artifact, region, &env, None)
 }
 
 /// Every function of the template built, by logical id.
 async fn build_all(
     template: &Template,
     profile: Profile,
-) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+) -> anyhow::Result<BTreeMap<String, Artifact>> {
     let mut artifacts = BTreeMap::new();
     for (id, function) in &template.functions {
         tracing::info!("building {id} ({})", function.kind.artifact());

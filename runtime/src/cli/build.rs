@@ -35,7 +35,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         tracing::info!("building {id} ({})", function.kind.artifact());
         let artifact = builder::build_in_background(&template.dir, function, args.profile).await?;
-        println!("{id}\t{}", artifact.display());
+        println!("{id}\t{}", artifact.path().display());
     }
     Ok(())
 }

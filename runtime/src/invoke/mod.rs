@@ -27,6 +27,9 @@ pub enum InvokeError {
     Function { error_type: String, message: String },
     /// The function outlived its timeout; its process was killed (or its instance stopped).
     Timeout,
+    /// A new process did not ask for its first event within Lambda's init limit; it was
+    /// killed.
+    InitTimeout,
     /// The process exited or could not start.
     Crashed(String),
     /// The WASM instance trapped or hit its memory cap; it was discarded.
@@ -41,6 +44,10 @@ impl fmt::Display for InvokeError {
                 message,
             } => write!(f, "{error_type}: {message}"),
             InvokeError::Timeout => write!(f, "task timed out"),
+            InvokeError::InitTimeout => write!(
+                f,
+                "init timed out (the runtime did not ask for an event within 10 s of starting)"
+            ),
             InvokeError::Crashed(why) => write!(f, "runtime exited: {why}"),
             InvokeError::Trapped(why) => write!(f, "{why}"),
         }

@@ -16,31 +16,82 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::event::{self, LambdaRecord};
 use super::runtime_api::{Api, Pending, router};
 use super::{InvokeError, Invoker, Outcome, response};
+use crate::builder::Artifact;
+use crate::template::FunctionKind;
 
 /// What it takes to start a function's process.
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
     pub name: String,
-    pub executable: PathBuf,
+    /// The program that speaks the Runtime API, and its arguments: the function's `bootstrap`,
+    /// or an interpreter running lockgate's bootstrap for the language.
+    pub program: PathBuf,
+    pub args: Vec<std::ffi::OsString>,
+    /// Lambda's `LAMBDA_TASK_ROOT`, `_HANDLER` and `AWS_EXECUTION_ENV`.
+    pub task_root: PathBuf,
+    pub handler: String,
+    pub execution_env: String,
     pub arn: String,
     pub timeout: Duration,
     pub memory_mb: u32,
     pub region: String,
-    /// Template variables plus what lockgate adds (AWS_ENDPOINT_URL_SQS, credentials).
+    /// Template variables plus what lockgate adds (AWS_ENDPOINT_URL_SQS, credentials) and what
+    /// the language needs (PYTHONPATH).
     pub env: Vec<(String, String)>,
 }
 
 impl FunctionSpec {
-    /// The spec of a template function whose binary is built at `executable`.
+    /// The spec of a template function that runs `artifact` as a process (a native or prebuilt
+    /// bootstrap, or a Python function); `None` for a WASM component.
     pub fn new(
         function: &crate::template::FunctionDef,
-        executable: PathBuf,
+        artifact: &Artifact,
         region: &str,
-        env: Vec<(String, String)>,
-    ) -> Self {
-        Self {
+        mut env: Vec<(String, String)>,
+    ) -> Option<Self> {
+        let (program, args, task_root, handler, execution_env) = match (artifact, &function.kind) {
+            (Artifact::Executable(bootstrap), _) => (
+                bootstrap.clone(),
+                Vec::new(),
+                bootstrap
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), PathBuf::from),
+                "bootstrap".to_string(),
+                "AWS_Lambda_provided.al2023".to_string(),
+            ),
+            (
+                Artifact::Python {
+                    interpreter,
+                    bootstrap,
+                    dependencies,
+                    task_root,
+                    ..
+                },
+                FunctionKind::Python { handler, version },
+            ) => {
+                let path = std::env::join_paths([dependencies, task_root])
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // Lambda's own variables first: a template variable of the same name wins.
+                env.insert(0, ("PYTHONPATH".to_string(), path));
+                (
+                    interpreter.clone(),
+                    // Unbuffered, so the function's output shows as it is written.
+                    vec!["-u".into(), bootstrap.clone().into_os_string()],
+                    task_root.clone(),
+                    handler.clone(),
+                    format!("AWS_Lambda_python{version}"),
+                )
+            }
+            _ => return None,
+        };
+        Some(Self {
             name: function.name.clone(),
-            executable,
+            program,
+            args,
+            task_root,
+            handler,
+            execution_env,
             arn: format!(
                 "arn:aws:lambda:{region}:000000000000:function:{}",
                 function.name
@@ -49,9 +100,13 @@ impl FunctionSpec {
             memory_mb: function.memory_mb,
             region: region.to_string(),
             env,
-        }
+        })
     }
 }
+
+/// Lambda's limit on a new execution environment's init phase (start-up until the runtime asks
+/// for its first event).
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct ProcessPool {
     spec: Arc<FunctionSpec>,
@@ -102,17 +157,13 @@ impl ProcessPool {
             }
         };
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        let request_id = request_id(n);
-        let deadline = SystemTime::now() + self.spec.timeout;
-        let deadline_ms = deadline
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let (started, taken) = oneshot::channel();
         let (done, outcome) = oneshot::channel();
         let pending = Pending {
-            request_id,
+            request_id: request_id(n),
             payload,
-            deadline_ms,
+            timeout: self.spec.timeout,
+            started,
             done,
         };
         if worker.events.send(pending).await.is_err() {
@@ -121,15 +172,29 @@ impl ProcessPool {
             ));
         }
         let mut exited = worker.exited.clone();
-        let result = tokio::select! {
-            r = outcome => r.unwrap_or_else(|_| Err(InvokeError::Crashed("the runtime went away".into()))),
-            _ = tokio::time::sleep(self.spec.timeout) => Err(InvokeError::Timeout),
-            status = exited.wait_for(Option::is_some) => {
-                let why = status.map(|s| s.clone().unwrap_or_default()).unwrap_or_default();
-                let why = worker.api.init_error().map_or(why.clone(), |e| format!("{why}; init error: {e}"));
-                Err(InvokeError::Crashed(why))
-            }
+        let crashed = |status: Option<String>| {
+            let why = status.unwrap_or_default();
+            let why = worker
+                .api
+                .init_error()
+                .map_or(why.clone(), |e| format!("{why}; init error: {e}"));
+            InvokeError::Crashed(why)
         };
+        let result = async {
+            // A new process first initialises: Lambda gives that phase its own limit, and the
+            // function's timeout starts when the runtime takes the event.
+            let deadline = tokio::select! {
+                deadline = taken => deadline.map_err(|_| InvokeError::Crashed("the runtime went away".into()))?,
+                _ = tokio::time::sleep(INIT_TIMEOUT) => return Err(InvokeError::InitTimeout),
+                status = exited.wait_for(Option::is_some) => return Err(crashed(status.ok().and_then(|s| s.clone()))),
+            };
+            tokio::select! {
+                r = outcome => r.unwrap_or_else(|_| Err(InvokeError::Crashed("the runtime went away".into()))),
+                _ = tokio::time::sleep_until(deadline) => Err(InvokeError::Timeout),
+                status = exited.wait_for(Option::is_some) => Err(crashed(status.ok().and_then(|s| s.clone()))),
+            }
+        }
+        .await;
         match &result {
             // The process is healthy: keep it for the next invocation.
             Ok(_) | Err(InvokeError::Function { .. }) => self
@@ -162,8 +227,10 @@ impl ProcessPool {
                 .await;
         });
 
-        let mut command = Command::new(&spec.executable);
+        let mut command = Command::new(&spec.program);
         command
+            .args(&spec.args)
+            .current_dir(&spec.task_root)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -179,14 +246,10 @@ impl ProcessPool {
             )
             .env("AWS_REGION", &spec.region)
             .env("AWS_DEFAULT_REGION", &spec.region)
-            .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
-            .env(
-                "LAMBDA_TASK_ROOT",
-                spec.executable
-                    .parent()
-                    .unwrap_or(std::path::Path::new(".")),
-            )
-            .env("_HANDLER", "bootstrap")
+            .env("AWS_EXECUTION_ENV", &spec.execution_env)
+            .env("LAMBDA_TASK_ROOT", &spec.task_root)
+            .env("_HANDLER", &spec.handler)
+            .env("TZ", ":UTC")
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -194,7 +257,7 @@ impl ProcessPool {
             .process_group(0)
             .kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| {
-            InvokeError::Crashed(format!("cannot start {}: {e}", spec.executable.display()))
+            InvokeError::Crashed(format!("cannot start {}: {e}", spec.program.display()))
         })?;
         for stream in [
             child.stdout.take().map(box_reader),

@@ -3,6 +3,7 @@
 //! `…/{id}/error` complete it; `POST …/init/error` reports a failed start.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,7 +21,11 @@ pub type Outcome = Result<Vec<u8>, InvokeError>;
 pub struct Pending {
     pub request_id: String,
     pub payload: Vec<u8>,
-    pub deadline_ms: u64,
+    /// The function's timeout: it runs from when the process takes the event (as on Lambda,
+    /// where the init phase has a budget of its own).
+    pub timeout: Duration,
+    /// Told the deadline when the process takes the event.
+    pub started: oneshot::Sender<tokio::time::Instant>,
     pub done: oneshot::Sender<Outcome>,
 }
 
@@ -96,6 +101,12 @@ async fn next(State(api): State<Arc<Api>>) -> Response {
         // The pool is shutting this process down.
         return StatusCode::GONE.into_response();
     };
+    let deadline_ms = (SystemTime::now() + pending.timeout)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let _ = pending
+        .started
+        .send(tokio::time::Instant::now() + pending.timeout);
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -103,10 +114,7 @@ async fn next(State(api): State<Arc<Api>>) -> Response {
         }
     };
     set("lambda-runtime-aws-request-id", pending.request_id.clone());
-    set(
-        "lambda-runtime-deadline-ms",
-        pending.deadline_ms.to_string(),
-    );
+    set("lambda-runtime-deadline-ms", deadline_ms.to_string());
     set(
         "lambda-runtime-invoked-function-arn",
         api.function_arn.clone(),
@@ -115,7 +123,7 @@ async fn next(State(api): State<Arc<Api>>) -> Response {
         "lambda-runtime-trace-id",
         format!(
             "Root=1-{:08x}-{};Sampled=0",
-            pending.deadline_ms / 1000,
+            deadline_ms / 1000,
             &pending.request_id.replace('-', "")[..24]
         ),
     );

@@ -23,6 +23,9 @@ pub struct Template {
     pub functions: BTreeMap<String, FunctionDef>,
     /// (logical id, type) of resources lockgate does not run.
     pub skipped: Vec<(String, String)>,
+    /// (logical id, Runtime) of functions whose runtime lockgate cannot run: skipped with a
+    /// warning, the rest of the template runs.
+    pub unsupported: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +74,10 @@ pub enum FunctionKind {
     /// A WASM component (Handler `name.wasm`): the cargo package at CodeUri built for
     /// wasm32-wasip2, run in wasmtime; on Lambda the `lockgate-wasm-bootstrap` host loads it.
     Wasm { component: String },
+    /// A Python function (`Runtime: python3.X`): `handler` is `module.function` (dotted
+    /// packages too) under CodeUri, run by lockgate's Python bootstrap on the interpreter of
+    /// `version` (`3.12`), with `requirements.txt` installed beside it.
+    Python { handler: String, version: String },
 }
 
 impl FunctionKind {
@@ -79,6 +86,7 @@ impl FunctionKind {
         match self {
             FunctionKind::Native { binary } => binary,
             FunctionKind::Wasm { component } => component,
+            FunctionKind::Python { handler, .. } => handler,
         }
     }
 }
@@ -172,6 +180,7 @@ impl Template {
             queues: BTreeMap::new(),
             functions: BTreeMap::new(),
             skipped: Vec::new(),
+            unsupported: Vec::new(),
         };
         for (id, resource) in resources {
             let id = id.as_str().context("resource ids are strings")?.to_string();
@@ -188,6 +197,10 @@ impl Template {
                 }
                 "AWS::Serverless::Function" => {
                     let merged = merge_globals(&globals, props);
+                    if let Some(runtime) = unsupported_runtime(&merged) {
+                        template.unsupported.push((id, runtime));
+                        continue;
+                    }
                     let metadata = resource.get("Metadata").unwrap_or(&empty);
                     let function = parse_function(&id, &merged, metadata)
                         .with_context(|| format!("function {id}"))?;
@@ -440,8 +453,11 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
         text("CodeUri")?.context("CodeUri is required (the function's crate directory)")?;
     let handler = text("Handler")?.unwrap_or_else(|| "bootstrap".into());
     let runtime = text("Runtime")?.unwrap_or_else(|| "provided.al2023".into());
-    if !runtime.starts_with("provided") {
-        bail!("Runtime {runtime} is not supported: Rust functions use provided.al2023");
+    let python = python_version(&runtime);
+    if !runtime.starts_with("provided") && python.is_none() {
+        bail!(
+            "Runtime {runtime} is not supported: use provided.al2023 (Rust, any bootstrap) or python3.9 … python3.13"
+        );
     }
     let architectures: Vec<&str> = match props.get("Architectures") {
         Some(Value::Sequence(seq)) => seq.iter().filter_map(Value::as_str).collect(),
@@ -470,7 +486,10 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
             );
         }
     }
-    let kind = if handler.ends_with(".wasm") {
+    let kind = if let Some(version) = python {
+        check_python_handler(&handler)?;
+        FunctionKind::Python { handler, version }
+    } else if handler.ends_with(".wasm") {
         if handler.contains('/') || handler.len() == ".wasm".len() {
             bail!("Handler {handler}: name the component file, e.g. my_handler.wasm");
         }
@@ -507,6 +526,36 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
         kind,
         events,
     })
+}
+
+/// The Python version of a Lambda Python runtime lockgate runs (`python3.12` → `3.12`).
+fn python_version(runtime: &str) -> Option<String> {
+    let version = runtime.strip_prefix("python")?;
+    let minor: u32 = version.strip_prefix("3.")?.parse().ok()?;
+    (9..=13).contains(&minor).then(|| version.to_string())
+}
+
+/// The Runtime of a function lockgate cannot run, if it names one (a literal that is neither
+/// `provided*` nor a supported Python).
+fn unsupported_runtime(props: &Mapping) -> Option<String> {
+    let runtime = props.get("Runtime")?.as_str()?;
+    (!runtime.starts_with("provided") && python_version(runtime).is_none())
+        .then(|| runtime.to_string())
+}
+
+/// `module.function`, each part an identifier, as Lambda's Python runtime requires.
+fn check_python_handler(handler: &str) -> anyhow::Result<()> {
+    let parts: Vec<&str> = handler.split('.').collect();
+    let identifier = |p: &&str| {
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
+    if parts.len() < 2 || !parts.iter().all(identifier) {
+        bail!("Handler {handler}: a Python handler is module.function (e.g. app.handler)");
+    }
+    Ok(())
 }
 
 fn parse_sqs_event(_name: &str, p: &Value) -> anyhow::Result<SqsEvent> {

@@ -312,3 +312,67 @@ mod hostile_input {
         }
     }
 }
+
+#[test]
+fn python_functions_and_unsupported_runtimes() {
+    let python = Template::parse(
+        r#"
+Resources:
+  Q:
+    Type: AWS::SQS::Queue
+  Py:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/py
+      Runtime: python3.12
+      Handler: pkg.module.handle
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Q.Arn
+  Java:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/java
+      Runtime: java21
+      Handler: example.Handler::handleRequest
+"#,
+        PathBuf::from("."),
+    )
+    .unwrap();
+    assert_eq!(
+        python.functions["Py"].kind,
+        FunctionKind::Python {
+            handler: "pkg.module.handle".into(),
+            version: "3.12".into()
+        }
+    );
+    // The rest of the template runs; the function lockgate cannot run is named.
+    assert!(!python.functions.contains_key("Java"));
+    assert_eq!(
+        python.unsupported,
+        [("Java".to_string(), "java21".to_string())]
+    );
+
+    for (handler, fine) in [
+        ("app.handler", true),
+        ("app", false),
+        ("app.", false),
+        ("1app.handler", false),
+        ("app-x.handler", false),
+    ] {
+        let yaml = format!(
+            "Resources:\n  Py:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: x\n      Runtime: python3.11\n      Handler: {handler}\n"
+        );
+        let result = Template::parse(&yaml, PathBuf::from("."));
+        assert_eq!(result.is_ok(), fine, "{handler}: {:?}", result.err());
+    }
+    for runtime in ["python3.8", "nodejs20.x", "ruby3.3", "dotnet8"] {
+        let yaml = format!(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: x\n      Runtime: {runtime}\n      Handler: a.b\n"
+        );
+        let t = Template::parse(&yaml, PathBuf::from(".")).unwrap();
+        assert_eq!(t.unsupported, [("F".to_string(), runtime.to_string())]);
+    }
+}

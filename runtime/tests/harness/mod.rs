@@ -332,6 +332,10 @@ pub fn write_template(dir: &tempfile::TempDir, resources: &str) {
                 "{wasm_bootstrap}",
                 &crate_dir("runtime/wasm-bootstrap").display().to_string()
             )
+            .replace(
+                "{python_probe}",
+                &crate_dir("functions/python-probe").display().to_string()
+            )
             .replace("{log}", &dir.path().join("probe.log").display().to_string())
     );
     std::fs::write(dir.path().join("template.yaml"), template).unwrap();
@@ -386,6 +390,16 @@ impl Drop for App {
             let _ = child.wait();
         }
     }
+}
+
+/// Whether process `pid` has exited (gone, or a zombie waiting to be reaped).
+pub fn process_gone(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 pub fn cmd(action: &str, n: usize) -> String {

@@ -1,5 +1,8 @@
-//! Building the template's functions with cargo (native binaries, or WASM components for
-//! wasm32-wasip2) and finding what cargo built.
+//! Making the template's functions ready to run: cargo builds of native binaries and WASM
+//! components for wasm32-wasip2 (finding what cargo built), prebuilt `bootstrap`s and
+//! components used as they are, and Python functions prepared by [`python`].
+
+pub mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,26 +18,73 @@ pub enum Profile {
     Dev,
 }
 
-/// Builds one function — its native binary, or its component for wasm32-wasip2 — and returns
-/// the artifact's path; on failure the error carries the compiler's message.
+/// What a function runs.
+#[derive(Debug, Clone)]
+pub enum Artifact {
+    /// A native `bootstrap`: built by cargo, or prebuilt in CodeUri.
+    Executable(PathBuf),
+    /// A WASM component.
+    Component(PathBuf),
+    /// A Python function: the interpreter, lockgate's bootstrap script, the directory its
+    /// requirements were installed in, and its code (the task root).
+    Python {
+        interpreter: PathBuf,
+        version: String,
+        bootstrap: PathBuf,
+        dependencies: PathBuf,
+        task_root: PathBuf,
+    },
+}
+
+impl Artifact {
+    /// The file that was built (or prepared), to show.
+    pub fn path(&self) -> &Path {
+        match self {
+            Artifact::Executable(path) | Artifact::Component(path) => path,
+            Artifact::Python { task_root, .. } => task_root,
+        }
+    }
+}
+
+/// Where a function's prepared files go: `<template dir>/.lockgate/build/<LogicalId>`.
+pub fn build_dir(template_dir: &Path, function: &FunctionDef) -> PathBuf {
+    template_dir
+        .join(".lockgate")
+        .join("build")
+        .join(&function.logical_id)
+}
+
+/// Makes one function ready to run and returns what it runs; on failure the error carries the
+/// compiler's (or pip's) message.
 pub fn build(
     template_dir: &Path,
     function: &FunctionDef,
     profile: Profile,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<Artifact> {
     let code = template_dir.join(&function.code_uri);
+    let target = match &function.kind {
+        FunctionKind::Python { version, .. } => {
+            return python::prepare(&code, &build_dir(template_dir, function), function, version);
+        }
+        FunctionKind::Native { binary } => CargoTarget::Bin(binary),
+        FunctionKind::Wasm { component } => CargoTarget::Component(component),
+    };
     let manifest = code.join("Cargo.toml");
     if !manifest.exists() {
         // A component built by another language's toolchain (componentize-py, wasi-sdk, …)
         // is used as it is.
-        if let FunctionKind::Wasm { component } = &function.kind
-            && code.join(component).is_file()
-        {
-            return Ok(code.join(component));
-        }
-        let missing = match &function.kind {
-            FunctionKind::Native { .. } => "no Cargo.toml".to_string(),
-            FunctionKind::Wasm { component } => format!("no Cargo.toml and no built {component}"),
+        let missing = match target {
+            CargoTarget::Component(component) if code.join(component).is_file() => {
+                return Ok(Artifact::Component(code.join(component)));
+            }
+            // A prebuilt bootstrap (Go, C++, the output of `sam build`, …) runs as it is.
+            CargoTarget::Bin(_) if is_executable(&code.join("bootstrap")) => {
+                return Ok(Artifact::Executable(code.join("bootstrap")));
+            }
+            CargoTarget::Bin(_) => "no Cargo.toml and no executable bootstrap".to_string(),
+            CargoTarget::Component(component) => {
+                format!("no Cargo.toml and no built {component}")
+            }
         };
         bail!(
             "function {}: CodeUri {} has {missing}",
@@ -42,7 +92,7 @@ pub fn build(
             function.code_uri.display()
         );
     }
-    if matches!(function.kind, FunctionKind::Wasm { .. }) {
+    if matches!(target, CargoTarget::Component(_)) {
         ensure_wasm_target(&code, &Toolchain::from_path())?;
     }
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -53,9 +103,9 @@ pub fn build(
         .arg("--message-format=json-render-diagnostics")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    match &function.kind {
-        FunctionKind::Native { binary } => command.args(["--bin", binary]),
-        FunctionKind::Wasm { .. } => command.args(["--lib", "--target", WASM_TARGET]),
+    match target {
+        CargoTarget::Bin(binary) => command.args(["--bin", binary]),
+        CargoTarget::Component(_) => command.args(["--lib", "--target", WASM_TARGET]),
     };
     if profile == Profile::Release {
         command.arg("--release");
@@ -71,7 +121,7 @@ pub fn build(
                 !l.trim_start().starts_with("Compiling") && !l.trim_start().starts_with("Blocking")
             })
             .collect();
-        let hint = if matches!(function.kind, FunctionKind::Wasm { .. })
+        let hint = if matches!(target, CargoTarget::Component(_))
             && stderr.contains(WASM_TARGET)
             && stderr.contains("target may not be installed")
         {
@@ -90,26 +140,42 @@ pub fn build(
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact");
-    let found = match &function.kind {
-        FunctionKind::Native { binary } => artifacts
-            .filter(|m| m["target"]["name"] == binary.as_str())
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from)),
-        FunctionKind::Wasm { component } => artifacts
+    let found = match target {
+        CargoTarget::Bin(binary) => artifacts
+            .filter(|m| m["target"]["name"] == binary)
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .map(Artifact::Executable),
+        CargoTarget::Component(component) => artifacts
             .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
             .filter_map(|f| f.as_str().map(PathBuf::from))
-            .find(|f| f.file_name().is_some_and(|n| n == component.as_str())),
+            .find(|f| f.file_name().is_some_and(|n| n == component))
+            .map(Artifact::Component),
     };
-    found.with_context(|| match &function.kind {
-        FunctionKind::Native { binary } => format!(
+    found.with_context(|| match target {
+        CargoTarget::Bin(binary) => format!(
             "function {}: cargo built no binary named {binary}",
             function.logical_id
         ),
-        FunctionKind::Wasm { component } => format!(
+        CargoTarget::Component(component) => format!(
             "function {}: cargo built no {component} (Handler names the component: the crate's \
              lib name with .wasm, and the lib's crate-type must include cdylib)",
             function.logical_id
         ),
     })
+}
+
+/// What cargo builds for a function.
+#[derive(Clone, Copy)]
+enum CargoTarget<'a> {
+    /// A native binary of this name.
+    Bin(&'a str),
+    /// A component: the library, for wasm32-wasip2, found under this file name.
+    Component(&'a str),
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// The target WASM handlers are built for.
@@ -173,7 +239,7 @@ pub async fn build_in_background(
     template_dir: &Path,
     function: &FunctionDef,
     profile: Profile,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<Artifact> {
     let dir = template_dir.to_path_buf();
     let function = function.clone();
     tokio::task::spawn_blocking(move || build(&dir, &function, profile)).await?

@@ -1,0 +1,261 @@
+//! Functions in other languages through `lockgate up` (as a process, on real queues): a Python
+//! function run by lockgate's Python bootstrap, and a prebuilt `bootstrap` compiled here from
+//! C (what `sam build` leaves for Go or C++ functions looks the same). Each shows that success deletes, partial failures retry and reach the dead-letter queue,
+//! an uncaught error fails its batch, the deadline takes the function's process tree, and the
+//! context and environment are Lambda's.
+
+mod harness;
+
+use harness::{App, cmd, common, process_gone};
+
+/// A probe function of some language, on a queue whose dead-letter queue takes a message
+/// after two receives.
+struct Probe {
+    name: &'static str,
+    code_uri: String,
+    handler: &'static str,
+    runtime: &'static str,
+    /// Keeps a compiled probe's directory.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Probe {
+    fn python(runtime: &'static str) -> Self {
+        Probe {
+            name: "py-probe",
+            code_uri: "{python_probe}".into(),
+            handler: "probe_lib.handlers.handle",
+            runtime,
+            _dir: None,
+        }
+    }
+
+    /// `runtime/tests/prebuilt/bootstrap.c` compiled with the system's C compiler into a
+    /// CodeUri of its own (no Cargo.toml: the bootstrap runs as it is).
+    fn c() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let source = harness::crate_dir("runtime/tests/prebuilt/bootstrap.c");
+        let out = std::process::Command::new("cc")
+            .args(["-O1", "-o"])
+            .arg(dir.path().join("bootstrap"))
+            .arg(source)
+            .output()
+            .expect("a C compiler (cc)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Probe {
+            name: "c-probe",
+            code_uri: dir.path().display().to_string(),
+            handler: "bootstrap",
+            runtime: "provided.al2023",
+            _dir: Some(dir),
+        }
+    }
+
+    fn app(&self, timeout: u32, event: &str) -> App {
+        let Probe {
+            name,
+            code_uri,
+            handler,
+            runtime,
+            ..
+        } = self;
+        App::start(&format!(
+            "  Dlq:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: work-dlq
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: work
+      VisibilityTimeout: {timeout}
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Dlq.Arn
+        maxReceiveCount: 2
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: {name}
+      CodeUri: {code_uri}
+      Handler: {handler}
+      Runtime: {runtime}
+      Timeout: {timeout}
+      MemorySize: 256
+      Environment:
+        Variables:
+          PROBE_LOG: {{log}}
+          GREETING: hello
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Work.Arn
+            FunctionResponseTypes: [ReportBatchItemFailures]
+{event}"
+        ))
+    }
+}
+
+/// Five messages succeed once each; one reported as failed comes back and reaches the DLQ.
+async fn success_deletes_and_partial_failures_reach_the_dlq(probe: &Probe) -> App {
+    let app = probe.app(2, "");
+    let mut bodies: Vec<String> = (0..5).map(|i| cmd("ok", i)).collect();
+    bodies.push(cmd("fail", 100));
+    app.send("work", &bodies, None).await;
+    let done = app.wait_done(5).await;
+    assert!(done.iter().all(|(_, attempt)| *attempt == 1), "{done:?}");
+    common::eventually("the failing message in the DLQ", || async {
+        (app.depth("work-dlq").await.0 == 1).then_some(())
+    })
+    .await;
+    app.wait_empty("work").await;
+    assert_eq!(app.done().len(), 5, "the failed message never completed");
+    app
+}
+
+/// An uncaught error fails its batch (BatchSize 1: only its own message), which reaches the
+/// DLQ; the error is in the log under the function's name.
+async fn uncaught_errors_fail_their_batch_and_are_logged(probe: &Probe) {
+    let app = probe.app(2, "            BatchSize: 1\n");
+    app.send(
+        "work",
+        &[r#"{"do":"raise"}"#.to_string(), cmd("ok", 1)],
+        None,
+    )
+    .await;
+    app.wait_done(1).await;
+    common::eventually("the raising message in the DLQ", || async {
+        (app.depth("work-dlq").await.0 == 1).then_some(())
+    })
+    .await;
+    let logged = format!("[{}] [ERROR] RuntimeError: asked to raise", probe.name);
+    app.wait_log("the error in the log", &logged).await;
+    app.wait_log("the failed batch", "RuntimeError: asked to raise")
+        .await;
+}
+
+/// The function outlives its timeout: it is killed with the process it started.
+async fn the_deadline_takes_the_process_tree(probe: &Probe) {
+    let app = probe.app(1, "            BatchSize: 1\n");
+    app.send("work", &[r#"{"do":"spawn","ms":60000}"#.to_string()], None)
+        .await;
+    let child = common::eventually("the function to start its child", || {
+        let pid = app
+            .log()
+            .iter()
+            .find_map(|l| l.strip_prefix("spawned ").map(str::to_string));
+        async move { pid }
+    })
+    .await;
+    common::eventually("the timed-out function's child to be killed", || {
+        let gone = process_gone(&child);
+        async move { gone.then_some(()) }
+    })
+    .await;
+    app.wait_log("the timeout in the log", "task timed out")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_success_deletes_and_partial_failures_reach_the_dlq() {
+    let app =
+        success_deletes_and_partial_failures_reach_the_dlq(&Probe::python("python3.12")).await;
+    // Lambda's context and environment, and the dependency from requirements.txt.
+    let context = &contexts(&app)[0];
+    assert!(!context["aws_request_id"].as_str().unwrap().is_empty());
+    assert_eq!(context["function_name"], "py-probe");
+    assert_eq!(context["function_version"], "$LATEST");
+    assert_eq!(context["memory_limit_in_mb"], "256");
+    assert_eq!(
+        context["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:py-probe"
+    );
+    assert_eq!(context["log_group_name"], "/aws/lambda/py-probe");
+    let remaining = context["remaining_ms"].as_u64().unwrap();
+    assert!(remaining > 0 && remaining <= 2000, "{remaining}");
+    assert_eq!(context["six"], "1.17.0");
+    let env = &context["environment"];
+    assert_eq!(env["_HANDLER"], "probe_lib.handlers.handle");
+    assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.12");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "py-probe");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+    assert_eq!(env["TZ"], ":UTC");
+    assert_eq!(env["GREETING"], "hello");
+    let task_root = harness::crate_dir("functions/python-probe");
+    assert_eq!(env["LAMBDA_TASK_ROOT"], task_root.display().to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_uncaught_errors_fail_their_batch_and_are_logged() {
+    uncaught_errors_fail_their_batch_and_are_logged(&Probe::python("python3.12")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_deadline_takes_the_process_tree() {
+    the_deadline_takes_the_process_tree(&Probe::python("python3.12")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prebuilt_success_deletes_and_partial_failures_reach_the_dlq() {
+    let probe = Probe::c();
+    let app = success_deletes_and_partial_failures_reach_the_dlq(&probe).await;
+    let context: Vec<String> = app
+        .log()
+        .iter()
+        .find_map(|l| l.strip_prefix("context ").map(str::to_string))
+        .unwrap()
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    let [
+        request_id,
+        deadline_ms,
+        arn,
+        name,
+        memory,
+        handler,
+        execution_env,
+        task_root,
+    ] = &context[..]
+    else {
+        panic!("{context:?}");
+    };
+    assert!(!request_id.is_empty());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(deadline_ms.parse::<u64>().unwrap() <= now_ms + 2000);
+    assert_eq!(
+        arn,
+        "arn:aws:lambda:us-east-1:000000000000:function:c-probe"
+    );
+    assert_eq!((name.as_str(), memory.as_str()), ("c-probe", "256"));
+    assert_eq!(handler, "bootstrap");
+    assert_eq!(execution_env, "AWS_Lambda_provided.al2023");
+    assert_eq!(task_root, &probe.code_uri);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prebuilt_uncaught_errors_fail_their_batch_and_are_logged() {
+    uncaught_errors_fail_their_batch_and_are_logged(&Probe::c()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prebuilt_deadline_takes_the_process_tree() {
+    the_deadline_takes_the_process_tree(&Probe::c()).await;
+}
+
+/// The `context` lines the probe logged, parsed.
+fn contexts(app: &App) -> Vec<serde_json::Value> {
+    app.log()
+        .iter()
+        .filter_map(|l| l.strip_prefix("context "))
+        .map(|json| serde_json::from_str(json).unwrap())
+        .collect()
+}
