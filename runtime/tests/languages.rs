@@ -30,6 +30,16 @@ impl Probe {
         }
     }
 
+    fn node(name: &'static str, handler: &'static str) -> Self {
+        Probe {
+            name,
+            code_uri: "{node_probe}".into(),
+            handler,
+            runtime: "nodejs20.x",
+            _dir: None,
+        }
+    }
+
     /// `runtime/tests/prebuilt/bootstrap.c` compiled with the system's C compiler into a
     /// CodeUri of its own (no Cargo.toml: the bootstrap runs as it is).
     fn c() -> Self {
@@ -160,34 +170,44 @@ async fn the_deadline_takes_the_process_tree(probe: &Probe) {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_success_deletes_and_partial_failures_reach_the_dlq() {
-    let app =
-        success_deletes_and_partial_failures_reach_the_dlq(&Probe::python("python3.12")).await;
-    // Lambda's context and environment, and the dependency from requirements.txt.
-    let context = &contexts(&app)[0];
+/// The context and environment an interpreted probe logged (as JSON) are Lambda's.
+fn assert_lambda_context(app: &App, probe: &Probe, execution_env: &str) -> serde_json::Value {
+    let context = contexts(app).remove(0);
+    let name = probe.name;
     assert!(!context["aws_request_id"].as_str().unwrap().is_empty());
-    assert_eq!(context["function_name"], "py-probe");
+    assert_eq!(context["function_name"], name);
     assert_eq!(context["function_version"], "$LATEST");
     assert_eq!(context["memory_limit_in_mb"], "256");
     assert_eq!(
         context["invoked_function_arn"],
-        "arn:aws:lambda:us-east-1:000000000000:function:py-probe"
+        format!("arn:aws:lambda:us-east-1:000000000000:function:{name}")
     );
-    assert_eq!(context["log_group_name"], "/aws/lambda/py-probe");
+    assert_eq!(context["log_group_name"], format!("/aws/lambda/{name}"));
     let remaining = context["remaining_ms"].as_u64().unwrap();
     assert!(remaining > 0 && remaining <= 2000, "{remaining}");
-    assert_eq!(context["six"], "1.17.0");
     let env = &context["environment"];
-    assert_eq!(env["_HANDLER"], "probe_lib.handlers.handle");
-    assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.12");
-    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "py-probe");
+    assert_eq!(env["_HANDLER"], probe.handler);
+    assert_eq!(env["AWS_EXECUTION_ENV"], execution_env);
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], name);
     assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
     assert_eq!(env["AWS_REGION"], "us-east-1");
     assert_eq!(env["TZ"], ":UTC");
     assert_eq!(env["GREETING"], "hello");
+    context
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_success_deletes_and_partial_failures_reach_the_dlq() {
+    let probe = Probe::python("python3.12");
+    let app = success_deletes_and_partial_failures_reach_the_dlq(&probe).await;
+    let context = assert_lambda_context(&app, &probe, "AWS_Lambda_python3.12");
+    // The dependency from requirements.txt, and the code where it is.
+    assert_eq!(context["six"], "1.17.0");
     let task_root = harness::crate_dir("functions/python-probe");
-    assert_eq!(env["LAMBDA_TASK_ROOT"], task_root.display().to_string());
+    assert_eq!(
+        context["environment"]["LAMBDA_TASK_ROOT"],
+        task_root.display().to_string()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,4 +278,58 @@ fn contexts(app: &App) -> Vec<serde_json::Value> {
         .filter_map(|l| l.strip_prefix("context "))
         .map(|json| serde_json::from_str(json).unwrap())
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_esm_success_deletes_and_partial_failures_reach_the_dlq() {
+    let probe = Probe::node("node-esm", "esm.handle");
+    let app = success_deletes_and_partial_failures_reach_the_dlq(&probe).await;
+    let context = assert_lambda_context(&app, &probe, "AWS_Lambda_nodejs20.x");
+    // The dependency from package.json, installed by npm beside a copy of the code.
+    assert_eq!(context["dependency"], true);
+    let task_root = context["environment"]["LAMBDA_TASK_ROOT"].as_str().unwrap();
+    assert!(
+        task_root.ends_with(".lockgate/build/Fn/task"),
+        "{task_root}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_callback_success_deletes_and_partial_failures_reach_the_dlq() {
+    let probe = Probe::node("node-cb", "callback.handle");
+    let app = success_deletes_and_partial_failures_reach_the_dlq(&probe).await;
+    assert_lambda_context(&app, &probe, "AWS_Lambda_nodejs20.x");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_esm_uncaught_errors_fail_their_batch_and_are_logged() {
+    uncaught_errors_fail_their_batch_and_are_logged(&Probe::node("node-esm", "esm.handle")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_callback_uncaught_errors_fail_their_batch_and_are_logged() {
+    uncaught_errors_fail_their_batch_and_are_logged(&Probe::node("node-cb", "callback.handle"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_deadline_takes_the_process_tree() {
+    the_deadline_takes_the_process_tree(&Probe::node("node-esm", "esm.handle")).await;
+}
+
+/// A callback handler's response waits for the timers it left
+/// (`context.callbackWaitsForEmptyEventLoop`, true by default): the message is deleted only
+/// after its late log line was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_callbacks_wait_for_an_empty_event_loop() {
+    let app = Probe::node("node-cb", "callback.handle").app(2, "");
+    app.send("work", &[r#"{"do":"late"}"#.to_string()], None)
+        .await;
+    app.wait_done(1).await;
+    app.wait_empty("work").await;
+    assert!(
+        app.log().iter().any(|l| l.starts_with("late ")),
+        "deleted before the handler's timers ran: {:?}",
+        app.log()
+    );
 }

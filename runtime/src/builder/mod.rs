@@ -1,7 +1,9 @@
 //! Making the template's functions ready to run: cargo builds of native binaries and WASM
 //! components for wasm32-wasip2 (finding what cargo built), prebuilt `bootstrap`s and
-//! components used as they are, and Python functions prepared by [`python`].
+//! components used as they are, and Python and Node.js functions prepared by [`python`] and
+//! [`node`].
 
+pub mod node;
 pub mod python;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +36,13 @@ pub enum Artifact {
         dependencies: PathBuf,
         task_root: PathBuf,
     },
+    /// A Node.js function: lockgate's bootstrap and the task root (its code, with
+    /// `node_modules` when it has dependencies).
+    Node {
+        node: PathBuf,
+        bootstrap: PathBuf,
+        task_root: PathBuf,
+    },
 }
 
 impl Artifact {
@@ -41,7 +50,7 @@ impl Artifact {
     pub fn path(&self) -> &Path {
         match self {
             Artifact::Executable(path) | Artifact::Component(path) => path,
-            Artifact::Python { task_root, .. } => task_root,
+            Artifact::Python { task_root, .. } | Artifact::Node { task_root, .. } => task_root,
         }
     }
 }
@@ -65,6 +74,9 @@ pub fn build(
     let target = match &function.kind {
         FunctionKind::Python { version, .. } => {
             return python::prepare(&code, &build_dir(template_dir, function), function, version);
+        }
+        FunctionKind::Node { version, .. } => {
+            return node::prepare(&code, &build_dir(template_dir, function), function, version);
         }
         FunctionKind::Native { binary } => CargoTarget::Bin(binary),
         FunctionKind::Wasm { component } => CargoTarget::Component(component),

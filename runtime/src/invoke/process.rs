@@ -83,6 +83,24 @@ impl FunctionSpec {
                     format!("AWS_Lambda_python{version}"),
                 )
             }
+            (
+                Artifact::Node {
+                    node,
+                    bootstrap,
+                    task_root,
+                },
+                FunctionKind::Node { handler, version },
+            ) => {
+                let modules = task_root.join("node_modules");
+                env.insert(0, ("NODE_PATH".to_string(), modules.display().to_string()));
+                (
+                    node.clone(),
+                    vec![bootstrap.clone().into_os_string()],
+                    task_root.clone(),
+                    handler.clone(),
+                    format!("AWS_Lambda_nodejs{version}.x"),
+                )
+            }
             _ => return None,
         };
         Some(Self {

@@ -78,6 +78,10 @@ pub enum FunctionKind {
     /// packages too) under CodeUri, run by lockgate's Python bootstrap on the interpreter of
     /// `version` (`3.12`), with `requirements.txt` installed beside it.
     Python { handler: String, version: String },
+    /// A Node.js function (`Runtime: nodejsNN.x`): `handler` is `file.export` under CodeUri
+    /// (ES module or CommonJS), run by lockgate's Node.js bootstrap; `version` is the major
+    /// (`20`); `package.json` dependencies are installed with npm.
+    Node { handler: String, version: String },
 }
 
 impl FunctionKind {
@@ -86,7 +90,7 @@ impl FunctionKind {
         match self {
             FunctionKind::Native { binary } => binary,
             FunctionKind::Wasm { component } => component,
-            FunctionKind::Python { handler, .. } => handler,
+            FunctionKind::Python { handler, .. } | FunctionKind::Node { handler, .. } => handler,
         }
     }
 }
@@ -454,9 +458,10 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
     let handler = text("Handler")?.unwrap_or_else(|| "bootstrap".into());
     let runtime = text("Runtime")?.unwrap_or_else(|| "provided.al2023".into());
     let python = python_version(&runtime);
-    if !runtime.starts_with("provided") && python.is_none() {
+    let node = node_version(&runtime);
+    if !runtime.starts_with("provided") && python.is_none() && node.is_none() {
         bail!(
-            "Runtime {runtime} is not supported: use provided.al2023 (Rust, any bootstrap) or python3.9 … python3.13"
+            "Runtime {runtime} is not supported: use provided.al2023 (Rust, any bootstrap), python3.9 … python3.13 or nodejs18.x … nodejs22.x"
         );
     }
     let architectures: Vec<&str> = match props.get("Architectures") {
@@ -489,6 +494,9 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
     let kind = if let Some(version) = python {
         check_python_handler(&handler)?;
         FunctionKind::Python { handler, version }
+    } else if let Some(version) = node {
+        check_node_handler(&handler)?;
+        FunctionKind::Node { handler, version }
     } else if handler.ends_with(".wasm") {
         if handler.contains('/') || handler.len() == ".wasm".len() {
             bail!("Handler {handler}: name the component file, e.g. my_handler.wasm");
@@ -535,12 +543,37 @@ fn python_version(runtime: &str) -> Option<String> {
     (9..=13).contains(&minor).then(|| version.to_string())
 }
 
-/// The Runtime of a function lockgate cannot run, if it names one (a literal that is neither
-/// `provided*` nor a supported Python).
+/// The Node.js major of a Lambda Node.js runtime lockgate runs (`nodejs20.x` → `20`).
+fn node_version(runtime: &str) -> Option<String> {
+    let major = runtime.strip_prefix("nodejs")?.strip_suffix(".x")?;
+    matches!(major, "18" | "20" | "22").then(|| major.to_string())
+}
+
+/// The Runtime of a function lockgate cannot run, if it names one (a literal that is not
+/// `provided*`, a supported Python or a supported Node.js).
 fn unsupported_runtime(props: &Mapping) -> Option<String> {
     let runtime = props.get("Runtime")?.as_str()?;
-    (!runtime.starts_with("provided") && python_version(runtime).is_none())
-        .then(|| runtime.to_string())
+    let supported = runtime.starts_with("provided")
+        || python_version(runtime).is_some()
+        || node_version(runtime).is_some();
+    (!supported).then(|| runtime.to_string())
+}
+
+/// `file.export`: a path under CodeUri (no extension) and an export name.
+fn check_node_handler(handler: &str) -> anyhow::Result<()> {
+    let valid = handler.rsplit_once('.').is_some_and(|(file, export)| {
+        !file.is_empty()
+            && !file.starts_with('/')
+            && !file.split('/').any(|part| part == "..")
+            && !export.is_empty()
+            && export
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+    });
+    if !valid {
+        bail!("Handler {handler}: a Node.js handler is file.export (e.g. index.handler)");
+    }
+    Ok(())
 }
 
 /// `module.function`, each part an identifier, as Lambda's Python runtime requires.

@@ -368,11 +368,38 @@ Resources:
         let result = Template::parse(&yaml, PathBuf::from("."));
         assert_eq!(result.is_ok(), fine, "{handler}: {:?}", result.err());
     }
-    for runtime in ["python3.8", "nodejs20.x", "ruby3.3", "dotnet8"] {
+    for runtime in ["python3.8", "nodejs16.x", "ruby3.3", "dotnet8"] {
         let yaml = format!(
             "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: x\n      Runtime: {runtime}\n      Handler: a.b\n"
         );
         let t = Template::parse(&yaml, PathBuf::from(".")).unwrap();
         assert_eq!(t.unsupported, [("F".to_string(), runtime.to_string())]);
+    }
+}
+
+#[test]
+fn node_functions() {
+    for (handler, fine) in [
+        ("index.handler", true),
+        ("src/app.handle", true),
+        ("index", false),
+        ("../up.handler", false),
+        ("/abs.handler", false),
+        ("index.", false),
+    ] {
+        let yaml = format!(
+            "Resources:\n  N:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: x\n      Runtime: nodejs20.x\n      Handler: {handler}\n"
+        );
+        let result = Template::parse(&yaml, PathBuf::from("."));
+        assert_eq!(result.is_ok(), fine, "{handler}: {:?}", result.err());
+        if let Ok(t) = result {
+            assert_eq!(
+                t.functions["N"].kind,
+                FunctionKind::Node {
+                    handler: handler.into(),
+                    version: "20".into()
+                }
+            );
+        }
     }
 }

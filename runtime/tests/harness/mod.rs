@@ -333,6 +333,10 @@ pub fn write_template(dir: &tempfile::TempDir, resources: &str) {
                 &crate_dir("runtime/wasm-bootstrap").display().to_string()
             )
             .replace(
+                "{node_probe}",
+                &crate_dir("functions/node-probe").display().to_string()
+            )
+            .replace(
                 "{python_probe}",
                 &crate_dir("functions/python-probe").display().to_string()
             )

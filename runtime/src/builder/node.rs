@@ -1,0 +1,163 @@
+//! Node.js functions made ready to run the way `sam build` prepares them: `node` (its major
+//! checked against the Runtime), and for a function with a `package.json` its code copied into
+//! a per-function build directory where npm installs the production dependencies (reused while
+//! package.json and the lock file are unchanged; ES modules resolve packages only from a
+//! `node_modules` beside or above the code). Lockgate's bootstrap
+//! (`runtime/bootstraps/node.mjs`) is written beside it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use super::Artifact;
+use crate::template::FunctionDef;
+
+/// Lockgate's Runtime API loop for Node.js, shipped inside the binary.
+const BOOTSTRAP: &str = include_str!("../../bootstraps/node.mjs");
+
+/// Prepares `function` (Runtime `nodejs<version>.x`) under `build_dir`.
+pub fn prepare(
+    code: &Path,
+    build_dir: &Path,
+    function: &FunctionDef,
+    version: &str,
+) -> anyhow::Result<Artifact> {
+    let id = &function.logical_id;
+    if !code.is_dir() {
+        bail!(
+            "function {id}: CodeUri {} is not a directory",
+            code.display()
+        );
+    }
+    let code = &std::path::absolute(code)?;
+    let build_dir = &std::path::absolute(build_dir)?;
+    let (node, major) = node().with_context(|| format!("function {id}: no Node.js found"))?;
+    if major != version {
+        tracing::warn!(
+            "function {id}: Runtime nodejs{version}.x asked, but node is Node.js {major} ({}); using it",
+            node.display()
+        );
+    }
+    std::fs::create_dir_all(build_dir)
+        .with_context(|| format!("function {id}: cannot create {}", build_dir.display()))?;
+    let task_root = if code.join("package.json").is_file() {
+        let task = build_dir.join("task");
+        copy_code(code, &task).with_context(|| format!("function {id}: copying its code"))?;
+        install_packages(&task, &major)
+            .with_context(|| format!("function {id}: installing package.json's dependencies"))?;
+        task
+    } else {
+        code.canonicalize().unwrap_or_else(|_| code.to_path_buf())
+    };
+    let bootstrap = build_dir.join("lockgate_bootstrap.mjs");
+    if std::fs::read_to_string(&bootstrap).ok().as_deref() != Some(BOOTSTRAP) {
+        std::fs::write(&bootstrap, BOOTSTRAP)
+            .with_context(|| format!("function {id}: cannot write {}", bootstrap.display()))?;
+    }
+    Ok(Artifact::Node {
+        node,
+        bootstrap,
+        task_root,
+    })
+}
+
+/// `node` on PATH and its major version.
+fn node() -> anyhow::Result<(PathBuf, String)> {
+    let output = Command::new("node")
+        .arg("--version")
+        .output()
+        .context("install Node.js (node on PATH)")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let major = text
+        .trim()
+        .strip_prefix('v')
+        .and_then(|v| v.split('.').next())
+        .filter(|m| output.status.success() && !m.is_empty())
+        .with_context(|| format!("node --version answered {text:?}"))?;
+    Ok((PathBuf::from("node"), major.to_string()))
+}
+
+/// The function's code copied into `task`, replacing what an earlier start copied there but
+/// keeping the installed `node_modules`.
+fn copy_code(code: &Path, task: &Path) -> anyhow::Result<()> {
+    if task.exists() {
+        for entry in std::fs::read_dir(task)? {
+            let path = entry?.path();
+            if path.file_name().is_some_and(|n| n == "node_modules") {
+                continue;
+            }
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    copy_tree(code, task)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        // Dependencies are installed here, not copied; dot-directories (.git, .lockgate) stay.
+        if name == "node_modules" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| {
+                format!(
+                    "cannot copy {} to {}",
+                    entry.path().display(),
+                    target.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `npm ci` (with a lock file) or `npm install`, production dependencies only; skipped while
+/// package.json, the lock file and Node's major are what the last install saw.
+fn install_packages(task: &Path, major: &str) -> anyhow::Result<()> {
+    let read = |name: &str| std::fs::read_to_string(task.join(name)).unwrap_or_default();
+    let lock = read("package-lock.json");
+    let stamp = format!("node {major}\n{}\n{lock}", read("package.json"));
+    let stamp_path = task.join("node_modules").join(".lockgate-packages");
+    if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
+        return Ok(());
+    }
+    let verb: &[&str] = if lock.is_empty() {
+        &["install", "--no-package-lock"]
+    } else {
+        &["ci"]
+    };
+    tracing::info!(
+        "installing {} with npm {}",
+        task.join("package.json").display(),
+        verb[0]
+    );
+    let output = Command::new("npm")
+        .args(verb)
+        .args(["--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(task)
+        .output()
+        .context("cannot run npm (install Node.js with npm)")?;
+    if !output.status.success() {
+        bail!(
+            "npm {} failed ({}):\n{}",
+            verb[0],
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    std::fs::create_dir_all(task.join("node_modules"))?;
+    std::fs::write(&stamp_path, stamp)
+        .with_context(|| format!("cannot write {}", stamp_path.display()))?;
+    Ok(())
+}
