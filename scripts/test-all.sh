@@ -37,7 +37,7 @@ for guest in wasm-probe webhooks; do
     cargo build --locked --manifest-path "functions/$guest/Cargo.toml" --lib --target wasm32-wasip2
 done
 
-echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end, WASM host and guests)"
+echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end with Rust, Python, Node.js and C functions, WASM host and guests)"
 cargo test --workspace --locked
 
 export LOCKGATE_BIN="$PWD/target/debug/lockgate"
