@@ -333,3 +333,127 @@ async fn node_callbacks_wait_for_an_empty_event_loop() {
         app.log()
     );
 }
+
+/// A plain CloudFormation template in JSON: Parameters and Conditions decide the queue names,
+/// whether there is a dead-letter queue and an environment variable; functions are
+/// `AWS::Lambda::Function` (code from a path, and inline `ZipFile`) wired by
+/// `AWS::Lambda::EventSourceMapping`s. `{inline_log}` is the inline function's log.
+const CLOUDFORMATION: &str = r#"{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Parameters": {
+    "Env": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"]},
+    "Batch": {"Type": "Number", "Default": 5}
+  },
+  "Conditions": {
+    "IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+    "WithDlq": {"Fn::Not": [{"Condition": "IsProd"}]}
+  },
+  "Resources": {
+    "Dlq": {
+      "Type": "AWS::SQS::Queue",
+      "Condition": "WithDlq",
+      "Properties": {"QueueName": {"Fn::Sub": "${Env}-work-dlq"}}
+    },
+    "Work": {
+      "Type": "AWS::SQS::Queue",
+      "Properties": {
+        "QueueName": {"Fn::Join": ["-", [{"Ref": "Env"}, "work"]]},
+        "VisibilityTimeout": 2,
+        "RedrivePolicy": {"Fn::If": ["WithDlq",
+          {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 2},
+          {"Ref": "AWS::NoValue"}]}
+      }
+    },
+    "Inbox": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "${Env}-inbox"}}},
+    "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
+    "Fn": {
+      "Type": "AWS::Lambda::Function",
+      "Properties": {
+        "FunctionName": "py-probe",
+        "Code": "{python_probe}",
+        "Handler": "probe_lib.handlers.handle",
+        "Runtime": "python3.12",
+        "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+        "Timeout": 2,
+        "MemorySize": 256,
+        "Environment": {"Variables": {
+          "PROBE_LOG": "{log}",
+          "GREETING": {"Fn::If": ["IsProd", "prod", "hello"]}
+        }}
+      }
+    },
+    "Mapping": {
+      "Type": "AWS::Lambda::EventSourceMapping",
+      "Properties": {
+        "FunctionName": {"Ref": "Fn"},
+        "EventSourceArn": {"Fn::GetAtt": ["Work", "Arn"]},
+        "BatchSize": {"Ref": "Batch"},
+        "FunctionResponseTypes": ["ReportBatchItemFailures"]
+      }
+    },
+    "Inline": {
+      "Type": "AWS::Lambda::Function",
+      "Properties": {
+        "Runtime": "python3.12",
+        "Handler": "index.handler",
+        "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+        "Code": {"ZipFile": "import os\ndef handler(event, context):\n    with open(os.environ['LOG'], 'a') as log:\n        for r in event['Records']:\n            log.write('inline ' + r['body'] + '\\n')\n"},
+        "Environment": {"Variables": {"LOG": "{inline_log}"}}
+      }
+    },
+    "InlineMapping": {
+      "Type": "AWS::Lambda::EventSourceMapping",
+      "Properties": {
+        "FunctionName": "Inline",
+        "EventSourceArn": {"Fn::GetAtt": ["Inbox", "Arn"]}
+      }
+    }
+  }
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudformation_template_with_parameters_conditions_and_mappings_runs() {
+    let inline_log = tempfile::tempdir().unwrap();
+    let inline_path = inline_log.path().join("inline.log");
+    let template = CLOUDFORMATION.replace("{inline_log}", &inline_path.display().to_string());
+    let app = App::start_template(&template, &[]);
+    let mut bodies: Vec<String> = (0..3).map(|i| cmd("ok", i)).collect();
+    bodies.push(cmd("fail", 100));
+    app.send("dev-work", &bodies, None).await;
+    app.wait_done(3).await;
+    common::eventually("the failing message in the DLQ", || async {
+        (app.depth("dev-work-dlq").await.0 == 1).then_some(())
+    })
+    .await;
+    let context = &contexts(&app)[0];
+    assert_eq!(context["environment"]["GREETING"], "hello");
+    // The inline function, its mapping naming it by logical id.
+    app.send("dev-inbox", &["hi".to_string()], None).await;
+    common::eventually("the inline function's log", || {
+        let log = std::fs::read_to_string(&inline_path).unwrap_or_default();
+        async move { (log == "inline hi\n").then_some(()) }
+    })
+    .await;
+    app.wait_log("the IAM role skipped", "skipping Role (AWS::IAM::Role)")
+        .await;
+
+    // With Env=prod: other queue names, no dead-letter queue, the other branch of Fn::If.
+    let prod = App::start_template(&template, &["--parameter-overrides", "Env=prod", "Batch=2"]);
+    prod.send("prod-work", &[cmd("ok", 1)], None).await;
+    prod.wait_done(1).await;
+    assert_eq!(contexts(&prod)[0]["environment"]["GREETING"], "prod");
+    let queues = prod
+        .client
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default();
+    assert!(queues.iter().all(|q| !q.ends_with("-dlq")), "{queues:?}");
+    prod.wait_log(
+        "the skipped queue",
+        "skipping Dlq (AWS::SQS::Queue, its Condition WithDlq is false)",
+    )
+    .await;
+}

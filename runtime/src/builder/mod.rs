@@ -70,7 +70,10 @@ pub fn build(
     function: &FunctionDef,
     profile: Profile,
 ) -> anyhow::Result<Artifact> {
-    let code = template_dir.join(&function.code_uri);
+    let mut code = template_dir.join(&function.code_uri);
+    if let Some(source) = &function.inline_code {
+        code = write_inline_code(template_dir, function, source)?;
+    }
     let target = match &function.kind {
         FunctionKind::Python { version, .. } => {
             return python::prepare(&code, &build_dir(template_dir, function), function, version);
@@ -183,6 +186,28 @@ enum CargoTarget<'a> {
     Bin(&'a str),
     /// A component: the library, for wasm32-wasip2, found under this file name.
     Component(&'a str),
+}
+
+/// `Code.ZipFile` written where Lambda puts it: `index.py` or `index.js` in a directory of its
+/// own (under the function's build directory), which becomes the function's code.
+fn write_inline_code(
+    template_dir: &Path,
+    function: &FunctionDef,
+    source: &str,
+) -> anyhow::Result<PathBuf> {
+    let file = match function.kind {
+        FunctionKind::Python { .. } => "index.py",
+        FunctionKind::Node { .. } => "index.js",
+        _ => bail!(
+            "function {}: inline code (Code.ZipFile) is for Python and Node.js functions",
+            function.logical_id
+        ),
+    };
+    let dir = build_dir(template_dir, function).join("inline");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join(file), source))
+        .with_context(|| format!("function {}: writing its inline code", function.logical_id))?;
+    Ok(dir)
 }
 
 fn is_executable(path: &Path) -> bool {

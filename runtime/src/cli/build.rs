@@ -1,15 +1,12 @@
 //! `lockgate build`: build the template's functions (native binaries with cargo, WASM
 //! components for wasm32-wasip2) and print where each artifact is.
 
-use std::path::PathBuf;
-
 use lockgate_runtime::builder::{self, Profile};
-use lockgate_runtime::template::Template;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long, default_value = "template.yaml")]
-    pub template: PathBuf,
+    #[command(flatten)]
+    pub template: super::TemplateArgs,
     /// Build only these functions (logical ids); all when omitted.
     pub functions: Vec<String>,
     #[arg(long, value_enum, default_value = "release")]
@@ -17,7 +14,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let template = Template::load(&args.template)?;
+    let template = args.template.load("us-east-1")?;
     if let Some(unknown) = args
         .functions
         .iter()
@@ -26,7 +23,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let known: Vec<_> = template.functions.keys().collect();
         anyhow::bail!(
             "no function {unknown} in {} (functions: {known:?})",
-            args.template.display()
+            args.template.path.display()
         );
     }
     for (id, function) in &template.functions {

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use lockgate_runtime::builder::Profile;
-use lockgate_runtime::template::Template;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,8 +14,8 @@ pub struct Args {
     /// An SQS event JSON file (`{"Records": [...]}`); `-` reads stdin.
     #[arg(long)]
     pub event: PathBuf,
-    #[arg(long, default_value = "template.yaml")]
-    pub template: PathBuf,
+    #[command(flatten)]
+    pub template: super::TemplateArgs,
     #[arg(long, value_enum, default_value = "release")]
     pub profile: Profile,
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
@@ -24,13 +23,13 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let template = Template::load(&args.template)?;
+    let template = args.template.load(&args.region)?;
     if !template.functions.contains_key(&args.function) {
         let known: Vec<_> = template.functions.keys().collect();
         anyhow::bail!(
             "no function {} in {} (functions: {known:?})",
             args.function,
-            args.template.display()
+            args.template.path.display()
         );
     }
     let event = if args.event.as_os_str() == "-" {

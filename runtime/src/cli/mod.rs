@@ -117,6 +117,35 @@ pub async fn shutdown_signal() {
 
 pub use lockgate_runtime::app::clients::resolve_queue;
 
+/// Which template, with which parameter values, for the subcommands that read one.
+#[derive(clap::Args)]
+pub struct TemplateArgs {
+    /// The SAM or CloudFormation template (YAML or JSON).
+    #[arg(long = "template", default_value = "template.yaml")]
+    pub path: std::path::PathBuf,
+    /// Values for the template's Parameters, as `Key=Value` (several may follow).
+    #[arg(long = "parameter-overrides", num_args = 1.., value_name = "KEY=VALUE")]
+    pub parameter_overrides: Vec<String>,
+}
+
+impl TemplateArgs {
+    /// The template, its conditions evaluated in `region`.
+    pub fn load(&self, region: &str) -> anyhow::Result<lockgate_runtime::template::Template> {
+        let mut parameter_overrides = std::collections::BTreeMap::new();
+        for pair in &self.parameter_overrides {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("--parameter-overrides {pair}: expected Key=Value")
+            })?;
+            parameter_overrides.insert(key.to_string(), value.to_string());
+        }
+        let options = lockgate_runtime::template::StackOptions {
+            parameter_overrides,
+            region: Some(region.to_string()),
+        };
+        lockgate_runtime::template::Template::load_with(&self.path, &options)
+    }
+}
+
 /// Where an SQS endpoint is, for the subcommands that talk to one.
 #[derive(clap::Args)]
 pub struct EndpointArgs {

@@ -7,14 +7,12 @@ use std::time::Duration;
 
 use lockgate_emulator::{Config, EmulatorConfig};
 use lockgate_runtime::builder::Profile;
-use lockgate_runtime::template::Template;
 use lockgate_runtime::{App, AppOptions, SqsTarget};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The SAM template to run.
-    #[arg(long, default_value = "template.yaml")]
-    pub template: PathBuf,
+    #[command(flatten)]
+    pub template: super::TemplateArgs,
     /// Where the embedded emulator listens.
     #[arg(long, default_value = "127.0.0.1:9324")]
     pub bind: SocketAddr,
@@ -46,7 +44,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let template = Template::load(&args.template)?;
+    let template = args.template.load(&args.region)?;
     let sqs = match (args.endpoint, args.aws) {
         (endpoint, true) => SqsTarget::Aws { endpoint },
         (Some(endpoint), false) => SqsTarget::Endpoint(endpoint),

@@ -1,6 +1,8 @@
 //! CloudFormation intrinsic functions in both forms: `!Ref X` / `{"Ref": "X"}`,
-//! `!GetAtt X.Arn` / `{"Fn::GetAtt": ["X", "Arn"]}`, `!Sub "…${X.Arn}…"` / `{"Fn::Sub": …}`.
-//! Values stay symbolic until the queues exist, then [`Expr::resolve`] turns them into strings.
+//! `!GetAtt X.Arn` / `{"Fn::GetAtt": ["X", "Arn"]}`, `!Sub "…${X.Arn}…"` / `{"Fn::Sub": …}`
+//! (with a variable map and `${!Literal}`), `Fn::Join`, `Fn::Select`, `Fn::Split`. Values stay
+//! symbolic until the queues exist, then [`Expr::resolve`] turns them into strings. (`Fn::If`
+//! and parameters are settled earlier, by `stack`.)
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,11 @@ pub enum Expr {
     Ref(String),
     GetAtt(String, String),
     Sub(String, BTreeMap<String, Expr>),
+    /// A literal list (`Fn::Join`'s and `Fn::Select`'s argument).
+    List(Vec<Expr>),
+    Join(String, Box<Expr>),
+    Select(usize, Box<Expr>),
+    Split(String, Box<Expr>),
 }
 
 /// What intrinsics resolve against.
@@ -87,7 +94,59 @@ impl Expr {
                 }
                 _ => Err("Sub takes a string or [string, variables]".into()),
             },
+            "Join" => {
+                let (delimiter, list) = pair(arg, "Join takes [delimiter, list]")?;
+                let delimiter = delimiter.as_str().ok_or("Join's delimiter is a string")?;
+                Ok(Expr::Join(
+                    delimiter.to_string(),
+                    Box::new(Self::list(list)?),
+                ))
+            }
+            "Select" => {
+                let (index, list) = pair(arg, "Select takes [index, list]")?;
+                let index = match index {
+                    Value::Number(n) => n.as_u64().map(|n| n as usize),
+                    Value::String(s) => s.parse().ok(),
+                    _ => None,
+                }
+                .ok_or("Select's index is a number")?;
+                Ok(Expr::Select(index, Box::new(Self::list(list)?)))
+            }
+            "Split" => {
+                let (delimiter, source) = pair(arg, "Split takes [delimiter, string]")?;
+                let delimiter = delimiter.as_str().ok_or("Split's delimiter is a string")?;
+                if delimiter.is_empty() {
+                    return Err("Split's delimiter is empty".into());
+                }
+                Ok(Expr::Split(
+                    delimiter.to_string(),
+                    Box::new(Expr::parse(source)?),
+                ))
+            }
             other => Err(format!("intrinsic function {other} is not supported")),
+        }
+    }
+
+    /// A list argument: a YAML sequence, or an intrinsic that gives a list.
+    fn list(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Sequence(items) => Ok(Expr::List(
+                items.iter().map(Expr::parse).collect::<Result<_, _>>()?,
+            )),
+            other => Expr::parse(other),
+        }
+    }
+
+    /// The strings of a list expression.
+    fn resolve_list(&self, scope: &dyn Scope) -> Result<Vec<String>, String> {
+        match self {
+            Expr::List(items) => items.iter().map(|e| e.resolve(scope)).collect(),
+            Expr::Split(delimiter, source) => Ok(source
+                .resolve(scope)?
+                .split(delimiter.as_str())
+                .map(str::to_string)
+                .collect()),
+            other => Err(format!("{other:?} is not a list")),
         }
     }
 
@@ -102,6 +161,17 @@ impl Expr {
     pub fn resolve(&self, scope: &dyn Scope) -> Result<String, String> {
         match self {
             Expr::Literal(s) => Ok(s.clone()),
+            Expr::Join(delimiter, list) => Ok(list.resolve_list(scope)?.join(delimiter)),
+            Expr::Select(index, list) => {
+                let items = list.resolve_list(scope)?;
+                items
+                    .get(*index)
+                    .cloned()
+                    .ok_or_else(|| format!("!Select {index}: the list has {} items", items.len()))
+            }
+            Expr::List(_) | Expr::Split(..) => {
+                Err("a list where a value is needed (use Fn::Join or Fn::Select)".into())
+            }
             Expr::Ref(name) => scope
                 .reference(name)
                 .ok_or_else(|| format!("!Ref {name}: no such resource or parameter")),
@@ -118,7 +188,9 @@ impl Expr {
                         .find('}')
                         .ok_or_else(|| format!("!Sub {template:?}: unclosed ${{"))?;
                     let name = &after[..end];
-                    let value = if let Some(expr) = vars.get(name) {
+                    let value = if let Some(literal) = name.strip_prefix('!') {
+                        format!("${{{literal}}}")
+                    } else if let Some(expr) = vars.get(name) {
                         expr.resolve(scope)?
                     } else if let Some((id, attr)) =
                         name.split_once('.').filter(|_| !name.starts_with("AWS::"))
@@ -134,6 +206,14 @@ impl Expr {
                 Ok(out)
             }
         }
+    }
+}
+
+/// The two items of an intrinsic's list argument.
+fn pair<'a>(arg: &'a Value, usage: &str) -> Result<(&'a Value, &'a Value), String> {
+    match arg {
+        Value::Sequence(items) if items.len() == 2 => Ok((&items[0], &items[1])),
+        _ => Err(usage.to_string()),
     }
 }
 
@@ -183,5 +263,20 @@ mod tests {
             "arn:aws:sqs:us-east-1:0:orders/http://h/0/orders"
         );
         assert!(Expr::parse(&serde_yaml_ng::from_str::<Value>("!ImportValue x").unwrap()).is_err());
+    }
+
+    #[test]
+    fn join_select_split_and_literal_sub() {
+        let join = parse("!Join ['/', [a, !GetAtt Orders.Arn, !Ref AWS::Region]]");
+        assert_eq!(
+            join.resolve(&Fixed).unwrap(),
+            "a/arn:aws:sqs:us-east-1:0:orders/us-east-1"
+        );
+        let select = parse("Fn::Select: ['5', !Split [':', !GetAtt Orders.Arn]]");
+        assert_eq!(select.resolve(&Fixed).unwrap(), "orders");
+        assert!(parse("!Select [9, [a, b]]").resolve(&Fixed).is_err());
+        assert!(parse("!Split [',', 'a,b']").resolve(&Fixed).is_err());
+        let sub = parse("!Sub '${!Literal}-${AWS::Region}'");
+        assert_eq!(sub.resolve(&Fixed).unwrap(), "${Literal}-us-east-1");
     }
 }

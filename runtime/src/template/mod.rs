@@ -6,6 +6,7 @@
 //! in [`Template::skipped`], not rejected.
 
 pub mod intrinsic;
+pub mod stack;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use serde_yaml_ng::{Mapping, Value};
 
 pub use intrinsic::{Expr, Scope};
 use lockgate_emulator::model::{self, NUMERIC_ATTRIBUTES, QueueAttributes};
+use stack::Stack;
+pub use stack::StackOptions;
 
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -26,6 +29,8 @@ pub struct Template {
     /// (logical id, Runtime) of functions whose runtime lockgate cannot run: skipped with a
     /// warning, the rest of the template runs.
     pub unsupported: Vec<(String, String)>,
+    /// The parameters' values (defaults and overrides).
+    pub parameters: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +67,9 @@ pub struct FunctionDef {
     pub memory_mb: u32,
     pub environment: BTreeMap<String, Expr>,
     pub kind: FunctionKind,
+    /// Code given inline (`AWS::Lambda::Function` `Code.ZipFile`): it is the function's whole
+    /// code, written as `index.py` / `index.js` when the function is prepared.
+    pub inline_code: Option<String>,
     pub events: Vec<SqsEvent>,
 }
 
@@ -157,23 +165,36 @@ fn check_size_and_nesting(text: &str) -> anyhow::Result<()> {
 
 impl Template {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
+        Self::load_with(path, &StackOptions::default())
+    }
+
+    /// A SAM or CloudFormation template (YAML or JSON), with these parameter values.
+    pub fn load_with(path: &Path, options: &StackOptions) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read template {}", path.display()))?;
         let dir = path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        Self::parse(&text, dir).with_context(|| format!("in {}", path.display()))
+        Self::parse_with(&text, dir, options).with_context(|| format!("in {}", path.display()))
     }
 
     pub fn parse(text: &str, dir: PathBuf) -> anyhow::Result<Self> {
+        Self::parse_with(text, dir, &StackOptions::default())
+    }
+
+    pub fn parse_with(text: &str, dir: PathBuf, options: &StackOptions) -> anyhow::Result<Self> {
         check_size_and_nesting(text)?;
         let root: Value = serde_yaml_ng::from_str(text).context("template is not valid YAML")?;
+        let stack = Stack::new(&root, options)?;
         let globals = root
             .get("Globals")
             .and_then(|g| g.get("Function"))
-            .and_then(Value::as_mapping)
-            .cloned()
+            .map(|g| stack.fold(g))
+            .transpose()
+            .context("Globals")?
+            .flatten()
+            .and_then(|g| g.as_mapping().cloned())
             .unwrap_or_default();
         let resources = root
             .get("Resources")
@@ -185,15 +206,34 @@ impl Template {
             functions: BTreeMap::new(),
             skipped: Vec::new(),
             unsupported: Vec::new(),
+            parameters: stack.parameters.clone(),
         };
+        let mut event_source_mappings = Vec::new();
         for (id, resource) in resources {
             let id = id.as_str().context("resource ids are strings")?.to_string();
             let kind = resource
                 .get("Type")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
+            if !stack
+                .includes(resource)
+                .with_context(|| format!("resource {id}"))?
+            {
+                let condition = resource["Condition"].as_str().unwrap_or_default();
+                template
+                    .skipped
+                    .push((id, format!("{kind}, its Condition {condition} is false")));
+                continue;
+            }
             let empty = Value::Mapping(Mapping::new());
-            let props = resource.get("Properties").unwrap_or(&empty);
+            let props = match resource.get("Properties") {
+                Some(props) => stack
+                    .fold(props)
+                    .with_context(|| format!("resource {id}"))?
+                    .unwrap_or_else(|| empty.clone()),
+                None => empty.clone(),
+            };
+            let props = &props;
             match kind {
                 "AWS::SQS::Queue" => {
                     let queue = parse_queue(&id, props).with_context(|| format!("queue {id}"))?;
@@ -210,11 +250,86 @@ impl Template {
                         .with_context(|| format!("function {id}"))?;
                     template.functions.insert(id, function);
                 }
+                "AWS::Lambda::Function" => {
+                    let metadata = resource.get("Metadata").unwrap_or(&empty);
+                    let (sam, inline_code) = lambda_function(props, metadata)
+                        .with_context(|| format!("function {id}"))?;
+                    if let Some(runtime) = unsupported_runtime(&sam) {
+                        template.unsupported.push((id, runtime));
+                        continue;
+                    }
+                    let mut function = parse_function(&id, &sam, &empty)
+                        .with_context(|| format!("function {id}"))?;
+                    function.inline_code = inline_code;
+                    template.functions.insert(id, function);
+                }
+                "AWS::Lambda::EventSourceMapping" => {
+                    event_source_mappings.push((id, props.clone()));
+                }
                 other => template.skipped.push((id, other.to_string())),
             }
         }
+        for (id, props) in event_source_mappings {
+            template
+                .add_event_source_mapping(&id, &props)
+                .with_context(|| format!("event source mapping {id}"))?;
+        }
         template.validate()?;
         Ok(template)
+    }
+
+    /// An `AWS::Lambda::EventSourceMapping` becomes an SQS event of the function it names
+    /// (`FunctionName`: a `Ref` or `GetAtt` of the function, its name or its logical id).
+    /// Mappings of other event sources, or of functions skipped for their runtime, are noted.
+    fn add_event_source_mapping(&mut self, id: &str, props: &Value) -> anyhow::Result<()> {
+        let function = props
+            .get("FunctionName")
+            .context("FunctionName is required")?;
+        let function = Expr::parse(function).map_err(anyhow::Error::msg)?;
+        let target = match &function {
+            Expr::Ref(target) | Expr::GetAtt(target, _) => target.clone(),
+            Expr::Literal(name) => {
+                let name = name.rsplit(':').next().unwrap_or(name);
+                self.functions
+                    .iter()
+                    .find(|(logical, f)| f.name == name || *logical == name)
+                    .map(|(logical, _)| logical.clone())
+                    .unwrap_or_else(|| name.to_string())
+            }
+            other => bail!("FunctionName {other:?} does not name a function"),
+        };
+        if self
+            .unsupported
+            .iter()
+            .any(|(skipped, _)| *skipped == target)
+        {
+            self.skipped.push((
+                id.to_string(),
+                format!("AWS::Lambda::EventSourceMapping of {target}, whose runtime is skipped"),
+            ));
+            return Ok(());
+        }
+        let source = props
+            .get("EventSourceArn")
+            .context("EventSourceArn is required (lockgate runs SQS event sources)")?;
+        if let Ok(Expr::Literal(arn)) = Expr::parse(source)
+            && !arn.contains(":sqs:")
+        {
+            self.skipped.push((
+                id.to_string(),
+                format!("AWS::Lambda::EventSourceMapping of {arn}, not an SQS queue"),
+            ));
+            return Ok(());
+        }
+        let mut sam = props.as_mapping().cloned().unwrap_or_default();
+        sam.insert(Value::from("Queue"), source.clone());
+        let event = parse_sqs_event(id, &Value::Mapping(sam))?;
+        let function = self
+            .functions
+            .get_mut(&target)
+            .with_context(|| format!("FunctionName {target} is not a function of this template"))?;
+        function.events.push(event);
+        Ok(())
     }
 
     /// Checks that span resources: event queues exist, visibility timeout ≥ function timeout,
@@ -533,7 +648,41 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
         environment,
         kind,
         events,
+        inline_code: None,
     })
+}
+
+/// An `AWS::Lambda::Function`'s properties as SAM names them, and its inline code. The code
+/// is a local path (`Code: ./src`, as before `aws cloudformation package`), a CDK asset
+/// (`Metadata` `aws:asset:path`, under the template's directory as `cdk synth` writes it), or
+/// `Code.ZipFile`.
+fn lambda_function(props: &Value, metadata: &Value) -> anyhow::Result<(Mapping, Option<String>)> {
+    let mut sam = props.as_mapping().cloned().unwrap_or_default();
+    let code = sam.remove("Code");
+    let asset = metadata
+        .get("aws:asset:path")
+        .and_then(Value::as_str)
+        .filter(|_| metadata.get("aws:asset:property").and_then(Value::as_str) != Some("Layers"));
+    let mut inline = None;
+    let code_uri = match (asset, &code) {
+        (Some(asset), _) => asset.to_string(),
+        (None, Some(Value::String(path))) => path.clone(),
+        (None, Some(code)) if code.get("ZipFile").is_some() => {
+            let text = code["ZipFile"]
+                .as_str()
+                .context("Code.ZipFile is the function's source text")?;
+            inline = Some(text.to_string());
+            ".".to_string()
+        }
+        (None, Some(code)) if code.get("S3Bucket").is_some() || code.get("ImageUri").is_some() => {
+            bail!(
+                "Code is in S3 or an image: lockgate runs local code (give Code a local path, or run the cdk.out template that cdk synth writes)"
+            )
+        }
+        (None, _) => bail!("Code is required: a local path or Code.ZipFile"),
+    };
+    sam.insert(Value::from("CodeUri"), Value::String(code_uri));
+    Ok((sam, inline))
 }
 
 /// The Python version of a Lambda Python runtime lockgate runs (`python3.12` → `3.12`).

@@ -403,3 +403,59 @@ fn node_functions() {
         }
     }
 }
+
+/// What `cdk synth` writes: the function's code is an asset directory named in its metadata,
+/// its mapping a separate resource, the bootstrap version a parameter of an SSM type.
+#[test]
+fn a_cdk_synthesized_template_loads() {
+    let json = r#"{
+ "Parameters": {"BootstrapVersion": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk-bootstrap/hnb659fds/version"}},
+ "Resources": {
+  "OrdersQueue4C6D7F3A": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 60}, "UpdateReplacePolicy": "Delete", "DeletionPolicy": "Delete"},
+  "HandlerServiceRoleFCDC14AE": {"Type": "AWS::IAM::Role", "Properties": {}},
+  "Handler886CB40B": {
+   "Type": "AWS::Lambda::Function",
+   "Properties": {
+    "Code": {"S3Bucket": {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}, "S3Key": "0123abcd.zip"},
+    "Handler": "index.handler",
+    "Role": {"Fn::GetAtt": ["HandlerServiceRoleFCDC14AE", "Arn"]},
+    "Runtime": "nodejs20.x",
+    "Timeout": 30
+   },
+   "DependsOn": ["HandlerServiceRoleFCDC14AE"],
+   "Metadata": {"aws:cdk:path": "App/Handler/Resource", "aws:asset:path": "asset.0123abcd", "aws:asset:is-bundled": false, "aws:asset:property": "Code"}
+  },
+  "HandlerSqsEventSourceAppOrdersQueue1234ABCD": {
+   "Type": "AWS::Lambda::EventSourceMapping",
+   "Properties": {
+    "BatchSize": 10,
+    "EventSourceArn": {"Fn::GetAtt": ["OrdersQueue4C6D7F3A", "Arn"]},
+    "FunctionName": {"Ref": "Handler886CB40B"},
+    "FunctionResponseTypes": ["ReportBatchItemFailures"]
+   }
+  }
+ }
+}"#;
+    let t = Template::parse(json, PathBuf::from("cdk.out")).unwrap();
+    let f = &t.functions["Handler886CB40B"];
+    assert_eq!(f.code_uri, PathBuf::from("asset.0123abcd"));
+    assert_eq!(
+        f.kind,
+        FunctionKind::Node {
+            handler: "index.handler".into(),
+            version: "20".into()
+        }
+    );
+    assert_eq!(f.events.len(), 1);
+    assert_eq!(f.events[0].batch_size, 10);
+    assert!(f.events[0].report_batch_item_failures);
+    assert_eq!(f.events[0].queue.target(), Some("OrdersQueue4C6D7F3A"));
+
+    // Code in S3 without an asset cannot run locally: a clear error naming the function.
+    let s3 = json.replace(
+        r#""Metadata": {"aws:cdk:path""#,
+        r#""Metadata2": {"aws:cdk:path""#,
+    );
+    let err = format!("{:#}", Template::parse(&s3, PathBuf::from(".")).unwrap_err());
+    assert!(err.contains("function Handler886CB40B") && err.contains("S3"), "{err}");
+}

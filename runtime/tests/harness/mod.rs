@@ -137,7 +137,30 @@ impl App {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> (Child, Option<String>, Arc<Mutex<Vec<String>>>) {
-        write_template(dir, resources);
+        Self::launch_template(dir, &format!("Resources:\n{resources}"), extra, env)
+    }
+
+    /// `lockgate up` on a whole template (any format; placeholders as in [`write_template`]).
+    pub fn start_template(text: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = [&["--in-memory"][..], extra].concat();
+        let (child, endpoint, output) = Self::launch_template(&dir, text, &extra, &[]);
+        let endpoint = endpoint.expect("the embedded emulator started");
+        Self {
+            runner: Runner::Process(child),
+            client: common::client(&endpoint, "AKIDEXAMPLE"),
+            dir,
+            output,
+        }
+    }
+
+    fn launch_template(
+        dir: &tempfile::TempDir,
+        text: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Child, Option<String>, Arc<Mutex<Vec<String>>>) {
+        write_whole_template(dir, text);
         let mut child = Command::new(env!("CARGO_BIN_EXE_lockgate"))
             .current_dir(dir.path())
             .args([
@@ -320,28 +343,30 @@ pub fn invoke(dir: &Path, function: &str, event: &Path) -> serde_json::Value {
 /// Writes `template.yaml` with these `Resources` (`{probe}`: the probe function's directory,
 /// `{log}`: its log in `dir`).
 pub fn write_template(dir: &tempfile::TempDir, resources: &str) {
-    let template = format!(
-        "Resources:\n{}",
-        resources
-            .replace("{probe}", &probe_dir().display().to_string())
-            .replace(
-                "{wasm_probe}",
-                &crate_dir("functions/wasm-probe").display().to_string()
-            )
-            .replace(
-                "{wasm_bootstrap}",
-                &crate_dir("runtime/wasm-bootstrap").display().to_string()
-            )
-            .replace(
-                "{node_probe}",
-                &crate_dir("functions/node-probe").display().to_string()
-            )
-            .replace(
-                "{python_probe}",
-                &crate_dir("functions/python-probe").display().to_string()
-            )
-            .replace("{log}", &dir.path().join("probe.log").display().to_string())
-    );
+    write_whole_template(dir, &format!("Resources:\n{resources}"));
+}
+
+/// Writes `template.yaml` with this text, placeholders replaced as in [`write_template`].
+pub fn write_whole_template(dir: &tempfile::TempDir, text: &str) {
+    let template = text
+        .replace("{probe}", &probe_dir().display().to_string())
+        .replace(
+            "{wasm_probe}",
+            &crate_dir("functions/wasm-probe").display().to_string(),
+        )
+        .replace(
+            "{wasm_bootstrap}",
+            &crate_dir("runtime/wasm-bootstrap").display().to_string(),
+        )
+        .replace(
+            "{node_probe}",
+            &crate_dir("functions/node-probe").display().to_string(),
+        )
+        .replace(
+            "{python_probe}",
+            &crate_dir("functions/python-probe").display().to_string(),
+        )
+        .replace("{log}", &dir.path().join("probe.log").display().to_string());
     std::fs::write(dir.path().join("template.yaml"), template).unwrap();
 }
 
