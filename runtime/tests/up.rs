@@ -344,6 +344,30 @@ fn invoke_runs_a_function_once_with_the_aws_sample_event() {
         serde_json::json!({"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"}]})
     );
 
+    // The Python and JavaScript examples answer the same event their own way.
+    let response = harness::invoke(
+        &root,
+        "ReceiptsFunction",
+        Path::new("events/sqs-sample.json"),
+    );
+    assert_eq!(
+        response,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"}]})
+    );
+    let response = harness::invoke(
+        &root,
+        "ThumbnailsFunction",
+        Path::new("events/sqs-sample.json"),
+    );
+    // Neither record is a thumbnail job.
+    assert_eq!(
+        response,
+        serde_json::json!({"batchItemFailures": [
+            {"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"},
+            {"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}
+        ]})
+    );
+
     let out = harness::lockgate(
         &root,
         &[

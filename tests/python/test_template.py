@@ -33,13 +33,13 @@ def test_sam_translates_the_mappings_we_run():
     mappings = {
         name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"
     }
-    assert len(mappings) == 3
+    assert len(mappings) == 5
     orders = next(p for p in mappings.values() if p["EventSourceArn"] == {"Fn::GetAtt": ["OrdersQueue", "Arn"]})
     assert orders["BatchSize"] == 10
     assert orders["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert orders["ScalingConfig"] == {"MaximumConcurrency": 5}
     functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
-    assert {f["Properties"]["Runtime"] for f in functions} == {"provided.al2023"}
+    assert {f["Properties"]["Runtime"] for f in functions} == {"provided.al2023", "python3.12", "nodejs22.x"}
     assert {f["Properties"]["Timeout"] for f in functions} == {10}
 
 

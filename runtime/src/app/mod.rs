@@ -74,7 +74,7 @@ impl App {
         }
         for (id, runtime) in &template.unsupported {
             tracing::warn!(
-                "skipping function {id}: Runtime {runtime} does not run locally yet (provided.*, python3.9–3.13 and nodejs18.x–22.x do); the rest of the template runs"
+                "skipping function {id}: Runtime {runtime} does not run locally yet (provided.*, python3.9–3.13 and nodejs18.x–24.x do); the rest of the template runs"
             );
         }
         let artifacts = build_all(template, options.build_profile).await?;

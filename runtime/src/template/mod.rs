@@ -576,7 +576,7 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
     let node = node_version(&runtime);
     if !runtime.starts_with("provided") && python.is_none() && node.is_none() {
         bail!(
-            "Runtime {runtime} is not supported: use provided.al2023 (Rust, any bootstrap), python3.9 … python3.13 or nodejs18.x … nodejs22.x"
+            "Runtime {runtime} is not supported: use provided.al2023 (Rust, any bootstrap), python3.9 … python3.13 or nodejs18.x … nodejs24.x"
         );
     }
     let architectures: Vec<&str> = match props.get("Architectures") {
@@ -695,7 +695,7 @@ fn python_version(runtime: &str) -> Option<String> {
 /// The Node.js major of a Lambda Node.js runtime lockgate runs (`nodejs20.x` → `20`).
 fn node_version(runtime: &str) -> Option<String> {
     let major = runtime.strip_prefix("nodejs")?.strip_suffix(".x")?;
-    matches!(major, "18" | "20" | "22").then(|| major.to_string())
+    matches!(major, "18" | "20" | "22" | "24").then(|| major.to_string())
 }
 
 /// The Runtime of a function lockgate cannot run, if it names one (a literal that is not

@@ -49,8 +49,22 @@ Resources:
 fn the_bundled_template_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
     let t = Template::load(&path).unwrap();
-    assert_eq!(t.functions.len(), 3);
-    assert_eq!(t.queues.len(), 6);
+    assert_eq!(t.functions.len(), 5);
+    assert_eq!(t.queues.len(), 10);
+    assert_eq!(
+        t.functions["ReceiptsFunction"].kind,
+        FunctionKind::Python {
+            handler: "app.handler".into(),
+            version: "3.12".into()
+        }
+    );
+    assert_eq!(
+        t.functions["ThumbnailsFunction"].kind,
+        FunctionKind::Node {
+            handler: "index.handler".into(),
+            version: "22".into()
+        }
+    );
     assert_eq!(
         t.functions["WebhooksFunction"].kind,
         FunctionKind::Wasm {
@@ -456,6 +470,12 @@ fn a_cdk_synthesized_template_loads() {
         r#""Metadata": {"aws:cdk:path""#,
         r#""Metadata2": {"aws:cdk:path""#,
     );
-    let err = format!("{:#}", Template::parse(&s3, PathBuf::from(".")).unwrap_err());
-    assert!(err.contains("function Handler886CB40B") && err.contains("S3"), "{err}");
+    let err = format!(
+        "{:#}",
+        Template::parse(&s3, PathBuf::from(".")).unwrap_err()
+    );
+    assert!(
+        err.contains("function Handler886CB40B") && err.contains("S3"),
+        "{err}"
+    );
 }
