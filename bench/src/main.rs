@@ -58,9 +58,9 @@ enum Command {
         /// Batch sizes to measure, one run each.
         #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000])]
         batch_sizes: Vec<u32>,
-        /// Which no-op functions to run: native (a Lambda bootstrap process) and/or wasm
-        /// (a component in lockgate's wasmtime host).
-        #[arg(long, value_delimiter = ',', default_values_t = [runtime::Kind::Native, runtime::Kind::Wasm])]
+        /// Which no-op functions to run: native (a Lambda bootstrap process), wasm (a
+        /// component in lockgate's wasmtime host), python, node.
+        #[arg(long, value_delimiter = ',', default_values_t = [runtime::Kind::Native, runtime::Kind::Wasm, runtime::Kind::Python, runtime::Kind::Node])]
         functions: Vec<runtime::Kind>,
     },
     /// WASM per-batch invocation overhead (instantiate + call + drop) for 1, 10, 100 messages.

@@ -1,8 +1,9 @@
 //! End-to-end runtime throughput: `lockgate up` on a template with a no-op function — a
-//! native Lambda bootstrap (`functions/noop`) or a WASM component (`functions/wasm-probe`,
-//! whose no-op path takes bodies that are not JSON) — a pre-filled queue, and the time until
-//! it is drained, at several batch sizes; plus the Runtime API round trip
-//! (`lockgate bench-invoke`).
+//! native Lambda bootstrap (`functions/noop`), a WASM component (`functions/wasm-probe`, whose
+//! no-op path takes bodies that are not JSON), a Python function (`functions/noop-py`) or a
+//! Node.js one (`functions/noop-js`) — a pre-filled queue, and the time until it is drained, at
+//! several batch sizes; plus, for each process kind, the cold start and the Runtime API round
+//! trip (`lockgate bench-invoke`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +26,8 @@ const RUNNING: &str = "running: send messages";
 pub enum Kind {
     Native,
     Wasm,
+    Python,
+    Node,
 }
 
 impl std::fmt::Display for Kind {
@@ -32,6 +35,8 @@ impl std::fmt::Display for Kind {
         f.write_str(match self {
             Kind::Native => "native",
             Kind::Wasm => "wasm",
+            Kind::Python => "python",
+            Kind::Node => "node",
         })
     }
 }
@@ -51,6 +56,14 @@ fn function_source(kind: Kind) -> anyhow::Result<String> {
         Kind::Wasm => format!(
             "    Properties:\n      CodeUri: {}\n      Handler: wasm_probe.wasm\n",
             dir("functions/wasm-probe")?.display()
+        ),
+        Kind::Python => format!(
+            "    Properties:\n      CodeUri: {}\n      Runtime: python3.12\n      Handler: app.handler\n",
+            dir("functions/noop-py")?.display()
+        ),
+        Kind::Node => format!(
+            "    Properties:\n      CodeUri: {}\n      Runtime: nodejs22.x\n      Handler: index.handler\n",
+            dir("functions/noop-js")?.display()
         ),
     })
 }
@@ -104,8 +117,8 @@ pub async fn run(
             .await?;
         }
     }
-    if kinds.contains(&Kind::Native) {
-        round_trip(lockgate, &function_source(Kind::Native)?)?;
+    for &kind in kinds.iter().filter(|k| **k != Kind::Wasm) {
+        round_trip(lockgate, kind, &function_source(kind)?)?;
     }
     Ok(())
 }
@@ -265,8 +278,9 @@ async fn fill(
     Ok(())
 }
 
-/// The Runtime API round trip of a warm native process (`lockgate bench-invoke`).
-fn round_trip(lockgate: &Path, function: &str) -> anyhow::Result<()> {
+/// A process function's cold start and the Runtime API round trip once it is warm
+/// (`lockgate bench-invoke`).
+fn round_trip(lockgate: &Path, kind: Kind, function: &str) -> anyhow::Result<()> {
     let lockgate = &lockgate
         .canonicalize()
         .context("build lockgate with --release first")?;
@@ -277,7 +291,7 @@ fn round_trip(lockgate: &Path, function: &str) -> anyhow::Result<()> {
         .current_dir(&dir)
         .args(["bench-invoke", "Noop", "--count", "5000"])
         .output()?;
-    print!("{}", String::from_utf8_lossy(&out.stdout));
+    print!("{kind} function: {}", String::from_utf8_lossy(&out.stdout));
     if !out.status.success() {
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
     }

@@ -1,0 +1,2 @@
+// A Node.js function that does nothing, for the runtime benchmark.
+export const handler = async () => ({ batchItemFailures: [] });
