@@ -1,5 +1,5 @@
 // Lockgate's bootstrap for Node.js functions: the Lambda Runtime API loop that AWS's Node.js
-// runtime runs, with nothing but Node itself (fetch, dynamic import). It loads `_HANDLER`
+// runtime runs, with nothing but Node itself (node:http, dynamic import). It loads `_HANDLER`
 // (`file.export`, the file relative to the task root, `.js` / `.mjs` / `.cjs`, ES module or
 // CommonJS), calls it with each event and a Lambda context — awaiting a returned promise, or
 // the callback for `(event, context, callback)` handlers — and reports results and errors as
@@ -7,10 +7,39 @@
 
 import { createHook } from "node:async_hooks";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const runtime = `http://${process.env.AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime`;
+const [host, port] = (process.env.AWS_LAMBDA_RUNTIME_API ?? "").split(":");
+// One keep-alive connection to the Runtime API: node:http costs less per call than fetch.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+/** One Runtime API call; resolves with the status, headers and body (a string). */
+function call(method, path, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host,
+        port,
+        method,
+        path: `/2018-06-01/runtime${path}`,
+        agent,
+        headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) },
+      },
+      (response) => {
+        const chunks = [];
+        response.on("data", (chunk) => chunks.push(chunk));
+        response.on("end", () =>
+          resolve({ headers: response.headers, body: Buffer.concat(chunks).toString("utf8") }),
+        );
+        response.on("error", reject);
+      },
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
+}
 const root = process.env.LAMBDA_TASK_ROOT ?? process.cwd();
 
 function errorBody(error) {
@@ -28,8 +57,7 @@ function logError(error) {
 }
 
 async function post(to, body, headers = {}) {
-  const response = await fetch(runtime + to, { method: "POST", body, headers });
-  await response.arrayBuffer();
+  await call("POST", to, body, headers);
 }
 
 async function loadHandler() {
@@ -59,15 +87,15 @@ async function loadHandler() {
 }
 
 function contextOf(headers) {
-  const deadline = Number(headers.get("lambda-runtime-deadline-ms") ?? 0);
+  const deadline = Number(headers["lambda-runtime-deadline-ms"] ?? 0);
   const env = process.env;
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: env.AWS_LAMBDA_FUNCTION_NAME ?? "",
     functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION ?? "$LATEST",
-    invokedFunctionArn: headers.get("lambda-runtime-invoked-function-arn") ?? "",
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"] ?? "",
     memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? "128",
-    awsRequestId: headers.get("lambda-runtime-aws-request-id") ?? "",
+    awsRequestId: headers["lambda-runtime-aws-request-id"] ?? "",
     logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME ?? "",
     logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME ?? "",
     getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
@@ -137,9 +165,11 @@ async function main() {
     process.exit(1);
   }
   for (;;) {
-    const next = await fetch(runtime + "/invocation/next");
-    const event = await next.json();
+    const next = await call("GET", "/invocation/next");
+    const event = JSON.parse(next.body || "null");
     const context = contextOf(next.headers);
+    const trace = next.headers["lambda-runtime-trace-id"];
+    if (trace) process.env._X_AMZN_TRACE_ID = trace;
     const id = context.awsRequestId;
     pending.clear();
     tracking = true;
