@@ -457,3 +457,60 @@ async fn a_cloudformation_template_with_parameters_conditions_and_mappings_runs(
     )
     .await;
 }
+
+/// TypeScript through SAM's `BuildMethod: esbuild`: the esbuild of the function's
+/// devDependencies bundles `app.ts` (and its package) into `app.js`, which runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_is_bundled_with_esbuild_and_runs() {
+    let app = App::start(
+        "  Dlq:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: work-dlq
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: work
+      VisibilityTimeout: 2
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Dlq.Arn
+        maxReceiveCount: 2
+  Ts:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties:
+        EntryPoints: [app.ts]
+        Target: es2020
+    Properties:
+      CodeUri: {ts_probe}
+      Handler: app.handler
+      Runtime: nodejs22.x
+      Timeout: 2
+      Environment:
+        Variables:
+          PROBE_LOG: {log}
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Work.Arn
+            FunctionResponseTypes: [ReportBatchItemFailures]
+",
+    );
+    let mut bodies: Vec<String> = (0..3).map(|i| cmd("ok", i)).collect();
+    bodies.push(cmd("fail", 100));
+    app.send("work", &bodies, None).await;
+    app.wait_done(3).await;
+    common::eventually("the failing message in the DLQ", || async {
+        (app.depth("work-dlq").await.0 == 1).then_some(())
+    })
+    .await;
+    let context = &contexts(&app)[0];
+    let bundled = context["bundled"].as_str().unwrap();
+    assert!(
+        bundled.ends_with(".lockgate/build/Ts/bundle/app.js"),
+        "{bundled}"
+    );
+    assert_eq!(context["dependency"], true);
+}

@@ -36,12 +36,13 @@ pub enum Artifact {
         dependencies: PathBuf,
         task_root: PathBuf,
     },
-    /// A Node.js function: lockgate's bootstrap and the task root (its code, with
-    /// `node_modules` when it has dependencies).
+    /// A Node.js function: lockgate's bootstrap, the task root (its code, or its bundle) and
+    /// where its packages are.
     Node {
         node: PathBuf,
         bootstrap: PathBuf,
         task_root: PathBuf,
+        modules: PathBuf,
     },
 }
 

@@ -2,7 +2,9 @@
 //! checked against the Runtime), and for a function with a `package.json` its code copied into
 //! a per-function build directory where npm installs the production dependencies (reused while
 //! package.json and the lock file are unchanged; ES modules resolve packages only from a
-//! `node_modules` beside or above the code). Lockgate's bootstrap
+//! `node_modules` beside or above the code). A `BuildMethod: esbuild` function (TypeScript, or
+//! bundled JavaScript) is bundled as `sam build` bundles it, with the esbuild of its
+//! devDependencies (or on PATH), and runs from the bundle. Lockgate's bootstrap
 //! (`runtime/bootstraps/node.mjs`) is written beside it.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 use super::Artifact;
-use crate::template::FunctionDef;
+use crate::template::{Bundle, FunctionDef};
 
 /// Lockgate's Runtime API loop for Node.js, shipped inside the binary.
 const BOOTSTRAP: &str = include_str!("../../bootstraps/node.mjs");
@@ -41,14 +43,26 @@ pub fn prepare(
     }
     std::fs::create_dir_all(build_dir)
         .with_context(|| format!("function {id}: cannot create {}", build_dir.display()))?;
-    let task_root = if code.join("package.json").is_file() {
+    // A bundle needs esbuild, which packages list as a devDependency.
+    let with_dev = function.bundle.is_some();
+    let code_root = if code.join("package.json").is_file() {
         let task = build_dir.join("task");
         copy_code(code, &task).with_context(|| format!("function {id}: copying its code"))?;
-        install_packages(&task, &major)
+        install_packages(&task, &major, with_dev)
             .with_context(|| format!("function {id}: installing package.json's dependencies"))?;
         task
     } else {
         code.canonicalize().unwrap_or_else(|_| code.to_path_buf())
+    };
+    let modules = code_root.join("node_modules");
+    let task_root = match &function.bundle {
+        Some(bundle) => {
+            let out = build_dir.join("bundle");
+            esbuild(&code_root, &out, bundle)
+                .with_context(|| format!("function {id}: bundling with esbuild"))?;
+            out
+        }
+        None => code_root,
     };
     let bootstrap = build_dir.join("lockgate_bootstrap.mjs");
     if std::fs::read_to_string(&bootstrap).ok().as_deref() != Some(BOOTSTRAP) {
@@ -59,7 +73,53 @@ pub fn prepare(
         node,
         bootstrap,
         task_root,
+        modules,
     })
+}
+
+/// Bundles each entry point of `code` into `out` (`app.ts` → `out/app.js`) with SAM's esbuild
+/// options.
+fn esbuild(code: &Path, out: &Path, bundle: &Bundle) -> anyhow::Result<()> {
+    let local = code.join("node_modules").join(".bin").join("esbuild");
+    let program = if local.is_file() {
+        local
+    } else {
+        PathBuf::from("esbuild")
+    };
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("cannot clear {}", out.display()))?;
+    }
+    let mut command = Command::new(&program);
+    command
+        .current_dir(code)
+        .args(&bundle.entry_points)
+        .args(["--bundle", "--platform=node", "--log-level=warning"])
+        .arg(format!("--target={}", bundle.target))
+        .arg(format!("--format={}", bundle.format))
+        .arg(format!("--outdir={}", out.display()));
+    if bundle.minify {
+        command.arg("--minify");
+    }
+    if bundle.sourcemap {
+        command.arg("--sourcemap");
+    }
+    for package in &bundle.external {
+        command.arg(format!("--external:{package}"));
+    }
+    let output = command.output().with_context(|| {
+        format!(
+            "cannot run {} (add esbuild to the function's devDependencies: npm install --save-dev esbuild)",
+            program.display()
+        )
+    })?;
+    if !output.status.success() {
+        bail!(
+            "esbuild failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 /// `node` on PATH and its major version.
@@ -122,12 +182,16 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `npm ci` (with a lock file) or `npm install`, production dependencies only; skipped while
-/// package.json, the lock file and Node's major are what the last install saw.
-fn install_packages(task: &Path, major: &str) -> anyhow::Result<()> {
+/// `npm ci` (with a lock file) or `npm install`, production dependencies only unless
+/// `with_dev`; skipped while package.json, the lock file and Node's major are what the last
+/// install saw.
+fn install_packages(task: &Path, major: &str, with_dev: bool) -> anyhow::Result<()> {
     let read = |name: &str| std::fs::read_to_string(task.join(name)).unwrap_or_default();
     let lock = read("package-lock.json");
-    let stamp = format!("node {major}\n{}\n{lock}", read("package.json"));
+    let stamp = format!(
+        "node {major} dev {with_dev}\n{}\n{lock}",
+        read("package.json")
+    );
     let stamp_path = task.join("node_modules").join(".lockgate-packages");
     if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
         return Ok(());
@@ -142,9 +206,11 @@ fn install_packages(task: &Path, major: &str) -> anyhow::Result<()> {
         task.join("package.json").display(),
         verb[0]
     );
+    let omit: &[&str] = if with_dev { &[] } else { &["--omit=dev"] };
     let output = Command::new("npm")
         .args(verb)
-        .args(["--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"])
+        .args(omit)
+        .args(["--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(task)
         .output()
         .context("cannot run npm (install Node.js with npm)")?;

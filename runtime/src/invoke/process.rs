@@ -88,10 +88,10 @@ impl FunctionSpec {
                     node,
                     bootstrap,
                     task_root,
+                    modules,
                 },
                 FunctionKind::Node { handler, version },
             ) => {
-                let modules = task_root.join("node_modules");
                 env.insert(0, ("NODE_PATH".to_string(), modules.display().to_string()));
                 (
                     node.clone(),

@@ -70,6 +70,8 @@ pub struct FunctionDef {
     /// Code given inline (`AWS::Lambda::Function` `Code.ZipFile`): it is the function's whole
     /// code, written as `index.py` / `index.js` when the function is prepared.
     pub inline_code: Option<String>,
+    /// SAM's `BuildMethod: esbuild` (TypeScript and bundled JavaScript): what to bundle.
+    pub bundle: Option<Bundle>,
     pub events: Vec<SqsEvent>,
 }
 
@@ -101,6 +103,21 @@ impl FunctionKind {
             FunctionKind::Python { handler, .. } | FunctionKind::Node { handler, .. } => handler,
         }
     }
+}
+
+/// `Metadata.BuildProperties` of a `BuildMethod: esbuild` function, as `sam build` reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// Files under CodeUri to bundle (`app.ts`); each becomes `<name>.js` in the task root.
+    pub entry_points: Vec<String>,
+    /// esbuild's `--target` (SAM's default `es2020`).
+    pub target: String,
+    /// `cjs` (SAM's default) or `esm`.
+    pub format: String,
+    pub minify: bool,
+    pub sourcemap: bool,
+    /// Packages left out of the bundle (loaded from node_modules at run time).
+    pub external: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -646,10 +663,64 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
         timeout_s,
         memory_mb,
         environment,
+        bundle: bundle(&kind, metadata)?,
         kind,
         events,
         inline_code: None,
     })
+}
+
+/// The esbuild settings of a `BuildMethod: esbuild` function.
+fn bundle(kind: &FunctionKind, metadata: &Value) -> anyhow::Result<Option<Bundle>> {
+    let method = metadata.get("BuildMethod").and_then(Value::as_str);
+    if !method.is_some_and(|m| m.eq_ignore_ascii_case("esbuild")) {
+        return Ok(None);
+    }
+    if !matches!(kind, FunctionKind::Node { .. }) {
+        bail!("BuildMethod esbuild is for Node.js functions");
+    }
+    let empty = Value::Mapping(Mapping::new());
+    let properties = metadata.get("BuildProperties").unwrap_or(&empty);
+    let list = |key: &str| -> anyhow::Result<Vec<String>> {
+        match properties.get(key) {
+            None => Ok(Vec::new()),
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .with_context(|| format!("BuildProperties.{key} is a list of strings")),
+            Some(other) => bail!("BuildProperties.{key} is a list, got {other:?}"),
+        }
+    };
+    let entry_points = list("EntryPoints")?;
+    if entry_points.is_empty() {
+        bail!("BuildMethod esbuild needs BuildProperties.EntryPoints (e.g. [app.ts])");
+    }
+    if let Some(bad) = entry_points
+        .iter()
+        .find(|e| e.starts_with('/') || e.split('/').any(|p| p == ".."))
+    {
+        bail!("BuildProperties.EntryPoints: {bad} is not a path under CodeUri");
+    }
+    let text = |key: &str, default: &str| {
+        properties
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    let format = text("Format", "cjs");
+    if format != "cjs" && format != "esm" {
+        bail!("BuildProperties.Format is cjs or esm, got {format}");
+    }
+    Ok(Some(Bundle {
+        entry_points,
+        target: text("Target", "es2020"),
+        format,
+        minify: boolean(properties, "Minify")?.unwrap_or(false),
+        sourcemap: boolean(properties, "Sourcemap")?.unwrap_or(false),
+        external: list("External")?,
+    }))
 }
 
 /// An `AWS::Lambda::Function`'s properties as SAM names them, and its inline code. The code

@@ -479,3 +479,40 @@ fn a_cdk_synthesized_template_loads() {
         "{err}"
     );
 }
+
+#[test]
+fn esbuild_build_properties() {
+    let function = |runtime: &str, properties: &str| {
+        Template::parse(
+            &format!(
+                "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: esbuild\n      BuildProperties:\n{properties}\n    Properties:\n      CodeUri: x\n      Runtime: {runtime}\n      Handler: app.handler\n"
+            ),
+            PathBuf::from("."),
+        )
+    };
+    let t = function(
+        "nodejs22.x",
+        "        EntryPoints: [app.ts]\n        Minify: true\n        External: [aws-sdk]",
+    )
+    .unwrap();
+    assert_eq!(
+        t.functions["F"].bundle,
+        Some(Bundle {
+            entry_points: vec!["app.ts".into()],
+            target: "es2020".into(),
+            format: "cjs".into(),
+            minify: true,
+            sourcemap: false,
+            external: vec!["aws-sdk".into()],
+        })
+    );
+    for (runtime, properties, expected) in [
+        ("nodejs22.x", "        Minify: true", "needs BuildProperties.EntryPoints"),
+        ("nodejs22.x", "        EntryPoints: [../up.ts]", "not a path under CodeUri"),
+        ("nodejs22.x", "        EntryPoints: [a.ts]\n        Format: umd", "cjs or esm"),
+        ("python3.12", "        EntryPoints: [a.ts]", "is for Node.js functions"),
+    ] {
+        let err = format!("{:#}", function(runtime, properties).unwrap_err());
+        assert!(err.contains(expected), "{err}");
+    }
+}

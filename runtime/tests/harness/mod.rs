@@ -359,6 +359,10 @@ pub fn write_whole_template(dir: &tempfile::TempDir, text: &str) {
             &crate_dir("runtime/wasm-bootstrap").display().to_string(),
         )
         .replace(
+            "{ts_probe}",
+            &crate_dir("functions/ts-probe").display().to_string(),
+        )
+        .replace(
             "{node_probe}",
             &crate_dir("functions/node-probe").display().to_string(),
         )
