@@ -193,6 +193,14 @@ fn assert_lambda_context(app: &App, probe: &Probe, execution_env: &str) -> serde
     assert_eq!(env["AWS_REGION"], "us-east-1");
     assert_eq!(env["TZ"], ":UTC");
     assert_eq!(env["GREETING"], "hello");
+    let stream = env["AWS_LAMBDA_LOG_STREAM_NAME"].as_str().unwrap();
+    let (date, id) = stream.split_once("/[$LATEST]").unwrap();
+    assert_eq!(date.len(), "2026/01/31".len(), "{stream}");
+    assert!(
+        date.starts_with("20") && date.split('/').count() == 3,
+        "{stream}"
+    );
+    assert_eq!(id.len(), 32, "{stream}");
     context
 }
 

@@ -507,10 +507,26 @@ fn esbuild_build_properties() {
         })
     );
     for (runtime, properties, expected) in [
-        ("nodejs22.x", "        Minify: true", "needs BuildProperties.EntryPoints"),
-        ("nodejs22.x", "        EntryPoints: [../up.ts]", "not a path under CodeUri"),
-        ("nodejs22.x", "        EntryPoints: [a.ts]\n        Format: umd", "cjs or esm"),
-        ("python3.12", "        EntryPoints: [a.ts]", "is for Node.js functions"),
+        (
+            "nodejs22.x",
+            "        Minify: true",
+            "needs BuildProperties.EntryPoints",
+        ),
+        (
+            "nodejs22.x",
+            "        EntryPoints: [../up.ts]",
+            "not a path under CodeUri",
+        ),
+        (
+            "nodejs22.x",
+            "        EntryPoints: [a.ts]\n        Format: umd",
+            "cjs or esm",
+        ),
+        (
+            "python3.12",
+            "        EntryPoints: [a.ts]",
+            "is for Node.js functions",
+        ),
     ] {
         let err = format!("{:#}", function(runtime, properties).unwrap_err());
         assert!(err.contains(expected), "{err}");
