@@ -104,9 +104,31 @@ impl Clock for ManualClock {
     }
 }
 
+/// The calendar date (year, month, day) `days` after 1970-01-01, proleptic Gregorian (Howard
+/// Hinnant's `civil_from_days`): for timestamps in SQS's and Lambda's formats.
+pub fn civil_date(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(-1), (1969, 12, 31));
+        assert_eq!(civil_date(19_782), (2024, 2, 29));
+        assert_eq!(civil_date(20_787), (2026, 11, 30));
+    }
 
     #[tokio::test]
     async fn a_manual_clock_wakes_sleepers_as_it_passes_their_time() {

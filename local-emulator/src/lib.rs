@@ -45,7 +45,7 @@ mod store;
 mod sts;
 
 pub use auth::load_credentials;
-pub use clock::{Clock, ManualClock, SharedClock, Sleep, SystemClock};
+pub use clock::{Clock, ManualClock, SharedClock, Sleep, SystemClock, civil_date};
 pub use limits::Limits;
 pub use server::{EmulatorConfig, RunningEmulator, serve};
 pub use sqs::Config;

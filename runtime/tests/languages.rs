@@ -15,6 +15,8 @@ struct Probe {
     code_uri: String,
     handler: &'static str,
     runtime: &'static str,
+    /// The function's `Metadata` (indented as its properties), if any.
+    metadata: &'static str,
     /// Keeps a compiled probe's directory.
     _dir: Option<tempfile::TempDir>,
 }
@@ -26,6 +28,7 @@ impl Probe {
             code_uri: "{python_probe}".into(),
             handler: "probe_lib.handlers.handle",
             runtime,
+            metadata: "",
             _dir: None,
         }
     }
@@ -36,6 +39,19 @@ impl Probe {
             code_uri: "{node_probe}".into(),
             handler,
             runtime: "nodejs20.x",
+            metadata: "",
+            _dir: None,
+        }
+    }
+
+    /// `functions/ts-probe`, bundled as SAM's `BuildMethod: esbuild` does.
+    fn typescript() -> Self {
+        Probe {
+            name: "ts-probe",
+            code_uri: "{ts_probe}".into(),
+            handler: "app.handler",
+            runtime: "nodejs22.x",
+            metadata: "    Metadata:\n      BuildMethod: esbuild\n      BuildProperties:\n        EntryPoints: [app.ts]\n        Target: es2020\n",
             _dir: None,
         }
     }
@@ -61,6 +77,7 @@ impl Probe {
             code_uri: dir.path().display().to_string(),
             handler: "bootstrap",
             runtime: "provided.al2023",
+            metadata: "",
             _dir: Some(dir),
         }
     }
@@ -71,24 +88,13 @@ impl Probe {
             code_uri,
             handler,
             runtime,
+            metadata,
             ..
         } = self;
         App::start(&format!(
-            "  Dlq:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: work-dlq
-  Work:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: work
-      VisibilityTimeout: {timeout}
-      RedrivePolicy:
-        deadLetterTargetArn: !GetAtt Dlq.Arn
-        maxReceiveCount: 2
-  Fn:
+            "{queues}  Fn:
     Type: AWS::Serverless::Function
-    Properties:
+{metadata}    Properties:
       FunctionName: {name}
       CodeUri: {code_uri}
       Handler: {handler}
@@ -105,7 +111,8 @@ impl Probe {
           Properties:
             Queue: !GetAtt Work.Arn
             FunctionResponseTypes: [ReportBatchItemFailures]
-{event}"
+{event}",
+            queues = harness::work_queues(timeout, 2)
         ))
     }
 }
@@ -470,54 +477,11 @@ async fn a_cloudformation_template_with_parameters_conditions_and_mappings_runs(
 /// devDependencies bundles `app.ts` (and its package) into `app.js`, which runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typescript_is_bundled_with_esbuild_and_runs() {
-    let app = App::start(
-        "  Dlq:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: work-dlq
-  Work:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: work
-      VisibilityTimeout: 2
-      RedrivePolicy:
-        deadLetterTargetArn: !GetAtt Dlq.Arn
-        maxReceiveCount: 2
-  Ts:
-    Type: AWS::Serverless::Function
-    Metadata:
-      BuildMethod: esbuild
-      BuildProperties:
-        EntryPoints: [app.ts]
-        Target: es2020
-    Properties:
-      CodeUri: {ts_probe}
-      Handler: app.handler
-      Runtime: nodejs22.x
-      Timeout: 2
-      Environment:
-        Variables:
-          PROBE_LOG: {log}
-      Events:
-        E:
-          Type: SQS
-          Properties:
-            Queue: !GetAtt Work.Arn
-            FunctionResponseTypes: [ReportBatchItemFailures]
-",
-    );
-    let mut bodies: Vec<String> = (0..3).map(|i| cmd("ok", i)).collect();
-    bodies.push(cmd("fail", 100));
-    app.send("work", &bodies, None).await;
-    app.wait_done(3).await;
-    common::eventually("the failing message in the DLQ", || async {
-        (app.depth("work-dlq").await.0 == 1).then_some(())
-    })
-    .await;
+    let app = success_deletes_and_partial_failures_reach_the_dlq(&Probe::typescript()).await;
     let context = &contexts(&app)[0];
     let bundled = context["bundled"].as_str().unwrap();
     assert!(
-        bundled.ends_with(".lockgate/build/Ts/bundle/app.js"),
+        bundled.ends_with(".lockgate/build/Fn/bundle/app.js"),
         "{bundled}"
     );
     assert_eq!(context["dependency"], true);

@@ -13,19 +13,7 @@ use harness::{App, build_wasm_probe};
 /// `max_receives`), with `timeout` seconds and these extra event properties.
 fn wasm_app(timeout: u32, max_receives: u32, event: &str) -> String {
     format!(
-        "  Dlq:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: work-dlq
-  Work:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: work
-      VisibilityTimeout: {timeout}
-      RedrivePolicy:
-        deadLetterTargetArn: !GetAtt Dlq.Arn
-        maxReceiveCount: {max_receives}
-  Probe:
+        "{}  Probe:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: {{wasm_probe}}
@@ -39,7 +27,8 @@ fn wasm_app(timeout: u32, max_receives: u32, event: &str) -> String {
           Properties:
             Queue: !GetAtt Work.Arn
             FunctionResponseTypes: [ReportBatchItemFailures]
-{event}"
+{event}",
+        harness::work_queues(timeout, max_receives)
     )
 }
 

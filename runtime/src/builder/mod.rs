@@ -189,6 +189,23 @@ enum CargoTarget<'a> {
     Component(&'a str),
 }
 
+/// An interpreted function's code and build directories, absolute (its package manager runs in
+/// the code's directory, so every path it is given must be), once the code is known to exist.
+fn interpreted_dirs(
+    code: &Path,
+    build_dir: &Path,
+    function: &FunctionDef,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    if !code.is_dir() {
+        bail!(
+            "function {}: CodeUri {} is not a directory",
+            function.logical_id,
+            code.display()
+        );
+    }
+    Ok((std::path::absolute(code)?, std::path::absolute(build_dir)?))
+}
+
 /// `Code.ZipFile` written where Lambda puts it: `index.py` or `index.js` in a directory of its
 /// own (under the function's build directory), which becomes the function's code.
 fn write_inline_code(

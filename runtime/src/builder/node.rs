@@ -26,14 +26,7 @@ pub fn prepare(
     version: &str,
 ) -> anyhow::Result<Artifact> {
     let id = &function.logical_id;
-    if !code.is_dir() {
-        bail!(
-            "function {id}: CodeUri {} is not a directory",
-            code.display()
-        );
-    }
-    let code = &std::path::absolute(code)?;
-    let build_dir = &std::path::absolute(build_dir)?;
+    let (code, build_dir) = &super::interpreted_dirs(code, build_dir, function)?;
     let (node, major) = node().with_context(|| format!("function {id}: no Node.js found"))?;
     if major != version {
         tracing::warn!(

@@ -26,15 +26,7 @@ pub fn prepare(
     version: &str,
 ) -> anyhow::Result<Artifact> {
     let id = &function.logical_id;
-    if !code.is_dir() {
-        bail!(
-            "function {id}: CodeUri {} is not a directory",
-            code.display()
-        );
-    }
-    // pip runs in the code's directory: every path it is given must be absolute.
-    let code = &std::path::absolute(code)?;
-    let build_dir = &std::path::absolute(build_dir)?;
+    let (code, build_dir) = &super::interpreted_dirs(code, build_dir, function)?;
     let interpreter = interpreter(version)
         .with_context(|| format!("function {id}: no Python interpreter found"))?;
     if interpreter.version != version {

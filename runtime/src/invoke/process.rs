@@ -364,23 +364,9 @@ fn log_stream_name() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let (year, month, day) = civil_date((now.as_secs() / 86_400) as i64);
+    let (year, month, day) = lockgate_emulator::civil_date((now.as_secs() / 86_400) as i64);
     let id = now.as_nanos() ^ (u128::from(std::process::id()) << 64);
     format!("{year:04}/{month:02}/{day:02}/[$LATEST]{id:032x}")
-}
-
-/// The calendar date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_date(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// A function process's group (its pid: the bootstrap leads the group it was started in).
@@ -425,16 +411,4 @@ pub fn request_id(n: u64) -> String {
         n & 0xfff,
         t.wrapping_mul(0x9E37_79B9_7F4A_7C15) & 0xffff_ffff_ffff
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_date(0), (1970, 1, 1));
-        assert_eq!(civil_date(19_782), (2024, 2, 29));
-        assert_eq!(civil_date(20_787), (2026, 11, 30));
-    }
 }

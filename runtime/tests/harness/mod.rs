@@ -435,6 +435,26 @@ pub fn process_gone(pid: &str) -> bool {
         .unwrap_or(true)
 }
 
+/// Queue `work` (visibility `timeout` s) whose dead-letter queue `work-dlq` takes a message
+/// after `max_receives` receives, as template resources.
+pub fn work_queues(timeout: u32, max_receives: u32) -> String {
+    format!(
+        "  Dlq:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: work-dlq
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: work
+      VisibilityTimeout: {timeout}
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Dlq.Arn
+        maxReceiveCount: {max_receives}
+"
+    )
+}
+
 pub fn cmd(action: &str, n: usize) -> String {
     format!(r#"{{"do":"{action}","n":{n}}}"#)
 }
