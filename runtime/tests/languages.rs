@@ -17,6 +17,8 @@ struct Probe {
     runtime: &'static str,
     /// The function's `Metadata` (indented as its properties), if any.
     metadata: &'static str,
+    /// Environment variables for `lockgate up`.
+    env: &'static [(&'static str, &'static str)],
     /// Keeps a compiled probe's directory.
     _dir: Option<tempfile::TempDir>,
 }
@@ -29,6 +31,7 @@ impl Probe {
             handler: "probe_lib.handlers.handle",
             runtime,
             metadata: "",
+            env: &[],
             _dir: None,
         }
     }
@@ -40,7 +43,17 @@ impl Probe {
             handler,
             runtime: "nodejs20.x",
             metadata: "",
+            env: &[],
             _dir: None,
+        }
+    }
+
+    /// The Python probe on lockgate's own bootstrap (what runs where AWS's runtime interface
+    /// client cannot be installed).
+    fn python_builtin() -> Self {
+        Probe {
+            env: &[("LOCKGATE_PYTHON_BOOTSTRAP", "builtin")],
+            ..Probe::python("python3.12")
         }
     }
 
@@ -51,6 +64,7 @@ impl Probe {
             code_uri: "{ts_probe}".into(),
             handler: "app.handler",
             runtime: "nodejs22.x",
+            env: &[],
             metadata: "    Metadata:\n      BuildMethod: esbuild\n      BuildProperties:\n        EntryPoints: [app.ts]\n        Target: es2020\n",
             _dir: None,
         }
@@ -78,6 +92,7 @@ impl Probe {
             handler: "bootstrap",
             runtime: "provided.al2023",
             metadata: "",
+            env: &[],
             _dir: Some(dir),
         }
     }
@@ -89,9 +104,10 @@ impl Probe {
             handler,
             runtime,
             metadata,
+            env,
             ..
         } = self;
-        App::start(&format!(
+        let resources = format!(
             "{queues}  Fn:
     Type: AWS::Serverless::Function
 {metadata}    Properties:
@@ -113,7 +129,8 @@ impl Probe {
             FunctionResponseTypes: [ReportBatchItemFailures]
 {event}",
             queues = harness::work_queues(timeout, 2)
-        ))
+        );
+        App::start_with_env(&resources, env)
     }
 }
 
@@ -216,6 +233,9 @@ async fn python_success_deletes_and_partial_failures_reach_the_dlq() {
     let probe = Probe::python("python3.12");
     let app = success_deletes_and_partial_failures_reach_the_dlq(&probe).await;
     let context = assert_lambda_context(&app, &probe, "AWS_Lambda_python3.12");
+    // AWS's runtime interface client ran it (installed from PyPI beside the build).
+    let client = app.dir.path().join(".lockgate/build/awslambdaric-python3.12");
+    assert!(client.join("awslambdaric").is_dir(), "{}", client.display());
     // The dependency from requirements.txt, and the code where it is.
     assert_eq!(context["six"], "1.17.0");
     let task_root = harness::crate_dir("functions/python-probe");
@@ -485,4 +505,16 @@ async fn typescript_is_bundled_with_esbuild_and_runs() {
         "{bundled}"
     );
     assert_eq!(context["dependency"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_on_lockgates_own_bootstrap_keeps_the_same_contract() {
+    let probe = Probe::python_builtin();
+    let app = success_deletes_and_partial_failures_reach_the_dlq(&probe).await;
+    let context = assert_lambda_context(&app, &probe, "AWS_Lambda_python3.12");
+    assert_eq!(context["six"], "1.17.0");
+    let client = app.dir.path().join(".lockgate/build/awslambdaric-python3.12");
+    assert!(!client.exists(), "AWS's client was installed anyway");
+    uncaught_errors_fail_their_batch_and_are_logged(&probe).await;
+    the_deadline_takes_the_process_tree(&probe).await;
 }

@@ -27,12 +27,14 @@ pub enum Artifact {
     Executable(PathBuf),
     /// A WASM component.
     Component(PathBuf),
-    /// A Python function: the interpreter, lockgate's bootstrap script, the directory its
-    /// requirements were installed in, and its code (the task root).
+    /// A Python function: the interpreter, what speaks the Runtime API (AWS's runtime
+    /// interface client where it installed, else lockgate's bootstrap script), the directory
+    /// its requirements were installed in, and its code (the task root).
     Python {
         interpreter: PathBuf,
         version: String,
         bootstrap: PathBuf,
+        runtime_client: Option<PathBuf>,
         dependencies: PathBuf,
         task_root: PathBuf,
     },

@@ -1,7 +1,10 @@
 //! Python functions made ready to run the way `sam build` prepares them: the interpreter of
 //! the requested version, the function's `requirements.txt` installed with pip into a
 //! per-function build directory (reused while the requirements and the interpreter are the
-//! same), and lockgate's bootstrap (`runtime/bootstraps/python.py`) written beside it.
+//! same), and what speaks the Runtime API: AWS's own runtime interface client (`awslambdaric`,
+//! installed from PyPI as a prebuilt wheel, once per interpreter) or, when it cannot be
+//! installed (offline, no wheel for the interpreter), lockgate's bootstrap
+//! (`runtime/bootstraps/python.py`, standard library only), written beside it either way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,13 +49,58 @@ pub fn prepare(
         std::fs::write(&bootstrap, BOOTSTRAP)
             .with_context(|| format!("function {id}: cannot write {}", bootstrap.display()))?;
     }
+    // LOCKGATE_PYTHON_BOOTSTRAP=builtin: lockgate's own bootstrap even where AWS's client
+    // installs (an offline machine, or to compare them).
+    let builtin = std::env::var("LOCKGATE_PYTHON_BOOTSTRAP").is_ok_and(|v| v == "builtin");
+    let shared = build_dir.parent().unwrap_or(build_dir);
+    let runtime_client = (!builtin)
+        .then(|| runtime_client(&interpreter, shared))
+        .flatten();
     Ok(Artifact::Python {
         interpreter: interpreter.path,
         version: interpreter.version,
         bootstrap,
+        runtime_client,
         dependencies,
         task_root: code.canonicalize().unwrap_or_else(|_| code.to_path_buf()),
     })
+}
+
+/// The runtime interface client AWS's Python images run, pinned, as prebuilt wheels only (no
+/// compiler needed): its newest release has wheels for 3.10 and later, 4.0.4 for 3.9.
+fn runtime_client_requirement(version: &str) -> &'static str {
+    if version == "3.9" {
+        "awslambdaric==4.0.4"
+    } else {
+        "awslambdaric==4.2.2"
+    }
+}
+
+/// `awslambdaric` for `interpreter`, installed once under `shared`; None (with a warning) when
+/// pip cannot install it, and lockgate's own bootstrap runs the function instead.
+fn runtime_client(interpreter: &Interpreter, shared: &Path) -> Option<PathBuf> {
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    let requirement = runtime_client_requirement(&interpreter.version);
+    let target = shared.join(format!("awslambdaric-python{}", interpreter.version));
+    let stamp = format!("{}\n{requirement}", interpreter.path.display());
+    let installed = pip_install(
+        interpreter,
+        &target,
+        &stamp,
+        shared,
+        &["--only-binary=:all:", requirement],
+    );
+    match installed {
+        Ok(()) => Some(target),
+        Err(e) => {
+            tracing::warn!(
+                "cannot install {requirement} for Python {} ({e:#}); Python functions run on lockgate's own Runtime API bootstrap",
+                interpreter.version
+            );
+            None
+        }
+    }
 }
 
 /// A Python interpreter that runs.
@@ -145,20 +193,33 @@ fn install_requirements(
     let Ok(wanted) = std::fs::read_to_string(&requirements) else {
         return Ok(());
     };
-    let stamp_path = target.join(".lockgate-requirements");
     let stamp = format!(
         "{}\n{}\n{wanted}",
         interpreter.path.display(),
         interpreter.version
     );
-    if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
+    let requirements = requirements.to_string_lossy();
+    pip_install(interpreter, target, &stamp, code, &["-r", &requirements])
+}
+
+/// `pip install --target target what…` run in `cwd`, skipped while `stamp` is what the last
+/// install into `target` was made with.
+fn pip_install(
+    interpreter: &Interpreter,
+    target: &Path,
+    stamp: &str,
+    cwd: &Path,
+    what: &[&str],
+) -> anyhow::Result<()> {
+    let stamp_path = target.join(".lockgate-installed");
+    if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp) {
         return Ok(());
     }
     if target.exists() {
         std::fs::remove_dir_all(target)
             .with_context(|| format!("cannot clear {}", target.display()))?;
     }
-    tracing::info!("installing {} with pip", requirements.display());
+    tracing::info!("installing {} with pip", what.join(" "));
     let output = Command::new(&interpreter.path)
         .args([
             "-m",
@@ -169,9 +230,8 @@ fn install_requirements(
         ])
         .args(["--no-input", "--target"])
         .arg(target)
-        .arg("-r")
-        .arg(&requirements)
-        .current_dir(code)
+        .args(what)
+        .current_dir(cwd)
         .output()
         .with_context(|| format!("cannot run {} -m pip", interpreter.path.display()))?;
     if !output.status.success() {

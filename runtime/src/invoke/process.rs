@@ -63,21 +63,33 @@ impl FunctionSpec {
                 Artifact::Python {
                     interpreter,
                     bootstrap,
+                    runtime_client,
                     dependencies,
                     task_root,
                     ..
                 },
                 FunctionKind::Python { handler, version },
             ) => {
-                let path = std::env::join_paths([dependencies, task_root])
+                let mut path = vec![dependencies.clone(), task_root.clone()];
+                path.extend(runtime_client.clone());
+                let path = std::env::join_paths(path)
                     .map(|p| p.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 // Lambda's own variables first: a template variable of the same name wins.
                 env.insert(0, ("PYTHONPATH".to_string(), path));
+                // Unbuffered, so the function's output shows as it is written.
+                let args = match runtime_client {
+                    Some(_) => vec![
+                        "-u".into(),
+                        "-m".into(),
+                        "awslambdaric".into(),
+                        handler.into(),
+                    ],
+                    None => vec!["-u".into(), bootstrap.clone().into_os_string()],
+                };
                 (
                     interpreter.clone(),
-                    // Unbuffered, so the function's output shows as it is written.
-                    vec!["-u".into(), bootstrap.clone().into_os_string()],
+                    args,
                     task_root.clone(),
                     handler.clone(),
                     format!("AWS_Lambda_python{version}"),

@@ -63,7 +63,26 @@ impl App {
     }
 
     pub fn start_in(dir: tempfile::TempDir, resources: &str, extra: &[&str]) -> Self {
-        let (child, endpoint, output) = Self::launch(&dir, resources, extra, &[]);
+        Self::start_in_with(dir, resources, extra, &[])
+    }
+
+    /// [`App::start`] with these environment variables for `lockgate up`.
+    pub fn start_with_env(resources: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_in_with(
+            tempfile::tempdir().unwrap(),
+            resources,
+            &["--in-memory"],
+            env,
+        )
+    }
+
+    fn start_in_with(
+        dir: tempfile::TempDir,
+        resources: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let (child, endpoint, output) = Self::launch(&dir, resources, extra, env);
         let endpoint = endpoint.expect("the embedded emulator started");
         let client = common::client(&endpoint, "AKIDEXAMPLE");
         Self {
