@@ -234,7 +234,10 @@ async fn python_success_deletes_and_partial_failures_reach_the_dlq() {
     let app = success_deletes_and_partial_failures_reach_the_dlq(&probe).await;
     let context = assert_lambda_context(&app, &probe, "AWS_Lambda_python3.12");
     // AWS's runtime interface client ran it (installed from PyPI beside the build).
-    let client = app.dir.path().join(".lockgate/build/awslambdaric-python3.12");
+    let client = app
+        .dir
+        .path()
+        .join(".lockgate/build/awslambdaric-python3.12");
     assert!(client.join("awslambdaric").is_dir(), "{}", client.display());
     // The dependency from requirements.txt, and the code where it is.
     assert_eq!(context["six"], "1.17.0");
@@ -513,7 +516,10 @@ async fn python_on_lockgates_own_bootstrap_keeps_the_same_contract() {
     let app = success_deletes_and_partial_failures_reach_the_dlq(&probe).await;
     let context = assert_lambda_context(&app, &probe, "AWS_Lambda_python3.12");
     assert_eq!(context["six"], "1.17.0");
-    let client = app.dir.path().join(".lockgate/build/awslambdaric-python3.12");
+    let client = app
+        .dir
+        .path()
+        .join(".lockgate/build/awslambdaric-python3.12");
     assert!(!client.exists(), "AWS's client was installed anyway");
     uncaught_errors_fail_their_batch_and_are_logged(&probe).await;
     the_deadline_takes_the_process_tree(&probe).await;

@@ -535,3 +535,54 @@ async fn aws_mode_uses_the_default_credential_chain() {
     drop(app);
     emulator.shutdown().await;
 }
+
+/// `up` says which SQS endpoint it uses and why: the embedded emulator, or the endpoint a shell
+/// exported in AWS_ENDPOINT_URL_SQS; and its log has no colour codes off a terminal, even
+/// without NO_COLOR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_says_which_sqs_endpoint_it_uses_and_why() {
+    let embedded = App::start(&app_yaml("", 3, ""));
+    embedded
+        .wait_log(
+            "the embedded emulator named",
+            "SQS: the embedded emulator (neither --endpoint nor AWS_ENDPOINT_URL_SQS is set)",
+        )
+        .await;
+
+    let emulator =
+        lockgate_emulator::RunningEmulator::start(lockgate_emulator::EmulatorConfig::ephemeral())
+            .await
+            .unwrap();
+    let endpoint = emulator.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let (child, embedded_endpoint, output) = App::launch(
+        &dir,
+        &app_yaml("", 3, ""),
+        &["--in-memory"],
+        &[
+            ("AWS_ENDPOINT_URL_SQS", endpoint.as_str()),
+            ("NO_COLOR", ""),
+        ],
+    );
+    assert!(embedded_endpoint.is_none(), "no embedded emulator");
+    let app = App {
+        runner: harness::Runner::Process(child),
+        client: common::client(&endpoint, "AKIDEXAMPLE"),
+        dir,
+        output,
+    };
+    app.wait_log(
+        "the exported endpoint named",
+        &format!("SQS: {endpoint} (from AWS_ENDPOINT_URL_SQS); no embedded emulator"),
+    )
+    .await;
+    // The queues are on the endpoint it was given.
+    app.url("work").await;
+    let lines = app.output.lock().unwrap().clone();
+    assert!(
+        lines.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in a piped log: {lines:?}"
+    );
+    drop(app);
+    emulator.shutdown().await;
+}

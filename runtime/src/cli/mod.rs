@@ -93,8 +93,15 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colours())
         .with_target(false)
         .init();
+}
+
+/// Colours only on a terminal, and not when `NO_COLOR` is set to anything (no-color.org).
+fn colours() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,6 +1,6 @@
 //! The live status of `lockgate up`: per queue visible / in flight / DLQ depth, per function
 //! invocations, messages/s, failures and p50/p99 duration. Redrawn in place on a terminal,
-//! plain lines otherwise.
+//! plain lines otherwise (only when the table changed).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -38,6 +38,8 @@ impl<'a> Display<'a> {
         };
         let mut last = (Instant::now(), vec![0u64; self.mappings.len()]);
         let mut drawn_lines = 0;
+        // Off a terminal, a table is printed only when it differs from the last one printed.
+        let mut printed: Vec<String> = Vec::new();
         loop {
             tokio::time::sleep(interval).await;
             let mut lines = Vec::new();
@@ -104,11 +106,12 @@ impl<'a> Display<'a> {
                     println!("\x1b[2K{l}");
                 }
                 drawn_lines = lines.len();
-            } else {
+            } else if lines != printed {
                 for l in &lines {
                     println!("{l}");
                 }
                 println!();
+                printed = lines;
             }
         }
     }

@@ -22,8 +22,9 @@ pub struct Args {
     /// Keep the embedded emulator's state in memory.
     #[arg(long)]
     pub in_memory: bool,
-    /// Use this SQS endpoint instead of starting the embedded emulator.
-    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
+    /// Use this SQS endpoint instead of starting the embedded emulator (default:
+    /// AWS_ENDPOINT_URL_SQS, when set; `up` logs which endpoint it uses and why).
+    #[arg(long)]
     pub endpoint: Option<String>,
     /// Run against real SQS (or `--endpoint`) with the AWS SDK's default configuration:
     /// credential chain, profile, region. Functions inherit the same AWS environment.
@@ -45,7 +46,8 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let template = args.template.load(&args.region)?;
-    let sqs = match (args.endpoint, args.aws) {
+    let endpoint = chosen_endpoint(args.endpoint, args.aws);
+    let sqs = match (endpoint, args.aws) {
         (endpoint, true) => SqsTarget::Aws { endpoint },
         (Some(endpoint), false) => SqsTarget::Endpoint(endpoint),
         (None, false) => SqsTarget::Embedded(EmulatorConfig {
@@ -76,4 +78,34 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     app.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The SQS endpoint `up` uses — `--endpoint`, else `AWS_ENDPOINT_URL_SQS` — logged with where
+/// it came from, so a shell that exports the variable is never silently without the embedded
+/// emulator.
+fn chosen_endpoint(flag: Option<String>, aws: bool) -> Option<String> {
+    let from_env = || {
+        std::env::var("AWS_ENDPOINT_URL_SQS")
+            .ok()
+            .filter(|v| !v.is_empty())
+    };
+    let (endpoint, source) = match flag {
+        Some(endpoint) => (Some(endpoint), "--endpoint"),
+        None => (from_env(), "AWS_ENDPOINT_URL_SQS"),
+    };
+    match (&endpoint, aws) {
+        (Some(endpoint), _) => tracing::info!(
+            "SQS: {endpoint} (from {source}); no embedded emulator{}",
+            if source == "AWS_ENDPOINT_URL_SQS" {
+                " (unset AWS_ENDPOINT_URL_SQS to run the embedded one)"
+            } else {
+                ""
+            }
+        ),
+        (None, true) => tracing::info!("SQS: AWS's regional endpoint (--aws)"),
+        (None, false) => tracing::info!(
+            "SQS: the embedded emulator (neither --endpoint nor AWS_ENDPOINT_URL_SQS is set)"
+        ),
+    }
+    endpoint
 }
