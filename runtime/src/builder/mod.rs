@@ -32,7 +32,6 @@ pub enum Artifact {
     /// its requirements were installed in, and its code (the task root).
     Python {
         interpreter: PathBuf,
-        version: String,
         bootstrap: PathBuf,
         runtime_client: Option<PathBuf>,
         dependencies: PathBuf,

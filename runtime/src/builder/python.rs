@@ -58,7 +58,6 @@ pub fn prepare(
         .flatten();
     Ok(Artifact::Python {
         interpreter: interpreter.path,
-        version: interpreter.version,
         bootstrap,
         runtime_client,
         dependencies,

@@ -29,8 +29,6 @@ pub struct Template {
     /// (logical id, Runtime) of functions whose runtime lockgate cannot run: skipped with a
     /// warning, the rest of the template runs.
     pub unsupported: Vec<(String, String)>,
-    /// The parameters' values (defaults and overrides).
-    pub parameters: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,7 +221,6 @@ impl Template {
             functions: BTreeMap::new(),
             skipped: Vec::new(),
             unsupported: Vec::new(),
-            parameters: stack.parameters.clone(),
         };
         let mut event_source_mappings = Vec::new();
         for (id, resource) in resources {
