@@ -22,6 +22,14 @@ venv target/venv tests/python/requirements.txt
 venv target/venv-query tests/python-query/requirements.txt
 venv target/venv-cli tests/cli/requirements.txt
 venv target/venv-wasm tests/wasm/requirements.txt   # componentize-py: the Python guest
+venv target/venv-console tests/console/requirements.txt   # Selenium, Prometheus's parser
+
+echo "==> Debian's Chromium and ChromeDriver (the console's browser test)"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium chromium-driver tmux >/dev/null
+fi
 
 echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/package.json)"
 (cd tests/node && npm install --no-audit --no-fund --silent)
@@ -45,6 +53,8 @@ echo "==> Python tests: boto3 (JSON protocol), SAM translator and cfn-lint"
 target/venv/bin/pytest -q tests/python
 echo "==> Python tests: boto3 1.26 (Query protocol)"
 target/venv-query/bin/pytest -q tests/python-query
+echo "==> the web console in headless Chromium, /metrics through Prometheus's parser"
+target/venv-console/bin/pytest -q tests/console
 echo "==> AWS CLI v1 tests"
 target/venv-cli/bin/pytest -q tests/cli
 echo "==> AWS SDK for JavaScript v3 tests"

@@ -14,9 +14,10 @@
 //! - [`sts`]: STS GetCallerIdentity, answered on the same endpoint.
 //! - [`error`]: the one error type, with SQS's codes and statuses.
 //! - [`clock`]: the time SQS's rules are measured in; injectable for tests.
+//! - [`console`]: the web console and its JSON API, `/metrics` and `/health`, on the same port.
 //!
 //! The public surface: [`RunningEmulator`] / [`serve`] with their [`EmulatorConfig`], [`Config`]
-//! and [`Limits`]; the [`Clock`]s; [`load_credentials`]; and [`model`], what templates need of
+//! and [`Limits`]; [`AppView`], what an app adds to the console; the [`Clock`]s; [`load_credentials`]; and [`model`], what templates need of
 //! SQS's queue model. The layers below are private; the `fuzzing` feature opens them to the
 //! fuzz targets (not a stable interface).
 
@@ -36,6 +37,7 @@ macro_rules! layers {
 layers!(actions, auth, error, protocol, queue, sqs);
 
 mod clock;
+mod console;
 mod limits;
 pub mod model;
 mod move_tasks;
@@ -46,6 +48,7 @@ mod sts;
 
 pub use auth::load_credentials;
 pub use clock::{Clock, ManualClock, SharedClock, Sleep, SystemClock, civil_date};
+pub use console::AppView;
 pub use limits::Limits;
 pub use server::{EmulatorConfig, RunningEmulator, serve};
 pub use sqs::Config;

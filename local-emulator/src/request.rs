@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::actions::{self, Context};
 use crate::auth::{self, CredentialScope};
+use crate::console;
 use crate::error::{ErrorCode, SqsError};
 use crate::limits::Limits;
 use crate::protocol::{json, query};
@@ -26,16 +27,24 @@ pub struct Shared {
     allowed_origins: Vec<String>,
     /// Body bytes that may be buffered at once, across connections (in KiB).
     body_budget: Semaphore,
+    /// The app shown in the console and `/metrics`, once one is attached.
+    pub app: console::Attached,
 }
 
 impl Shared {
-    pub fn new(sqs: Arc<Sqs>, limits: Limits, allowed_origins: Vec<String>) -> Self {
+    pub fn new(
+        sqs: Arc<Sqs>,
+        limits: Limits,
+        allowed_origins: Vec<String>,
+        app: console::Attached,
+    ) -> Self {
         let kib = limits.max_buffered_body_bytes.div_ceil(1024);
         Self {
             sqs,
             body_budget: Semaphore::new(kib),
             limits,
             allowed_origins,
+            app,
         }
     }
 }
@@ -102,6 +111,11 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
     };
     let mut response = if method == Method::OPTIONS {
         preflight(origin.as_deref(), &headers)
+    } else if console::owns(uri.path()) {
+        match read_body(shared, &headers, body).await {
+            Ok(body) => serve_console(shared, &method, &uri, &headers, body).await,
+            Err(error) => console::error(&error),
+        }
     } else {
         match read_body(shared, &headers, body).await {
             Ok(body) => {
@@ -124,6 +138,67 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
     response
 }
 
+/// The console, `/metrics` and `/health`: with `--credentials`, data needs a signature as the
+/// SQS API does, and acts as the signer's account.
+async fn serve_console(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let sqs = &shared.sqs;
+    let mut caller_account = None;
+    if sqs.config.credentials.is_some() && console::needs_signature(uri.path()) {
+        if let Err(error) = authenticate(sqs, method, uri, headers, &body) {
+            return console::error(&error);
+        }
+        let scope = CredentialScope::of(
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok()),
+            uri.query().unwrap_or_default(),
+        );
+        caller_account = Some(
+            scope
+                .as_ref()
+                .and_then(CredentialScope::account)
+                .map_or_else(|| sqs.config.account_id.clone(), str::to_string),
+        );
+    }
+    console::handle(sqs, &shared.app, caller_account, method, uri, headers, body).await
+}
+
+/// Checks the request's SigV4 signature against the configured credentials.
+fn authenticate(
+    sqs: &Sqs,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), SqsError> {
+    let Some(credentials) = &sqs.config.credentials else {
+        return Ok(());
+    };
+    let lowered: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let signed = auth::SignedRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or_default(),
+        headers: &lowered,
+        body,
+    };
+    auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000).map(drop)
+}
+
 /// Browsers must not drive the emulator from other sites' pages: SDKs and CLIs send neither
 /// `Origin` nor `Sec-Fetch-*`, browsers do. A request with an `Origin` is served only from the
 /// emulator's own origin or an `--allow-origin` one; a browser request without one (a
@@ -137,30 +212,33 @@ fn browser_check(
 ) -> Result<Option<String>, SqsError> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let refused = |why: String| SqsError::new(ErrorCode::AccessDenied, why);
+    let host = text("host").unwrap_or_default();
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        let own = text("host").is_some_and(|host| {
-            origin == format!("http://{host}") || origin == format!("https://{host}")
-        });
-        if own
-            || shared
-                .allowed_origins
-                .iter()
-                .any(|o| o == origin || o == "*")
-        {
+        let allowed = shared
+            .allowed_origins
+            .iter()
+            .any(|o| o == origin || o == "*");
+        let own = is_local_host(host)
+            && (origin == format!("http://{host}") || origin == format!("https://{host}"));
+        if own || allowed {
             return Ok((!own).then(|| origin.to_string()));
         }
         return Err(refused(format!(
             "Requests from the web page at {origin} are refused: start the emulator with --allow-origin {origin} to let that page call it."
         )));
     }
-    if let Some(site) = text("sec-fetch-site")
-        && site != "same-origin"
-        && site != "none"
-    {
-        return Err(refused(format!(
-            "A {site} browser request without an Origin is refused."
-        )));
+    if let Some(site) = text("sec-fetch-site") {
+        if site != "same-origin" && site != "none" {
+            return Err(refused(format!(
+                "A {site} browser request without an Origin is refused."
+            )));
+        }
+        if !is_local_host(host) {
+            return Err(refused(format!(
+                "A browser request for the host {host} is refused: open the emulator as localhost or by its IP address."
+            )));
+        }
     }
     let browser_get = *method == Method::GET
         && uri.query().is_some_and(|q| q.contains("Action="))
@@ -171,6 +249,22 @@ fn browser_check(
         ));
     }
     Ok(None)
+}
+
+/// Whether a browser may reach the emulator by this `Host`: loopback names and IP literals.
+/// A page from any other name that resolves here (DNS rebinding) would be same-origin with
+/// the emulator, so browser requests naming another host are refused.
+pub fn is_local_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split_once(']').map_or(rest, |(ip, _)| ip)
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        }
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// A CORS preflight from an allowed origin.
@@ -265,26 +359,8 @@ async fn handle_request(
 ) -> Response {
     let request_id = request_id.to_string();
     let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
-    if let Some(credentials) = &sqs.config.credentials {
-        let lowered: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let signed = auth::SignedRequest {
-            method: method.as_str(),
-            path: uri.path(),
-            query: uri.query().unwrap_or_default(),
-            headers: &lowered,
-            body: &body,
-        };
-        if let Err(error) = auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000) {
-            return format.error(&error, &request_id);
-        }
+    if let Err(error) = authenticate(sqs, &method, &uri, &headers, &body) {
+        return format.error(&error, &request_id);
     }
     let scope = CredentialScope::of(
         headers

@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::console::{AppView, Attached};
 use crate::limits::Limits;
 use crate::request::{self, Shared};
 use crate::sqs::{Config, Sqs};
@@ -56,6 +57,7 @@ pub struct RunningEmulator {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     writer: Option<std::thread::JoinHandle<()>>,
+    app: Attached,
 }
 
 impl RunningEmulator {
@@ -80,11 +82,13 @@ impl RunningEmulator {
         let (stop, stopped) = oneshot::channel::<()>();
         let max_connections = config.limits.max_connections;
         let connections = Arc::new(Semaphore::new(max_connections));
+        let app = Attached::default();
         let task = tokio::spawn(serve_with(
             listener,
             sqs.clone(),
             config.limits,
             config.allowed_origins,
+            app.clone(),
             connections.clone(),
             async {
                 let _ = stopped.await;
@@ -98,7 +102,18 @@ impl RunningEmulator {
             stop: Some(stop),
             task,
             writer,
+            app,
         })
+    }
+
+    /// Shows `app` in the console and `/metrics` (`None` takes it away).
+    pub fn attach_app(&self, app: Option<Arc<dyn AppView>>) {
+        self.app.set(app);
+    }
+
+    /// The web console's address.
+    pub fn console_url(&self) -> String {
+        format!("{}/console/", self.endpoint())
     }
 
     pub fn endpoint(&self) -> String {
@@ -141,6 +156,7 @@ pub async fn serve(
         sqs,
         limits,
         allowed_origins,
+        Attached::default(),
         connections,
         shutdown,
     )
@@ -152,10 +168,16 @@ async fn serve_with(
     sqs: Arc<Sqs>,
     limits: Limits,
     allowed_origins: Vec<String>,
+    app: Attached,
     connections: Arc<Semaphore>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let shared = Arc::new(Shared::new(sqs.clone(), limits.clone(), allowed_origins));
+    let shared = Arc::new(Shared::new(
+        sqs.clone(),
+        limits.clone(),
+        allowed_origins,
+        app,
+    ));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     let mut at_limit_logged = false;

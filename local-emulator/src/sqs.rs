@@ -311,6 +311,17 @@ impl Sqs {
         queues
     }
 
+    /// Every queue, sorted by region, account and name (the console and `/metrics`).
+    pub fn all_queues(&self) -> Vec<Arc<Queue>> {
+        let mut queues: Vec<_> = self.read_registry().values().cloned().collect();
+        queues.sort_by(|a, b| (&a.region, &a.account, &a.name).cmp(&(&b.region, &b.account, &b.name)));
+        queues
+    }
+
+    pub fn queue_count(&self) -> usize {
+        self.read_registry().len()
+    }
+
     /// Registers a new queue, or returns the existing one with that name (the caller compares
     /// attributes). The bool says whether it was created.
     pub async fn create_queue(

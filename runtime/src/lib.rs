@@ -10,6 +10,7 @@
 //!   messages arrive.
 //! - [`invoke`]: one invoker per function kind (processes through the Runtime API, WASM
 //!   components in wasmtime) answering a typed outcome.
+//! - [`logbook`]: what functions print, echoed and kept per function for the console.
 //!
 //! The `lockgate` binary (`src/main.rs`, `src/cli/`) parses arguments and displays; every
 //! command builds what it runs through [`app`].
@@ -19,6 +20,7 @@ pub mod builder;
 pub mod esm;
 pub mod filter;
 pub mod invoke;
+pub mod logbook;
 pub mod template;
 
 pub use app::{App, AppOptions, SqsTarget};

@@ -226,6 +226,22 @@ pub struct QueueState {
     n_ready: u64,
     n_inflight: u64,
     n_delayed: u64,
+    /// Messages sent, received and deleted since the emulator started (for `/metrics`).
+    pub totals: Totals,
+}
+
+/// Counters since start (not persisted: Prometheus counters restart with the process).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    pub sent: u64,
+    pub received: u64,
+    pub deleted: u64,
+}
+
+/// A message as the console shows it, copied out under the lock.
+pub struct Peeked {
+    pub seq: u64,
+    pub message: Message,
 }
 
 impl QueueState {
@@ -259,6 +275,7 @@ impl QueueState {
             n_ready: 0,
             n_inflight: 0,
             n_delayed: 0,
+            totals: Totals::default(),
         }
     }
 
@@ -291,6 +308,42 @@ impl QueueState {
 
     pub fn len(&self) -> usize {
         self.messages.len()
+    }
+
+    /// When the oldest message still in the queue was sent (retention order; entries of
+    /// messages gone since are dropped on the way).
+    pub fn oldest_sent_ms(&mut self) -> Option<u64> {
+        while let Some(&Reverse((sent_ms, seq))) = self.retention.peek() {
+            if self.messages.contains_key(&seq) {
+                return Some(sent_ms);
+            }
+            self.retention.pop();
+        }
+        None
+    }
+
+    /// Up to `limit` messages in send order, copied, without changing anything: no receive
+    /// count, no visibility (what the console browses). Messages whose send is not committed
+    /// yet are left out. Costs one pass over the queue (a heap of `limit` entries).
+    pub fn peek(&self, limit: usize) -> Vec<Peeked> {
+        let mut first: BinaryHeap<u64> = BinaryHeap::with_capacity(limit + 1);
+        for (&seq, message) in &self.messages {
+            if message.visible_at_ms == UNPUBLISHED {
+                continue;
+            }
+            first.push(seq);
+            if first.len() > limit {
+                first.pop();
+            }
+        }
+        let mut seqs = first.into_vec();
+        seqs.sort_unstable();
+        seqs.into_iter()
+            .map(|seq| Peeked {
+                seq,
+                message: (*self.messages[&seq]).clone(),
+            })
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -438,6 +491,7 @@ impl QueueState {
             message.visible_at_ms = UNPUBLISHED;
         }
         self.insert(seq, message, now_ms);
+        self.totals.sent += 1;
         SendOutcome::Enqueued { seq }
     }
 
@@ -768,6 +822,7 @@ impl QueueState {
         };
         self.n_ready -= 1;
         self.n_inflight += 1;
+        self.totals.received += 1;
         delivery
     }
 
@@ -792,6 +847,7 @@ impl QueueState {
             return Err(ReceiptHandle::expired(raw_handle));
         }
         self.remove(handle.seq);
+        self.totals.deleted += 1;
         ops.push(StoreOp::DeleteMessage(handle.seq));
         Ok(())
     }

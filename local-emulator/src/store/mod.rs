@@ -19,6 +19,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, mpsc};
 
+use prometheus_client::metrics::histogram::Histogram;
+
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone)]
@@ -76,6 +78,15 @@ pub struct Store {
     writer: Option<mpsc::Sender<Batch>>,
     /// Set once, by the writer, when a commit fails.
     failure: Arc<OnceLock<Arc<str>>>,
+    /// How long each commit (one transaction, one fsync) took, in seconds.
+    pub commit_seconds: Histogram,
+}
+
+/// Commit latency buckets: 100 µs to ~3 s.
+pub fn commit_histogram() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.0001, 2.0, 16,
+    ))
 }
 
 /// Resolves when the ops handed to [`Store::submit`] are durable.
@@ -87,6 +98,7 @@ impl Store {
         Self {
             writer: None,
             failure: Arc::default(),
+            commit_seconds: commit_histogram(),
         }
     }
 

@@ -85,10 +85,12 @@ pub fn open(
     let (tx, rx) = mpsc::channel::<Batch>();
     let failure: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<str>>> = Default::default();
     let writer_failure = failure.clone();
+    let commit_seconds = super::commit_histogram();
+    let writer_latency = commit_seconds.clone();
     let writer = std::thread::Builder::new()
         .name("lockgate-store".into())
         .spawn(move || {
-            write_loop(conn, rx, &writer_failure);
+            write_loop(conn, rx, &writer_failure, &writer_latency);
             drop(lock); // the directory is free once the last write is done
         })
         .map_err(|e| e.to_string())?;
@@ -96,6 +98,7 @@ pub fn open(
         Store {
             writer: Some(tx),
             failure,
+            commit_seconds,
         },
         snapshot,
         writer,
@@ -277,6 +280,7 @@ fn write_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Batch>,
     failure: &std::sync::OnceLock<std::sync::Arc<str>>,
+    latency: &prometheus_client::metrics::histogram::Histogram,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batches = vec![first];
@@ -292,7 +296,7 @@ fn write_loop(
         }
         let result = match failure.get() {
             Some(why) => Err(StoreError::Failed(why.clone())),
-            None => apply(&mut conn, &batches).map_err(|e| {
+            None => timed(latency, || apply(&mut conn, &batches)).map_err(|e| {
                 let why: std::sync::Arc<str> = e.to_string().into();
                 tracing::error!(
                     error = %why,
@@ -310,6 +314,16 @@ fn write_loop(
     }
     // Every sender is gone: fold the WAL into the main file so the next start is quick.
     let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+}
+
+fn timed<T>(
+    latency: &prometheus_client::metrics::histogram::Histogram,
+    f: impl FnOnce() -> T,
+) -> T {
+    let started = std::time::Instant::now();
+    let value = f();
+    latency.observe(started.elapsed().as_secs_f64());
+    value
 }
 
 fn apply(conn: &mut Connection, batches: &[Batch]) -> rusqlite::Result<()> {

@@ -16,7 +16,8 @@ use crate::builder::Artifact;
 use crate::esm::{DEFAULT_MAX_CONCURRENCY, Mapping, MappingConfig, MappingHandle};
 use crate::invoke::process::{FunctionSpec, ProcessPool};
 use crate::invoke::wasm::{self, WasmInvoker};
-use crate::invoke::{InvokeError, Invoker};
+use crate::invoke::{Current, InvokeError, Invoker};
+use crate::logbook::LineSink;
 use crate::template::{FunctionDef, FunctionKind, Template};
 
 /// What every mapping of an app shares.
@@ -26,10 +27,10 @@ pub struct MappingRun<'a> {
     pub shutdown: &'a watch::Receiver<bool>,
 }
 
-/// A function ready to invoke, by kind.
+/// A function ready to invoke, by kind: the build its mappings use now.
 pub enum Function {
-    Process(Arc<ProcessPool>),
-    Wasm(Arc<WasmInvoker>),
+    Process(Arc<Current<ProcessPool>>),
+    Wasm(Arc<Current<WasmInvoker>>),
 }
 
 impl Function {
@@ -41,26 +42,49 @@ impl Function {
         region: &str,
         env: &FunctionEnvironment,
         engine: Option<&Arc<WasmEngine>>,
+        log: LineSink,
     ) -> anyhow::Result<Self> {
         if let Artifact::Component(component) = artifact {
             let engine = match engine {
                 Some(engine) => engine.clone(),
                 None => wasm::engine(1, function.memory_mb)?,
             };
-            let guest = WasmInvoker::load(engine, function, component.clone(), env.for_guest())?;
-            return Ok(Function::Wasm(Arc::new(guest)));
+            let guest =
+                WasmInvoker::load(engine, function, component.clone(), env.for_guest(), log)?;
+            return Ok(Function::Wasm(Current::new(Arc::new(guest))));
         }
-        let spec = FunctionSpec::new(function, artifact, region, env.for_process()).with_context(
-            || {
+        let mut spec = FunctionSpec::new(function, artifact, region, env.for_process())
+            .with_context(|| {
                 format!(
                     "function {}: {} cannot run a {:?}",
                     function.logical_id,
                     function.kind.artifact(),
                     artifact
                 )
-            },
-        )?;
-        Ok(Function::Process(Arc::new(ProcessPool::new(spec))))
+            })?;
+        spec.log = log;
+        Ok(Function::Process(Current::new(Arc::new(ProcessPool::new(
+            spec,
+        )))))
+    }
+
+    /// Swaps in `next` (a new build of the same function): batches running now finish on the
+    /// old build, the next ones run the new one.
+    pub fn replace(&self, next: Function) -> anyhow::Result<()> {
+        match (self, next) {
+            (Function::Process(current), Function::Process(next)) => current.replace(next.get()),
+            (Function::Wasm(current), Function::Wasm(next)) => current.replace(next.get()),
+            _ => anyhow::bail!("the new build is of another kind"),
+        }
+        Ok(())
+    }
+
+    /// `"process"` or `"wasm"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Function::Process(_) => "process",
+            Function::Wasm(_) => "wasm",
+        }
     }
 
     /// Starts a mapping from a queue to this function on `tasks`; it runs until `shutdown`.
@@ -71,7 +95,7 @@ impl Function {
         tasks: &mut JoinSet<()>,
     ) -> MappingHandle {
         fn start<I: Invoker>(
-            invoker: &Arc<I>,
+            invoker: &Arc<Current<I>>,
             config: MappingConfig,
             run: &MappingRun<'_>,
             tasks: &mut JoinSet<()>,
@@ -90,15 +114,15 @@ impl Function {
     /// One invocation with a whole SQS event as JSON; the function's response.
     pub async fn invoke_event(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
         match self {
-            Function::Process(pool) => pool.invoke_event(event).await,
-            Function::Wasm(guest) => guest.invoke_event(event).await,
+            Function::Process(pool) => pool.get().invoke_event(event).await,
+            Function::Wasm(guest) => guest.get().invoke_event(event).await,
         }
     }
 
     pub fn shutdown(&self) {
         match self {
-            Function::Process(pool) => pool.shutdown(),
-            Function::Wasm(guest) => guest.shutdown(),
+            Function::Process(pool) => pool.get().shutdown(),
+            Function::Wasm(guest) => guest.get().shutdown(),
         }
     }
 }

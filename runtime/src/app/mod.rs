@@ -9,13 +9,16 @@
 //! - [`provision`]: queues created in dead-letter order, and the scope that resolves references.
 //! - [`environment`]: what each function sees in its environment.
 //! - [`functions`]: built functions handed to the invoker of their kind.
+//! - [`view`]: the running app as the console and `/metrics` see it.
 
 pub mod clients;
 pub mod environment;
 pub mod functions;
 pub mod provision;
+pub mod view;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -25,6 +28,7 @@ use tokio::task::JoinSet;
 
 use crate::builder::{self, Artifact, Profile};
 use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingConfig, MappingHandle};
+use crate::logbook::LogBook;
 use crate::template::Template;
 use environment::FunctionEnvironment;
 use functions::{Function, MappingRun};
@@ -52,6 +56,8 @@ pub struct AppOptions {
     /// must be the wall clock. Function deadlines are always wall-clock time (a function
     /// reads its own clock).
     pub clock: SharedClock,
+    /// Where the functions' output goes (and is kept for the console).
+    pub logbook: Arc<LogBook>,
 }
 
 /// A running app: its queues, its mappings' live counters, and what to stop.
@@ -61,6 +67,8 @@ pub struct App {
     queues: BTreeMap<String, ProvisionedQueue>,
     mappings: Vec<MappingHandle>,
     functions: Vec<Function>,
+    views: Vec<view::FunctionView>,
+    logbook: Arc<LogBook>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
     emulator: Option<RunningEmulator>,
@@ -87,6 +95,8 @@ impl App {
             queues: BTreeMap::new(),
             mappings: Vec::new(),
             functions: Vec::new(),
+            views: Vec::new(),
+            logbook: options.logbook.clone(),
             stop,
             tasks: JoinSet::new(),
             emulator: connected.emulator,
@@ -104,7 +114,13 @@ impl App {
                 app.shutdown().await;
                 bail!("the template has no enabled SQS event mappings")
             }
-            Ok(()) => Ok(app),
+            Ok(()) => {
+                if let Some(emulator) = &app.emulator {
+                    emulator.attach_app(Some(app.running_app()));
+                    tracing::info!("console: {}", emulator.console_url());
+                }
+                Ok(app)
+            }
             Err(e) => {
                 app.shutdown().await;
                 Err(e)
@@ -132,7 +148,9 @@ impl App {
         for (id, def) in &template.functions {
             let env = FunctionEnvironment::in_app(def, &scope, wiring.endpoint, wiring.aws)?;
             let artifact = &wiring.artifacts[id];
-            let function = Function::load(def, artifact, &self.region, &env, engine.as_ref())?;
+            let log = self.logbook.sink(&def.name);
+            let function = Function::load(def, artifact, &self.region, &env, engine.as_ref(), log)?;
+            let first_mapping = self.mappings.len();
             for event in def.events.iter().filter(|e| e.enabled) {
                 let queue_arn = event
                     .queue
@@ -166,6 +184,12 @@ impl App {
                 self.mappings
                     .push(function.map(config, &run, &mut self.tasks));
             }
+            self.views.push(view::FunctionView {
+                name: def.name.clone(),
+                logical_id: id.clone(),
+                kind: def.kind.label(),
+                mappings: self.mappings[first_mapping..].to_vec(),
+            });
             self.functions.push(function);
         }
         Ok(())
@@ -190,6 +214,16 @@ impl App {
         &self.mappings
     }
 
+    /// The app as the console and `/metrics` see it.
+    pub fn running_app(&self) -> Arc<view::RunningApp> {
+        view::RunningApp::new(self.views.clone(), self.logbook.clone())
+    }
+
+    /// The embedded emulator's console, when the app started one.
+    pub fn console_url(&self) -> Option<String> {
+        self.emulator.as_ref().map(RunningEmulator::console_url)
+    }
+
     /// The embedded emulator's endpoint, when the app started one.
     pub fn emulator_endpoint(&self) -> Option<String> {
         self.emulator.as_ref().map(RunningEmulator::endpoint)
@@ -198,6 +232,9 @@ impl App {
     /// Stops in reverse order: no new batches, in-flight batches finish (each bounded by its
     /// function's timeout), function processes stop, then the emulator.
     pub async fn shutdown(mut self) {
+        if let Some(emulator) = &self.emulator {
+            emulator.attach_app(None);
+        }
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         for function in &self.functions {
@@ -288,7 +325,8 @@ pub async fn standalone_function(
     })?;
     let artifact = builder::build_in_background(&template.dir, def, profile).await?;
     let env = FunctionEnvironment::standalone(def);
-    Function::load(def, &artifact, region, &env, None)
+    let log = LogBook::to_stderr().sink(&def.name);
+    Function::load(def, &artifact, region, &env, None, log)
 }
 
 /// Every function of the template built, by logical id.

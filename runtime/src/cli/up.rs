@@ -66,6 +66,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         build_profile: args.profile,
         region: args.region,
         clock: lockgate_emulator::SystemClock::shared(),
+        logbook: lockgate_runtime::logbook::LogBook::to_stderr(),
     };
     let app = App::start(&template, options).await?;
     tracing::info!("running: send messages with `lockgate send <queue> <body>`; Ctrl-C stops");

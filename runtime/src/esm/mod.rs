@@ -18,9 +18,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::filter;
-use crate::invoke::Invoker;
 use crate::invoke::event::LambdaRecord;
-pub use stats::MappingStats;
+use crate::invoke::{Current, Invoker};
+pub use stats::{Failure, MappingStats};
 
 /// Lambda's cap on an invocation payload.
 const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -68,7 +68,7 @@ pub struct MappingHandle {
 pub struct Mapping<I: Invoker> {
     pub config: Arc<MappingConfig>,
     pub sqs: aws_sdk_sqs::Client,
-    pub invoker: Arc<I>,
+    pub invoker: Arc<Current<I>>,
     pub stats: Arc<MappingStats>,
     /// The batching window's time: the emulator's clock when the app embeds one.
     clock: SharedClock,
@@ -81,7 +81,7 @@ impl<I: Invoker> Mapping<I> {
     pub fn new(
         config: MappingConfig,
         sqs: aws_sdk_sqs::Client,
-        invoker: Arc<I>,
+        invoker: Arc<Current<I>>,
         clock: SharedClock,
     ) -> Arc<Self> {
         let start = START_POLLERS.min(config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY));
@@ -138,6 +138,9 @@ impl<I: Invoker> Mapping<I> {
             // Scale: full batches mean a backlog; AWS adds up to 300 concurrent per minute.
             let full = self.full_batches.swap(0, Ordering::Relaxed);
             let target = self.target.load(Ordering::Relaxed);
+            if full > 0 && target >= self.max_concurrency() {
+                self.stats.throttles.fetch_add(1, Ordering::Relaxed);
+            }
             if full > 0 && target < self.max_concurrency() {
                 idle_ticks = 0;
                 let grown = (target + 5).min(self.max_concurrency());
@@ -254,7 +257,7 @@ impl<I: Invoker> Mapping<I> {
                         .cloned(),
                 };
                 let receipt_handle = m.receipt_handle.clone().unwrap_or_default();
-                let (event, len) = self.invoker.prepare(m, &c.queue_arn, &c.region);
+                let (event, len) = self.invoker.get().prepare(m, &c.queue_arn, &c.region);
                 let size = len + 1;
                 if bytes + size > MAX_PAYLOAD_BYTES && !records.is_empty() {
                     // Over the cap: hand it back at once for the next batch.
@@ -332,12 +335,35 @@ impl<I: Invoker> Mapping<I> {
         }
         self.stats.invocation_started();
         let started = Instant::now();
-        let outcome = self.invoker.invoke(events).await;
+        let started_ms = crate::logbook::now_ms();
+        // The build current now runs the whole batch, even if a new one is swapped in meanwhile.
+        let invoker = self.invoker.get();
+        let outcome = invoker.invoke(events).await;
+        drop(invoker);
         self.stats.invocation_finished(started.elapsed());
         let decision = settle::decide(&items, c.fifo, c.report_batch_item_failures, &outcome);
         if let Some(why) = &decision.batch_error {
             self.stats.batch_errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(function = %c.function, messages = items.len(), "batch failed: {why}");
+        }
+        if !decision.retry.is_empty() {
+            self.stats.failed(Failure {
+                started_ms,
+                ended_ms: crate::logbook::now_ms(),
+                error: decision.batch_error.clone().unwrap_or_else(|| {
+                    format!(
+                        "{} of {} messages reported failed (batchItemFailures)",
+                        decision.retry.len(),
+                        items.len()
+                    )
+                }),
+                messages: decision.retry.len(),
+                message_ids: decision
+                    .retry
+                    .iter()
+                    .map(|&i| items[i].message_id.clone())
+                    .collect(),
+            });
         }
         self.stats
             .messages_failed

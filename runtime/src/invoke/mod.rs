@@ -18,6 +18,8 @@ pub mod wasm;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 /// Why an invocation did not produce a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,4 +96,34 @@ pub trait Invoker: Send + Sync + 'static {
 
     /// Stops idle processes (WASM instances live only for their invocation).
     fn shutdown(&self);
+}
+
+/// The build of a function its mappings invoke now. Each batch takes the current invoker
+/// for its whole run, so when watch mode swaps in a new build ([`Current::replace`]) the
+/// batches already running finish on the old one, and the old one is shut down once the last
+/// of them is done.
+pub struct Current<I>(RwLock<Arc<I>>);
+
+impl<I: Invoker> Current<I> {
+    pub fn new(invoker: Arc<I>) -> Arc<Self> {
+        Arc::new(Self(RwLock::new(invoker)))
+    }
+
+    pub fn get(&self) -> Arc<I> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes `next` current; the old build stops once no batch holds it any more.
+    pub fn replace(&self, next: Arc<I>) {
+        let old = std::mem::replace(
+            &mut *self.0.write().unwrap_or_else(|e| e.into_inner()),
+            next,
+        );
+        tokio::spawn(async move {
+            while Arc::strong_count(&old) > 1 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            old.shutdown();
+        });
+    }
 }

@@ -20,7 +20,7 @@ use crate::builder::Artifact;
 use crate::template::FunctionKind;
 
 /// What it takes to start a function's process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FunctionSpec {
     pub name: String,
     /// The program that speaks the Runtime API, and its arguments: the function's `bootstrap`,
@@ -38,6 +38,8 @@ pub struct FunctionSpec {
     /// Template variables plus what lockgate adds (AWS_ENDPOINT_URL_SQS, credentials) and what
     /// the language needs (PYTHONPATH).
     pub env: Vec<(String, String)>,
+    /// Where the process's stdout and stderr lines go.
+    pub log: crate::logbook::LineSink,
 }
 
 impl FunctionSpec {
@@ -130,6 +132,10 @@ impl FunctionSpec {
             memory_mb: function.memory_mb,
             region: region.to_string(),
             env,
+            log: {
+                let name = function.name.clone();
+                std::sync::Arc::new(move |line: &str| eprintln!("[{name}] {line}"))
+            },
         })
     }
 }
@@ -299,11 +305,11 @@ impl ProcessPool {
         .into_iter()
         .flatten()
         {
-            let name = spec.name.clone();
+            let log = spec.log.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    eprintln!("[{name}] {line}");
+                    log(&line);
                 }
             });
         }

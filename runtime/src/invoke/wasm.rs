@@ -30,6 +30,7 @@ impl WasmInvoker {
         function: &crate::template::FunctionDef,
         component: std::path::PathBuf,
         env: Vec<(String, String)>,
+        log: crate::logbook::LineSink,
     ) -> anyhow::Result<Self> {
         let grants = Grants::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .map_err(|e| anyhow::anyhow!("function {}: {e}", function.logical_id))?;
@@ -40,7 +41,7 @@ impl WasmInvoker {
                 memory_mb: function.memory_mb,
                 env,
                 grants,
-                log: LogStyle::Prefixed,
+                log: LogStyle::Lines(log),
             })
             .map_err(|e| anyhow::anyhow!("function {}: {e}", function.logical_id))?;
         Ok(Self {

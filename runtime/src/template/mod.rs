@@ -101,6 +101,16 @@ impl FunctionKind {
             FunctionKind::Python { handler, .. } | FunctionKind::Node { handler, .. } => handler,
         }
     }
+
+    /// What the function is written as: `rust`, `wasm`, `python3.12`, `nodejs22.x`.
+    pub fn label(&self) -> String {
+        match self {
+            FunctionKind::Native { .. } => "bootstrap".into(),
+            FunctionKind::Wasm { .. } => "wasm".into(),
+            FunctionKind::Python { version, .. } => format!("python{version}"),
+            FunctionKind::Node { version, .. } => format!("nodejs{version}.x"),
+        }
+    }
 }
 
 /// `Metadata.BuildProperties` of a `BuildMethod: esbuild` function, as `sam build` reads them.

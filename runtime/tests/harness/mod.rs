@@ -94,7 +94,7 @@ impl App {
     }
 
     /// The app in this process, built and started the way `lockgate up` does it, on an
-    /// in-memory emulator. Its functions' output is not captured (see [`Runner`]).
+    /// in-memory emulator. Its functions' output is captured as `lockgate up` prints it.
     pub async fn in_process(resources: &str) -> Self {
         Self::in_process_on(resources, lockgate_emulator::SystemClock::shared()).await
     }
@@ -104,11 +104,16 @@ impl App {
         let dir = tempfile::tempdir().unwrap();
         write_template(&dir, resources);
         let template = Template::load(&dir.path().join("template.yaml")).unwrap();
+        let output: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = output.clone();
         let options = AppOptions {
             sqs: SqsTarget::Embedded(lockgate_emulator::EmulatorConfig::ephemeral()),
             build_profile: Profile::Dev,
             region: "us-east-1".into(),
             clock,
+            logbook: lockgate_runtime::logbook::LogBook::new(Arc::new(move |function, line| {
+                sink.lock().unwrap().push(format!("[{function}] {line}"));
+            })),
         };
         let app = lockgate_runtime::App::start(&template, options)
             .await
@@ -118,7 +123,7 @@ impl App {
             client: common::client(&endpoint, "AKIDEXAMPLE"),
             runner: Runner::InProcess(Some(Box::new(app))),
             dir,
-            output: Arc::default(),
+            output,
         }
     }
 

@@ -13,12 +13,25 @@ use crate::event;
 use crate::sandbox::{Grants, Output, Sandbox};
 
 /// How a function's captured output is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a guest's output lines go.
+#[derive(Clone)]
 pub enum LogStyle {
-    /// `[function] line` on stderr, beside the other functions' output (`lockgate up`).
+    /// `[function] line` on stderr, beside the other functions' output.
     Prefixed,
     /// Each line as written, stdout to stdout and stderr to stderr (Lambda collects both).
     Plain,
+    /// Each line to this sink (`lockgate up` keeps and shows them).
+    Lines(std::sync::Arc<dyn Fn(&str) + Send + Sync>),
+}
+
+impl std::fmt::Debug for LogStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogStyle::Prefixed => "Prefixed",
+            LogStyle::Plain => "Plain",
+            LogStyle::Lines(_) => "Lines",
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -194,8 +207,9 @@ impl WasmFunction {
             }
             let text = String::from_utf8_lossy(&contents);
             for line in text.lines() {
-                match (self.config.log, is_stderr) {
+                match (&self.config.log, is_stderr) {
                     (LogStyle::Prefixed, _) => eprintln!("[{}] {line}", self.config.name),
+                    (LogStyle::Lines(sink), _) => sink(line),
                     (LogStyle::Plain, false) => println!("{line}"),
                     (LogStyle::Plain, true) => eprintln!("{line}"),
                 }

@@ -281,7 +281,8 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-/// One raw HTTP/1.1 request. Returns (status, headers, body).
+/// One raw HTTP/1.1 request (a `Host` among `headers` replaces the address). Returns
+/// (status, headers, body).
 pub async fn raw_request(
     addr: std::net::SocketAddr,
     method: &str,
@@ -291,11 +292,19 @@ pub async fn raw_request(
 ) -> (u16, Vec<(String, String)>, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The Host is the address unless the test names another.
+    let host = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+        .map_or_else(|| addr.to_string(), |(_, v)| (*v).to_string());
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    for (k, v) in headers {
+    for (k, v) in headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+    {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
     request.push_str("\r\n");
