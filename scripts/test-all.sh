@@ -36,7 +36,7 @@ echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/p
 
 echo "==> build (once for every test)"
 cargo build --workspace --all-targets --locked
-# The functions the end-to-end tests run, built the way `lockgate up --profile dev` builds them
+# The functions the end-to-end tests run, built the way `lockgate up --build-profile dev` builds them
 # (one package at a time, so with that package's own features): the tests then start at once.
 cargo build --locked --manifest-path functions/probe/Cargo.toml --bin probe
 cargo build --locked --manifest-path functions/orders/Cargo.toml --bin orders

@@ -52,3 +52,4 @@ pub use console::AppView;
 pub use limits::Limits;
 pub use server::{EmulatorConfig, RunningEmulator, serve};
 pub use sqs::Config;
+pub use store::{reset as reset_data_dir, state_files};

@@ -481,7 +481,7 @@ async fn aws_mode_uses_the_default_credential_chain() {
         .args([
             "up",
             "--aws",
-            "--profile",
+            "--build-profile",
             "dev",
             "--status-interval",
             "3600",

@@ -236,7 +236,7 @@ fn build_prints_every_artifact_and_the_compilers_errors() {
     );
     harness::write_template(&dir, &resources);
     let lockgate = |args: &[&str]| harness::lockgate(dir.path(), args);
-    let out = lockgate(&["build", "--profile", "dev"]);
+    let out = lockgate(&["build", "--build-profile", "dev"]);
     assert!(
         out.status.success(),
         "{}",
@@ -281,7 +281,7 @@ fn build_prints_every_artifact_and_the_compilers_errors() {
         "Resources:\n  Broken:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: broken\n      Handler: broken\n",
     )
     .unwrap();
-    let out = lockgate(&["build", "--profile", "dev"]);
+    let out = lockgate(&["build", "--build-profile", "dev"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("function Broken: build failed"), "{stderr}");
@@ -318,7 +318,7 @@ fn a_prebuilt_component_runs_without_cargo() {
         serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
     );
     std::fs::remove_file(code.join("wasm_probe.wasm")).unwrap();
-    let out = harness::lockgate(dir.path(), &["build", "--profile", "dev"]);
+    let out = harness::lockgate(dir.path(), &["build", "--build-profile", "dev"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -144,3 +144,36 @@ impl Store {
         }
     }
 }
+
+/// The files under a data directory that hold the emulator's state (the store, its log, the
+/// receipt-handle key, kept copies of damaged logs): what `lockgate reset` deletes. Anything
+/// else there (such as function builds) is not the emulator's.
+pub fn state_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n == "handle-key" || n == "lock" || n.starts_with("lockgate.sqlite3")
+                })
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Deletes the emulator's state in `dir` (see [`state_files`]); refused while an emulator
+/// holds the directory. Returns what was deleted.
+pub fn reset(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let lock = dir_lock::acquire(dir)?;
+    let files = state_files(dir);
+    for file in &files {
+        std::fs::remove_file(file).map_err(|e| format!("cannot delete {}: {e}", file.display()))?;
+    }
+    drop(lock);
+    Ok(files)
+}

@@ -28,14 +28,27 @@ pub fn endpoint_client(endpoint: &str, region: &str) -> aws_sdk_sqs::Client {
 /// overrides the endpoint. Fails early, with the reason, when no credentials can be found.
 pub async fn aws_client(
     endpoint: Option<&str>,
+    profile: Option<&str>,
     region: &str,
 ) -> anyhow::Result<aws_sdk_sqs::Client> {
     use aws_config::meta::region::RegionProviderChain;
     use aws_sdk_sqs::config::ProvideCredentials;
 
-    let regions = RegionProviderChain::default_provider()
-        .or_else(aws_sdk_sqs::config::Region::new(region.to_string()));
+    let fallback = aws_sdk_sqs::config::Region::new(region.to_string());
+    // A chosen profile's region comes before the environment's default chain's.
+    let regions = match profile {
+        Some(profile) => RegionProviderChain::first_try(
+            aws_config::profile::ProfileFileRegionProvider::builder()
+                .profile_name(profile)
+                .build(),
+        )
+        .or_else(fallback),
+        None => RegionProviderChain::default_provider().or_else(fallback),
+    };
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(regions);
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
     }

@@ -5,6 +5,15 @@
 
 use crate::template::{Expr, FunctionDef, Scope};
 
+/// Which credentials functions get for SQS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqsCredentials {
+    /// Placeholder keys: the emulator (or an endpoint without credentials).
+    Placeholder,
+    /// The caller's own AWS environment, with this profile when one was chosen (`--profile`).
+    Caller { profile: Option<String> },
+}
+
 /// One function's environment, before its kind picks what it gets.
 #[derive(Debug, Clone, Default)]
 pub struct FunctionEnvironment {
@@ -24,7 +33,7 @@ impl FunctionEnvironment {
         function: &FunctionDef,
         scope: &dyn Scope,
         endpoint: Option<&str>,
-        aws: bool,
+        credentials: &SqsCredentials,
     ) -> anyhow::Result<Self> {
         let mut variables = Vec::new();
         for (key, value) in &function.environment {
@@ -35,7 +44,7 @@ impl FunctionEnvironment {
         }
         Ok(Self {
             variables,
-            aws: sqs_access(endpoint, aws, std::env::vars()),
+            aws: sqs_access(endpoint, credentials, std::env::vars()),
         })
     }
 
@@ -73,23 +82,27 @@ impl FunctionEnvironment {
 /// See [`FunctionEnvironment::in_app`]; `vars` is the caller's environment.
 fn sqs_access(
     endpoint: Option<&str>,
-    aws: bool,
+    credentials: &SqsCredentials,
     vars: impl Iterator<Item = (String, String)>,
 ) -> Vec<(String, String)> {
     let mut env = Vec::new();
     if let Some(endpoint) = endpoint {
         env.push(("AWS_ENDPOINT_URL_SQS".to_string(), endpoint.to_string()));
     }
-    if aws {
+    if let SqsCredentials::Caller { profile } = credentials {
         // Lambda sets these itself; everything else AWS_* passes through.
         const SET_BY_LAMBDA: &[&str] =
             &["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_SQS"];
         env.extend(vars.filter(|(k, _)| {
-            k == "HOME"
+            (k == "HOME"
                 || (k.starts_with("AWS_")
                     && !k.starts_with("AWS_LAMBDA_")
-                    && !SET_BY_LAMBDA.contains(&k.as_str()))
+                    && !SET_BY_LAMBDA.contains(&k.as_str())))
+                && !(profile.is_some() && k == "AWS_PROFILE")
         }));
+        if let Some(profile) = profile {
+            env.push(("AWS_PROFILE".to_string(), profile.clone()));
+        }
     } else {
         env.push(("AWS_ACCESS_KEY_ID".to_string(), "lockgate".to_string()));
         env.push(("AWS_SECRET_ACCESS_KEY".to_string(), "lockgate".to_string()));
@@ -115,7 +128,11 @@ mod tests {
 
     #[test]
     fn the_emulator_gets_placeholder_credentials_and_no_caller_environment() {
-        let env = sqs_access(Some("http://127.0.0.1:1"), false, vars());
+        let env = sqs_access(
+            Some("http://127.0.0.1:1"),
+            &SqsCredentials::Placeholder,
+            vars(),
+        );
         let keys: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
@@ -129,8 +146,21 @@ mod tests {
 
     #[test]
     fn aws_passes_the_callers_aws_environment_but_not_what_lambda_sets() {
-        let env = sqs_access(None, true, vars());
+        let env = sqs_access(None, &SqsCredentials::Caller { profile: None }, vars());
         let keys: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["HOME", "AWS_PROFILE"]);
+    }
+
+    #[test]
+    fn a_chosen_profile_replaces_the_callers() {
+        let caller = SqsCredentials::Caller {
+            profile: Some("staging".into()),
+        };
+        let env = sqs_access(None, &caller, vars());
+        let profiles: Vec<_> = env.iter().filter(|(k, _)| k == "AWS_PROFILE").collect();
+        assert_eq!(
+            profiles,
+            [&("AWS_PROFILE".to_string(), "staging".to_string())]
+        );
     }
 }

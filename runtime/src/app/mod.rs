@@ -30,7 +30,7 @@ use crate::builder::{self, Artifact, Profile};
 use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingConfig, MappingHandle};
 use crate::logbook::LogBook;
 use crate::template::Template;
-use environment::FunctionEnvironment;
+use environment::{FunctionEnvironment, SqsCredentials};
 use functions::{Function, MappingRun};
 use provision::{AppScope, ProvisionedQueue};
 
@@ -41,8 +41,12 @@ pub enum SqsTarget {
     /// An SQS-compatible endpoint, with placeholder credentials.
     Endpoint(String),
     /// Real SQS (or `endpoint`) with the AWS SDK's default configuration: credential chain,
-    /// profile, region. Functions inherit the same AWS environment.
-    Aws { endpoint: Option<String> },
+    /// profile (`profile`, else AWS_PROFILE's), region. Functions inherit the same AWS
+    /// environment, with AWS_PROFILE set to `profile`.
+    Aws {
+        endpoint: Option<String>,
+        profile: Option<String>,
+    },
 }
 
 pub struct AppOptions {
@@ -105,7 +109,7 @@ impl App {
             artifacts: &artifacts,
             clock: &options.clock,
             endpoint: connected.endpoint.as_deref(),
-            aws: connected.aws,
+            credentials: connected.credentials.clone(),
             shutdown: &shutdown,
         };
         // Whatever was started before a failure is stopped in order.
@@ -146,7 +150,8 @@ impl App {
             shutdown: wiring.shutdown,
         };
         for (id, def) in &template.functions {
-            let env = FunctionEnvironment::in_app(def, &scope, wiring.endpoint, wiring.aws)?;
+            let env =
+                FunctionEnvironment::in_app(def, &scope, wiring.endpoint, &wiring.credentials)?;
             let artifact = &wiring.artifacts[id];
             let log = self.logbook.sink(&def.name);
             let function = Function::load(def, artifact, &self.region, &env, engine.as_ref(), log)?;
@@ -252,7 +257,7 @@ struct Wiring<'a> {
     clock: &'a SharedClock,
     /// The SQS endpoint functions are given (none: AWS's own).
     endpoint: Option<&'a str>,
-    aws: bool,
+    credentials: SqsCredentials,
     shutdown: &'a watch::Receiver<bool>,
 }
 
@@ -262,7 +267,7 @@ struct Connected {
     endpoint: Option<String>,
     sqs: aws_sdk_sqs::Client,
     region: String,
-    aws: bool,
+    credentials: SqsCredentials,
 }
 
 /// Starts the embedded emulator (on `clock`) or picks the endpoint, and makes the client.
@@ -271,7 +276,12 @@ async fn connect(
     clock: &SharedClock,
     default_region: &str,
 ) -> anyhow::Result<Connected> {
-    let aws = matches!(target, SqsTarget::Aws { .. });
+    let credentials = match &target {
+        SqsTarget::Aws { profile, .. } => SqsCredentials::Caller {
+            profile: profile.clone(),
+        },
+        _ => SqsCredentials::Placeholder,
+    };
     let (emulator, endpoint) = match target {
         SqsTarget::Embedded(mut config) => {
             config.sqs.clock = clock.clone();
@@ -287,27 +297,37 @@ async fn connect(
             (Some(emulator), Some(endpoint))
         }
         SqsTarget::Endpoint(endpoint) => (None, Some(endpoint)),
-        SqsTarget::Aws { endpoint } => (None, endpoint),
+        SqsTarget::Aws { endpoint, .. } => (None, endpoint),
     };
-    let sqs = match &endpoint {
-        _ if aws => clients::aws_client(endpoint.as_deref(), default_region).await?,
-        Some(endpoint) => clients::endpoint_client(endpoint, default_region),
-        None => unreachable!("every target but Aws has an endpoint"),
+    let sqs = match (&credentials, &endpoint) {
+        (SqsCredentials::Caller { profile }, _) => {
+            clients::aws_client(endpoint.as_deref(), profile.as_deref(), default_region).await?
+        }
+        (SqsCredentials::Placeholder, Some(endpoint)) => {
+            clients::endpoint_client(endpoint, default_region)
+        }
+        (SqsCredentials::Placeholder, None) => {
+            unreachable!("every target but Aws has an endpoint")
+        }
     };
     let region = sqs
         .config()
         .region()
         .map_or_else(|| default_region.to_string(), ToString::to_string);
-    if aws {
+    if let SqsCredentials::Caller { profile } = &credentials {
         let at = endpoint.as_deref().unwrap_or("its regional endpoint");
-        tracing::info!("using AWS SQS in {region} at {at} with the default credential chain");
+        let with = profile.as_ref().map_or_else(
+            || "the default credential chain".to_string(),
+            |p| format!("profile {p}"),
+        );
+        tracing::info!("using AWS SQS in {region} at {at} with {with}");
     }
     Ok(Connected {
         emulator,
         endpoint,
         sqs,
         region,
-        aws,
+        credentials,
     })
 }
 

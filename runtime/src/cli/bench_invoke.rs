@@ -15,8 +15,9 @@ pub struct Args {
     pub template: PathBuf,
     #[arg(long, default_value_t = 5000)]
     pub count: usize,
-    #[arg(long, value_enum, default_value = "release")]
-    pub profile: Profile,
+    /// Cargo profile for building functions (`dev` or `release`).
+    #[arg(long = "build-profile", value_enum, default_value = "release")]
+    pub build_profile: Profile,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -24,7 +25,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let function = lockgate_runtime::app::standalone_function(
         &template,
         &args.function,
-        args.profile,
+        args.build_profile,
         "us-east-1",
     )
     .await?;

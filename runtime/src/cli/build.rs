@@ -9,8 +9,9 @@ pub struct Args {
     pub template: super::TemplateArgs,
     /// Build only these functions (logical ids); all when omitted.
     pub functions: Vec<String>,
-    #[arg(long, value_enum, default_value = "release")]
-    pub profile: Profile,
+    /// Cargo profile for building functions (`dev` or `release`).
+    #[arg(long = "build-profile", value_enum, default_value = "release")]
+    pub build_profile: Profile,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -31,7 +32,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         tracing::info!("building {id} ({})", function.kind.artifact());
-        let artifact = builder::build_in_background(&template.dir, function, args.profile).await?;
+        let artifact =
+            builder::build_in_background(&template.dir, function, args.build_profile).await?;
         println!("{id}\t{}", artifact.path().display());
     }
     Ok(())

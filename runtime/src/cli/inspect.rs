@@ -9,28 +9,115 @@ use aws_sdk_sqs::types::{
 pub struct PeekArgs {
     /// Queue name or URL.
     pub queue: String,
-    /// How many messages to show (at most 10).
+    /// How many messages to show (1–100; 1–10 with --receive).
     #[arg(long, default_value_t = 10)]
-    pub max: i32,
+    pub max: u32,
+    /// Receive with visibility timeout 0 instead (works on any SQS, but counts as a receive:
+    /// it raises each message's receive count and can send it to a dead-letter queue).
+    #[arg(long)]
+    pub receive: bool,
+    /// `json` prints the console API's `{"messages": [...]}` (docs/console.md).
+    #[arg(long, value_enum, default_value_t = super::Output::Text)]
+    pub output: super::Output,
     #[command(flatten)]
     pub sqs: super::EndpointArgs,
 }
 
-/// Shows messages and makes them visible again at once. Like the console's "poll for
-/// messages", this is a receive: it counts toward each message's receive count.
+/// Shows messages without receiving them: the emulator's console API copies them, so no
+/// receive count, visibility or dead-letter move changes (SQS itself has no such call; with
+/// `--receive` it is a receive with visibility timeout 0).
 pub async fn peek(args: PeekArgs) -> anyhow::Result<()> {
+    if args.receive {
+        return peek_by_receiving(args).await;
+    }
+    if !(1..=100).contains(&args.max) {
+        bail!("--max must be between 1 and 100");
+    }
+    let endpoint = &args.sqs.endpoint;
+    let listed = super::console_api::get(endpoint, "queues").await?;
+    let queues = listed["queues"].as_array().cloned().unwrap_or_default();
+    let wanted = |q: &&serde_json::Value| {
+        if args.queue.contains("://") {
+            let path = |url: &str| url.splitn(4, '/').nth(3).map(str::to_string);
+            path(q["url"].as_str().unwrap_or_default()) == path(&args.queue)
+        } else {
+            q["name"] == args.queue.as_str()
+        }
+    };
+    let mut matches: Vec<&serde_json::Value> = queues.iter().filter(wanted).collect();
+    if matches.len() > 1 {
+        matches.retain(|q| q["region"] == args.sqs.region.as_str());
+    }
+    let Some(queue) = matches.first() else {
+        bail!("no queue {} at {endpoint}", args.queue);
+    };
+    let path = format!(
+        "queues/{}/{}/{}/messages?limit={}",
+        queue["region"].as_str().unwrap_or_default(),
+        queue["account"].as_str().unwrap_or_default(),
+        queue["name"].as_str().unwrap_or_default(),
+        args.max
+    );
+    let browsed = super::console_api::get(endpoint, &path).await?;
+    if let super::Output::Json = args.output {
+        super::print_json(&browsed);
+        return Ok(());
+    }
+    let messages = browsed["messages"].as_array().cloned().unwrap_or_default();
+    if messages.is_empty() {
+        println!("no messages in {}", args.queue);
+    }
+    for m in messages {
+        let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+        println!(
+            "{}  {}  receives={}{}  {}",
+            text("messageId"),
+            text("state"),
+            m["approximateReceiveCount"],
+            m["messageGroupId"]
+                .as_str()
+                .map(|g| format!(" group={g}"))
+                .unwrap_or_default(),
+            text("body")
+        );
+    }
+    Ok(())
+}
+
+/// `peek --receive`: a receive with visibility timeout 0 (counts toward the receive count).
+async fn peek_by_receiving(args: PeekArgs) -> anyhow::Result<()> {
     let sqs = args.sqs.client();
     let url = super::resolve_queue(&sqs, &args.queue).await?;
     let out = sqs
         .receive_message()
         .queue_url(&url)
-        .max_number_of_messages(args.max.clamp(1, 10))
+        .max_number_of_messages(args.max.clamp(1, 10) as i32)
         .visibility_timeout(0)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .message_attribute_names("All")
         .send()
         .await?;
     let messages = out.messages.unwrap_or_default();
+    if let super::Output::Json = args.output {
+        let listed: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                let attributes: serde_json::Map<String, serde_json::Value> = m
+                    .attributes()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str().to_string(), v.clone().into()))
+                    .collect();
+                serde_json::json!({
+                    "messageId": m.message_id(),
+                    "body": m.body(),
+                    "attributes": attributes,
+                })
+            })
+            .collect();
+        super::print_json(&serde_json::json!({ "messages": listed }));
+        return Ok(());
+    }
     if messages.is_empty() {
         println!("no visible messages in {}", args.queue);
     }

@@ -16,8 +16,9 @@ pub struct Args {
     pub event: PathBuf,
     #[command(flatten)]
     pub template: super::TemplateArgs,
-    #[arg(long, value_enum, default_value = "release")]
-    pub profile: Profile,
+    /// Cargo profile for building functions (`dev` or `release`).
+    #[arg(long = "build-profile", value_enum, default_value = "release")]
+    pub build_profile: Profile,
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
 }
@@ -48,7 +49,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let function = lockgate_runtime::app::standalone_function(
         &template,
         &args.function,
-        args.profile,
+        args.build_profile,
         &args.region,
     )
     .await?;

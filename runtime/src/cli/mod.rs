@@ -2,17 +2,20 @@
 
 mod bench_invoke;
 mod build;
+mod completions;
+mod console_api;
 mod emulator;
 mod inspect;
 mod invoke;
 mod queues;
+mod reset;
 mod send;
 mod status;
 mod up;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -39,12 +42,16 @@ enum Command {
     Queues(queues::Args),
     /// Invoke one function once with an SQS event file.
     Invoke(invoke::Args),
-    /// Show messages without keeping them (a receive with visibility timeout 0).
+    /// Show messages without receiving them (the emulator's console API; `--receive` for SQS).
     Peek(inspect::PeekArgs),
     /// Delete every message of a queue.
     Purge(inspect::PurgeArgs),
     /// Move a dead-letter queue's messages back to their source queue.
     Redrive(inspect::RedriveArgs),
+    /// Delete the emulator's queues and messages in a data directory (asks first).
+    Reset(reset::Args),
+    /// Print a shell completion script: `lockgate completions bash > /etc/bash_completion.d/lockgate`.
+    Completions(completions::Args),
     /// Measure the Runtime API round trip of a function (benchmarks).
     #[command(hide = true)]
     BenchInvoke(bench_invoke::Args),
@@ -74,6 +81,11 @@ pub fn main() -> ExitCode {
             Command::Peek(args) => inspect::peek(args).await,
             Command::Purge(args) => inspect::purge(args).await,
             Command::Redrive(args) => inspect::redrive(args).await,
+            Command::Reset(args) => reset::run(args),
+            Command::Completions(args) => {
+                completions::run(args, Cli::command());
+                Ok(())
+            }
             Command::BenchInvoke(args) => bench_invoke::run(args).await,
         }
     });
@@ -123,6 +135,22 @@ pub async fn shutdown_signal() {
 }
 
 pub use lockgate_runtime::app::clients::resolve_queue;
+
+/// How a command prints what it found.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// One JSON document on stdout, for scripts.
+    Json,
+}
+
+pub fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON serializes")
+    );
+}
 
 /// Which template, with which parameter values, for the subcommands that read one.
 #[derive(clap::Args)]

@@ -28,6 +28,9 @@ pub struct Args {
     /// A String message attribute, name=value (repeatable).
     #[arg(long = "attr", value_parser = parse_attr)]
     pub attributes: Vec<(String, String)>,
+    /// `json` prints `{"queueUrl", "sent", "messageIds"}` (ids in the order batches completed).
+    #[arg(long, value_enum, default_value_t = super::Output::Text)]
+    pub output: super::Output,
     #[command(flatten)]
     pub sqs: super::EndpointArgs,
 }
@@ -62,7 +65,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut sending = tokio::task::JoinSet::new();
     let mut entries = Vec::new();
-    let mut sent = 0u64;
+    let mut ids: Vec<String> = Vec::new();
     let mut n = 0u64;
     for body in &bodies {
         for _ in 0..args.count {
@@ -92,8 +95,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             n += 1;
             if entries.len() == 10 {
                 if sending.len() >= in_flight {
-                    sent += sending.join_next().await.expect("a batch in flight")??;
-                    progress.update(sent);
+                    ids.extend(sending.join_next().await.expect("a batch in flight")??);
+                    progress.update(ids.len() as u64);
                 }
                 sending.spawn(flush(
                     sqs.clone(),
@@ -105,16 +108,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if !entries.is_empty() {
         if sending.len() >= in_flight {
-            sent += sending.join_next().await.expect("a batch in flight")??;
+            ids.extend(sending.join_next().await.expect("a batch in flight")??);
         }
         sending.spawn(flush(sqs.clone(), url.clone(), entries));
     }
     while let Some(batch) = sending.join_next().await {
-        sent += batch??;
-        progress.update(sent);
+        ids.extend(batch??);
+        progress.update(ids.len() as u64);
     }
     progress.finish();
-    println!("sent {sent} message(s) to {url}");
+    match args.output {
+        super::Output::Text => println!("sent {} message(s) to {url}", ids.len()),
+        super::Output::Json => super::print_json(&serde_json::json!({
+            "queueUrl": url,
+            "sent": ids.len(),
+            "messageIds": ids,
+        })),
+    }
     Ok(())
 }
 
@@ -189,7 +199,7 @@ async fn flush(
     sqs: aws_sdk_sqs::Client,
     url: String,
     entries: Vec<SendMessageBatchRequestEntry>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Vec<String>> {
     let out = sqs
         .send_message_batch()
         .queue_url(url)
@@ -205,5 +215,5 @@ async fn flush(
             f.message.clone().unwrap_or_default()
         );
     }
-    Ok(out.successful.len() as u64)
+    Ok(out.successful.into_iter().map(|e| e.message_id).collect())
 }

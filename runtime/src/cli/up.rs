@@ -30,9 +30,13 @@ pub struct Args {
     /// credential chain, profile, region. Functions inherit the same AWS environment.
     #[arg(long)]
     pub aws: bool,
-    /// Cargo profile for building functions.
-    #[arg(long, value_enum, default_value = "release")]
-    pub profile: Profile,
+    /// Cargo profile for building functions (`dev` or `release`).
+    #[arg(long = "build-profile", value_enum, default_value = "release")]
+    pub build_profile: Profile,
+    /// The AWS credentials profile (as for the AWS CLI and SAM) for `--aws`; functions get it
+    /// as AWS_PROFILE.
+    #[arg(long, requires = "aws")]
+    pub profile: Option<String>,
     /// Seconds between status lines when not on a terminal.
     #[arg(long, default_value_t = 5)]
     pub status_interval: u64,
@@ -48,7 +52,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let template = args.template.load(&args.region)?;
     let endpoint = chosen_endpoint(args.endpoint, args.aws);
     let sqs = match (endpoint, args.aws) {
-        (endpoint, true) => SqsTarget::Aws { endpoint },
+        (endpoint, true) => SqsTarget::Aws {
+            endpoint,
+            profile: args.profile.clone(),
+        },
         (Some(endpoint), false) => SqsTarget::Endpoint(endpoint),
         (None, false) => SqsTarget::Embedded(EmulatorConfig {
             bind: args.bind,
@@ -63,7 +70,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let options = AppOptions {
         sqs,
-        build_profile: args.profile,
+        build_profile: args.build_profile,
         region: args.region,
         clock: lockgate_emulator::SystemClock::shared(),
         logbook: lockgate_runtime::logbook::LogBook::to_stderr(),

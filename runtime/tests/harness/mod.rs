@@ -189,7 +189,7 @@ impl App {
             .current_dir(dir.path())
             .args([
                 "up",
-                "--profile",
+                "--build-profile",
                 "dev",
                 "--bind",
                 "127.0.0.1:0",
@@ -354,7 +354,14 @@ pub fn invoke(dir: &Path, function: &str, event: &Path) -> serde_json::Value {
     let event = event.to_str().unwrap();
     let out = lockgate(
         dir,
-        &["invoke", function, "--profile", "dev", "--event", event],
+        &[
+            "invoke",
+            function,
+            "--build-profile",
+            "dev",
+            "--event",
+            event,
+        ],
     );
     assert!(
         out.status.success(),

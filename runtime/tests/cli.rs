@@ -1,0 +1,244 @@
+//! The CLI's verbs as a user runs them, against an emulator started by the test: a `peek`
+//! that changes nothing, `--output json`, shell completions, `reset` and its confirmation,
+//! and `--profile` as the AWS profile.
+
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use lockgate_test_support::Harness;
+use serde_json::Value;
+
+fn lockgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lockgate"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL_SQS")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn failed(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+async fn receive_counts(h: &Harness, url: &str) -> Vec<String> {
+    let got = h
+        .client
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    let mut counts: Vec<String> = got
+        .iter()
+        .map(|m| {
+            m.attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount].clone()
+        })
+        .collect();
+    counts.sort();
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peek_shows_messages_without_receiving_them() {
+    let h = Harness::memory().await;
+    let endpoint = h.emulator.endpoint();
+    let url = h.create("inbox").await;
+    h.send(&url, "hello").await;
+    h.send(&url, "world").await;
+    for _ in 0..3 {
+        let text = ok(&lockgate(&["peek", "inbox", "--endpoint", &endpoint]));
+        assert!(text.contains("hello") && text.contains("world"), "{text}");
+        assert!(text.contains("receives=0"), "{text}");
+    }
+    let json: Value = serde_json::from_str(&ok(&lockgate(&[
+        "peek",
+        &url,
+        "--endpoint",
+        &endpoint,
+        "--output",
+        "json",
+        "--max",
+        "1",
+    ])))
+    .unwrap();
+    assert_eq!(json["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(json["messages"][0]["body"], "hello");
+    assert_eq!(json["messages"][0]["approximateReceiveCount"], 0);
+    // Browsed four times, never received: the first receive is each message's first.
+    assert_eq!(receive_counts(&h, &url).await, ["1", "1"]);
+
+    // --receive is a receive, and says so in the counts.
+    let text = ok(&lockgate(&[
+        "peek",
+        "inbox",
+        "--receive",
+        "--endpoint",
+        &endpoint,
+    ]));
+    assert!(text.contains("receives=2"), "{text}");
+
+    let err = failed(&lockgate(&["peek", "nope", "--endpoint", &endpoint]));
+    assert!(err.contains("no queue nope"), "{err}");
+    let err = failed(&lockgate(&[
+        "peek",
+        "inbox",
+        "--max",
+        "101",
+        "--endpoint",
+        &endpoint,
+    ]));
+    assert!(err.contains("--max"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_and_send_speak_json() {
+    let h = Harness::memory().await;
+    let endpoint = h.emulator.endpoint();
+    let url = h.create("jobs").await;
+    let sent: Value = serde_json::from_str(&ok(&lockgate(&[
+        "send",
+        "jobs",
+        "job",
+        "--count",
+        "25",
+        "--endpoint",
+        &endpoint,
+        "--output",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(sent["queueUrl"], url.as_str());
+    assert_eq!(sent["sent"], 25);
+    let ids = sent["messageIds"].as_array().unwrap();
+    assert_eq!(ids.len(), 25);
+    let listed: Value = serde_json::from_str(&ok(&lockgate(&[
+        "queues",
+        "--endpoint",
+        &endpoint,
+        "--output",
+        "json",
+    ])))
+    .unwrap();
+    let jobs = &listed.as_array().unwrap()[0];
+    assert_eq!(jobs["name"], "jobs");
+    assert_eq!(jobs["visible"], 25);
+    assert_eq!(jobs["inFlight"], 0);
+    assert_eq!(jobs["attributes"]["VisibilityTimeout"], "30");
+    let browsed: Value = serde_json::from_str(&ok(&lockgate(&[
+        "peek",
+        "jobs",
+        "--endpoint",
+        &endpoint,
+        "--output",
+        "json",
+        "--max",
+        "100",
+    ])))
+    .unwrap();
+    let mut browsed_ids: Vec<&str> = browsed["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["messageId"].as_str().unwrap())
+        .collect();
+    let mut sent_ids: Vec<&str> = ids.iter().map(|i| i.as_str().unwrap()).collect();
+    browsed_ids.sort();
+    sent_ids.sort();
+    assert_eq!(browsed_ids, sent_ids);
+}
+
+#[test]
+fn completions_cover_every_verb_and_flag() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ok(&lockgate(&["completions", shell]));
+        for word in ["peek", "reset", "build-profile", "parameter-overrides"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let err = failed(&lockgate(&["completions", "tcsh"]));
+    assert!(err.contains("bash"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_asks_refuses_a_running_emulator_and_keeps_builds() {
+    let h = Harness::durable().await;
+    let dir = h.dir.as_ref().unwrap().path().to_path_buf();
+    let data_dir = dir.to_str().unwrap().to_string();
+    std::fs::create_dir_all(dir.join("build/Fn")).unwrap();
+    std::fs::write(dir.join("build/Fn/bootstrap"), b"kept").unwrap();
+    let url = h.create("doomed").await;
+    h.send(&url, "bye").await;
+
+    let err = failed(&lockgate(&["reset", "--data-dir", &data_dir, "--yes"]));
+    assert!(err.contains("in use by"), "{err}");
+    let h = h.restart().await;
+    assert_eq!(h.depth(&url).await.0, 1, "nothing was deleted");
+    let Harness {
+        emulator, dir: tmp, ..
+    } = h;
+    emulator.shutdown().await;
+
+    // Off a terminal, it will not guess.
+    let err = failed(&lockgate(&["reset", "--data-dir", &data_dir]));
+    assert!(err.contains("--yes"), "{err}");
+    assert!(dir.join("lockgate.sqlite3").exists());
+
+    let out = ok(&lockgate(&["reset", "--data-dir", &data_dir, "--yes"]));
+    assert!(out.contains("lockgate.sqlite3"), "{out}");
+    assert!(!dir.join("lockgate.sqlite3").exists());
+    assert!(!dir.join("handle-key").exists());
+    assert_eq!(
+        std::fs::read(dir.join("build/Fn/bootstrap")).unwrap(),
+        b"kept"
+    );
+    let out = ok(&lockgate(&["reset", "--data-dir", &data_dir]));
+    assert!(out.contains("nothing to reset"), "{out}");
+
+    let h = Harness::durable_in(tmp.unwrap()).await;
+    assert!(
+        h.client
+            .list_queues()
+            .send()
+            .await
+            .unwrap()
+            .queue_urls()
+            .is_empty()
+    );
+}
+
+#[test]
+fn profile_is_the_aws_profile_and_build_profile_is_cargos() {
+    let err = failed(&lockgate(&[
+        "up",
+        "--profile",
+        "prod",
+        "--template",
+        "/nonexistent.yaml",
+    ]));
+    assert!(err.contains("--aws"), "{err}");
+    let help = ok(&lockgate(&["up", "--help"]));
+    assert!(help.contains("--build-profile"), "{help}");
+    assert!(help.contains("AWS credentials profile"), "{help}");
+}
