@@ -24,8 +24,8 @@ venv target/venv-cli tests/cli/requirements.txt
 venv target/venv-wasm tests/wasm/requirements.txt   # componentize-py: the Python guest
 venv target/venv-console tests/console/requirements.txt   # Selenium, Prometheus's parser
 
-echo "==> Debian's Chromium and ChromeDriver (the console's browser test)"
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+echo "==> Debian's Chromium and ChromeDriver (the console's browser test) and tmux (the terminal display test)"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v tmux >/dev/null; then
     sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
     sudo_if_needed apt-get update -qq
     DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium chromium-driver tmux >/dev/null

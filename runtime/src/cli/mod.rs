@@ -11,6 +11,7 @@ mod queues;
 mod reset;
 mod send;
 mod status;
+mod terminal;
 mod up;
 
 use std::process::ExitCode;
@@ -104,7 +105,7 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws_config=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(terminal::EventWriter::default)
         .with_ansi(colours())
         .with_target(false)
         .init();

@@ -73,7 +73,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         build_profile: args.build_profile,
         region: args.region,
         clock: lockgate_emulator::SystemClock::shared(),
-        logbook: lockgate_runtime::logbook::LogBook::to_stderr(),
+        // Functions' output scrolls above the status area like the log.
+        logbook: lockgate_runtime::logbook::LogBook::new(std::sync::Arc::new(|function, line| {
+            super::terminal::screen().line(&format!("[{function}] {line}"));
+        })),
     };
     let app = App::start(&template, options).await?;
     tracing::info!("running: send messages with `lockgate send <queue> <body>`; Ctrl-C stops");
