@@ -10,12 +10,14 @@
 //! - [`environment`]: what each function sees in its environment.
 //! - [`functions`]: built functions handed to the invoker of their kind.
 //! - [`view`]: the running app as the console and `/metrics` see it.
+//! - [`watcher`]: rebuild a function when its sources change and swap the new build in.
 
 pub mod clients;
 pub mod environment;
 pub mod functions;
 pub mod provision;
 pub mod view;
+pub mod watcher;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,6 +73,11 @@ pub struct App {
     queues: BTreeMap<String, ProvisionedQueue>,
     mappings: Vec<MappingHandle>,
     functions: Vec<Function>,
+    /// What rebuilding each function (same order as `functions`) takes.
+    rebuilds: Vec<Rebuild>,
+    engine: Option<std::sync::Arc<lockgate_wasm_host::WasmEngine>>,
+    template_dir: std::path::PathBuf,
+    build_profile: Profile,
     views: Vec<view::FunctionView>,
     logbook: Arc<LogBook>,
     stop: watch::Sender<bool>,
@@ -99,6 +106,10 @@ impl App {
             queues: BTreeMap::new(),
             mappings: Vec::new(),
             functions: Vec::new(),
+            rebuilds: Vec::new(),
+            engine: None,
+            template_dir: template.dir.clone(),
+            build_profile: options.build_profile,
             views: Vec::new(),
             logbook: options.logbook.clone(),
             stop,
@@ -144,6 +155,7 @@ impl App {
             region: self.region.clone(),
         };
         let engine = functions::wasm_engine_for(template)?;
+        self.engine = engine.clone();
         let run = MappingRun {
             sqs: &self.sqs,
             clock: wiring.clock,
@@ -196,8 +208,45 @@ impl App {
                 mappings: self.mappings[first_mapping..].to_vec(),
             });
             self.functions.push(function);
+            self.rebuilds.push(Rebuild {
+                def: def.clone(),
+                env,
+            });
         }
         Ok(())
+    }
+
+    /// Each function's logical id and the directory its sources are in (inline code lives in
+    /// the template: nothing to watch).
+    pub fn sources(&self) -> Vec<(String, std::path::PathBuf)> {
+        self.rebuilds
+            .iter()
+            .filter(|r| r.def.inline_code.is_none())
+            .map(|r| {
+                (
+                    r.def.logical_id.clone(),
+                    self.template_dir.join(&r.def.code_uri),
+                )
+            })
+            .collect()
+    }
+
+    /// Builds function `id` again and swaps the new build in: batches running now finish on
+    /// the old build, the next ones run the new one. On any failure the old build stays.
+    pub async fn rebuild(&self, id: &str) -> anyhow::Result<()> {
+        let i = self
+            .rebuilds
+            .iter()
+            .position(|r| r.def.logical_id == id)
+            .with_context(|| format!("no function {id}"))?;
+        let Rebuild { def, env } = &self.rebuilds[i];
+        let artifact =
+            builder::build_in_background(&self.template_dir, def, self.build_profile).await?;
+        let checked = artifact.clone();
+        tokio::task::spawn_blocking(move || builder::check_syntax(&checked)).await??;
+        let log = self.logbook.sink(&def.name);
+        let next = Function::load(def, &artifact, &self.region, env, self.engine.as_ref(), log)?;
+        self.functions[i].replace(next)
     }
 
     /// The client the app's mappings use.
@@ -249,6 +298,12 @@ impl App {
             emulator.shutdown().await;
         }
     }
+}
+
+/// What a function's rebuild needs: its definition and its environment in this app.
+struct Rebuild {
+    def: crate::template::FunctionDef,
+    env: FunctionEnvironment,
 }
 
 /// What wiring the template's functions needs beside the app itself.

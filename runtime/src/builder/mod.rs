@@ -290,6 +290,74 @@ pub fn ensure_wasm_target(dir: &Path, toolchain: &Toolchain) -> anyhow::Result<(
     Ok(())
 }
 
+/// Compiles an interpreted function's sources without running them (Python's `compile`,
+/// `node --check`), so watch mode can refuse a build with a syntax error and keep the old one
+/// running. Compiled kinds were checked by their compiler.
+pub fn check_syntax(artifact: &Artifact) -> anyhow::Result<()> {
+    let sources = |root: &Path, extensions: &[&str]| {
+        let mut found = Vec::new();
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let name = entry.file_name();
+                if path.is_dir() {
+                    if !["node_modules", "__pycache__", ".lockgate", ".git", ".venv"]
+                        .iter()
+                        .any(|s| name == *s)
+                    {
+                        dirs.push(path);
+                    }
+                } else if path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| extensions.contains(&e))
+                {
+                    found.push(path);
+                }
+            }
+        }
+        found.sort();
+        found
+    };
+    let failed = |what: &str, output: std::process::Output| {
+        anyhow::anyhow!(
+            "{what}:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    match artifact {
+        Artifact::Python {
+            interpreter,
+            task_root,
+            ..
+        } => {
+            let files = sources(task_root, &["py"]);
+            let output = Command::new(interpreter)
+                .arg("-c")
+                .arg("import sys\nfor f in sys.argv[1:]:\n    compile(open(f, encoding='utf-8').read(), f, 'exec')")
+                .args(&files)
+                .output()?;
+            if !output.status.success() {
+                return Err(failed("Python cannot compile the function", output));
+            }
+        }
+        Artifact::Node {
+            node, task_root, ..
+        } => {
+            for file in sources(task_root, &["js", "mjs", "cjs"]) {
+                let output = Command::new(node).arg("--check").arg(&file).output()?;
+                if !output.status.success() {
+                    return Err(failed("Node.js cannot parse the function", output));
+                }
+            }
+        }
+        Artifact::Executable(_) | Artifact::Component(_) => {}
+    }
+    Ok(())
+}
+
 /// [`build`] on a blocking thread, so the async runtime keeps serving while cargo works.
 pub async fn build_in_background(
     template_dir: &Path,

@@ -37,6 +37,10 @@ pub struct Args {
     /// as AWS_PROFILE.
     #[arg(long, requires = "aws")]
     pub profile: Option<String>,
+    /// Rebuild a function when its sources change and swap the new build in (batches running
+    /// finish on the old build; a failed build keeps the old one and shows the error).
+    #[arg(long)]
+    pub watch: bool,
     /// Seconds between status lines when not on a terminal.
     #[arg(long, default_value_t = 5)]
     pub status_interval: u64,
@@ -81,9 +85,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let app = App::start(&template, options).await?;
     tracing::info!("running: send messages with `lockgate send <queue> <body>`; Ctrl-C stops");
     let display = super::status::Display::new(&app, Duration::from_secs(args.status_interval));
+    let watching = async {
+        if args.watch {
+            lockgate_runtime::app::watcher::watch(&app).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         _ = super::shutdown_signal() => {}
         _ = display.run() => {}
+        _ = watching => {}
     }
     tracing::info!("stopping: no new batches; waiting for in-flight batches to finish");
     app.shutdown().await;

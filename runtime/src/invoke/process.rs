@@ -79,6 +79,11 @@ impl FunctionSpec {
                     .unwrap_or_default();
                 // Lambda's own variables first: a template variable of the same name wins.
                 env.insert(0, ("PYTHONPATH".to_string(), path));
+                // Lambda's task root is read-only, so no bytecode cache is written there; here
+                // one would litter the function's sources, and a cached module can outlive an
+                // edit made within the same second at the same size (watch mode would then
+                // run the old code).
+                env.insert(0, ("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()));
                 // Unbuffered, so the function's output shows as it is written.
                 let args = match runtime_client {
                     Some(_) => vec![

@@ -76,7 +76,7 @@ impl App {
         )
     }
 
-    fn start_in_with(
+    pub fn start_in_with(
         dir: tempfile::TempDir,
         resources: &str,
         extra: &[&str],
