@@ -12,6 +12,7 @@
 //! - [`move_tasks`]: message move tasks (DLQ redrive) running in the background.
 //! - [`store`]: durability (SQLite WAL with group commit) and recovery.
 //! - [`sts`]: STS GetCallerIdentity, answered on the same endpoint.
+//! - [`tls`]: https on the same port: certificate files, or a self-signed local CA.
 //! - [`error`]: the one error type, with SQS's codes and statuses.
 //! - [`clock`]: the time SQS's rules are measured in; injectable for tests.
 //! - [`console`]: the web console and its JSON API, `/metrics` and `/health`, on the same port.
@@ -45,6 +46,7 @@ mod request;
 mod server;
 mod store;
 mod sts;
+mod tls;
 
 pub use auth::load_credentials;
 pub use clock::{Clock, ManualClock, SharedClock, Sleep, SystemClock, civil_date};
@@ -53,3 +55,4 @@ pub use limits::Limits;
 pub use server::{EmulatorConfig, RunningEmulator, serve};
 pub use sqs::Config;
 pub use store::{reset as reset_data_dir, state_files};
+pub use tls::TlsSource;

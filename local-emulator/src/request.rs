@@ -148,37 +148,38 @@ async fn serve_console(
     body: Bytes,
 ) -> Response {
     let sqs = &shared.sqs;
-    let mut caller_account = None;
+    let mut caller = None;
     if sqs.config.credentials.is_some() && console::needs_signature(uri.path()) {
-        if let Err(error) = authenticate(sqs, method, uri, headers, &body) {
-            return console::error(&error);
-        }
+        let signer = match authenticate(sqs, method, uri, headers, &body) {
+            Ok(signer) => signer,
+            Err(error) => return console::error(&error),
+        };
         let scope = CredentialScope::of(
             headers
                 .get(header::AUTHORIZATION)
                 .and_then(|h| h.to_str().ok()),
             uri.query().unwrap_or_default(),
         );
-        caller_account = Some(
-            scope
-                .as_ref()
-                .and_then(CredentialScope::account)
-                .map_or_else(|| sqs.config.account_id.clone(), str::to_string),
-        );
+        let account = scope
+            .as_ref()
+            .and_then(CredentialScope::account)
+            .map_or_else(|| sqs.config.account_id.clone(), str::to_string);
+        caller = Some(console::Caller { account, signer });
     }
-    console::handle(sqs, &shared.app, caller_account, method, uri, headers, body).await
+    console::handle(sqs, &shared.app, caller, method, uri, headers, body).await
 }
 
 /// Checks the request's SigV4 signature against the configured credentials.
+/// Returns the signer's access key id when credentials are required (and it verified).
 fn authenticate(
     sqs: &Sqs,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), SqsError> {
+) -> Result<Option<String>, SqsError> {
     let Some(credentials) = &sqs.config.credentials else {
-        return Ok(());
+        return Ok(None);
     };
     let lowered: Vec<(String, String)> = headers
         .iter()
@@ -196,7 +197,7 @@ fn authenticate(
         headers: &lowered,
         body,
     };
-    auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000).map(drop)
+    auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000).map(Some)
 }
 
 /// Browsers must not drive the emulator from other sites' pages: SDKs and CLIs send neither
@@ -359,9 +360,10 @@ async fn handle_request(
 ) -> Response {
     let request_id = request_id.to_string();
     let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
-    if let Err(error) = authenticate(sqs, &method, &uri, &headers, &body) {
-        return format.error(&error, &request_id);
-    }
+    let signer = match authenticate(sqs, &method, &uri, &headers, &body) {
+        Ok(signer) => signer,
+        Err(error) => return format.error(&error, &request_id),
+    };
     let scope = CredentialScope::of(
         headers
             .get(header::AUTHORIZATION)
@@ -394,6 +396,7 @@ async fn handle_request(
             .and_then(|h| h.to_str().ok())
             .map(str::to_string),
         sqs: sqs.clone(),
+        signer,
     };
     let service = scope.map(|s| s.service);
     let Some(target) = target else {
@@ -503,7 +506,7 @@ async fn handle_query(
         Err(error) => return format.error(&error, request_id),
     };
     if request.get("QueueUrl").is_none() && on_queue_url {
-        request["QueueUrl"] = format!("http://{}/{path}", ctx.host).into();
+        request["QueueUrl"] = format!("{}://{}/{path}", ctx.sqs.config.scheme(), ctx.host).into();
     }
     let body = serde_json::to_vec(&request).expect("request serializes");
     match actions::dispatch(ctx, &action, &body).await {

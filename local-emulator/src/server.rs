@@ -22,6 +22,7 @@ use crate::console::{AppView, Attached};
 use crate::limits::Limits;
 use crate::request::{self, Shared};
 use crate::sqs::{Config, Sqs};
+use crate::tls::{PLAIN_HTTP_REFUSED, Tls, TlsSource};
 
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -33,6 +34,8 @@ pub struct EmulatorConfig {
     /// Browser origins (`http://localhost:3000`) whose pages may call the emulator; others
     /// are refused (see [`crate::request`]). The emulator's own origin is always allowed.
     pub allowed_origins: Vec<String>,
+    /// Serve https (see [`crate::tls`]); `None` serves plain HTTP.
+    pub tls: Option<TlsSource>,
 }
 
 impl EmulatorConfig {
@@ -44,6 +47,7 @@ impl EmulatorConfig {
             sqs: Config::default(),
             limits: Limits::default(),
             allowed_origins: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -58,11 +62,19 @@ pub struct RunningEmulator {
     task: tokio::task::JoinHandle<()>,
     writer: Option<std::thread::JoinHandle<()>>,
     app: Attached,
+    https: bool,
+    ca_file: Option<PathBuf>,
 }
 
 impl RunningEmulator {
     /// Opens the store (recovering what it holds), binds, and starts serving.
-    pub async fn start(config: EmulatorConfig) -> Result<Self, String> {
+    pub async fn start(mut config: EmulatorConfig) -> Result<Self, String> {
+        let tls = match &config.tls {
+            Some(source) => Some(Tls::load(source)?),
+            None => None,
+        };
+        config.sqs.https = tls.is_some();
+        let ca_file = tls.as_ref().and_then(|t| t.ca_file.clone());
         let (sqs, writer) = match &config.data_dir {
             Some(dir) => {
                 let dir = dir.clone();
@@ -83,12 +95,16 @@ impl RunningEmulator {
         let max_connections = config.limits.max_connections;
         let connections = Arc::new(Semaphore::new(max_connections));
         let app = Attached::default();
+        let serving = Serving {
+            limits: config.limits,
+            allowed_origins: config.allowed_origins,
+            app: app.clone(),
+            tls: tls.clone(),
+        };
         let task = tokio::spawn(serve_with(
             listener,
             sqs.clone(),
-            config.limits,
-            config.allowed_origins,
-            app.clone(),
+            serving,
             connections.clone(),
             async {
                 let _ = stopped.await;
@@ -103,7 +119,14 @@ impl RunningEmulator {
             task,
             writer,
             app,
+            https: config.sqs.https,
+            ca_file,
         })
+    }
+
+    /// The certificate clients must trust, when the emulator made its own (`--tls-self-signed`).
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.ca_file.as_deref()
     }
 
     /// Shows `app` in the console and `/metrics` (`None` takes it away).
@@ -117,7 +140,8 @@ impl RunningEmulator {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Connections being served now.
@@ -151,27 +175,37 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
-    serve_with(
-        listener,
-        sqs,
+    let serving = Serving {
         limits,
         allowed_origins,
-        Attached::default(),
-        connections,
-        shutdown,
-    )
-    .await;
+        app: Attached::default(),
+        tls: None,
+    };
+    serve_with(listener, sqs, serving, connections, shutdown).await;
+}
+
+/// How connections are served: their limits, the browser origins allowed, the attached app
+/// and TLS.
+struct Serving {
+    limits: Limits,
+    allowed_origins: Vec<String>,
+    app: Attached,
+    tls: Option<Tls>,
 }
 
 async fn serve_with(
     listener: TcpListener,
     sqs: Arc<Sqs>,
-    limits: Limits,
-    allowed_origins: Vec<String>,
-    app: Attached,
+    serving: Serving,
     connections: Arc<Semaphore>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let Serving {
+        limits,
+        allowed_origins,
+        app,
+        tls,
+    } = serving;
     let shared = Arc::new(Shared::new(
         sqs.clone(),
         limits.clone(),
@@ -222,13 +256,50 @@ async fn serve_with(
             let shared = shared.clone();
             async move { Ok::<_, Infallible>(request::handle(&shared, req).await) }
         });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
+        let Some(tls) = &tls else {
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                let _slot = permit;
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "connection closed");
+                }
+            });
+            continue;
+        };
+        // TLS: the handshake happens in the connection's task, within the header deadline.
+        let acceptor = tls.acceptor.clone();
+        let handshake_deadline = limits.header_read_timeout;
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _slot = permit;
+            let mut stream = stream;
+            let mut first = [0u8; 1];
+            // A TLS client speaks first with a handshake record (0x16); anything else is
+            // plain HTTP (or noise) and gets told to use https.
+            match tokio::time::timeout(handshake_deadline, stream.peek(&mut first)).await {
+                Ok(Ok(1)) if first[0] == 0x16 => {}
+                Ok(Ok(1)) => {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = stream.write_all(PLAIN_HTTP_REFUSED).await;
+                    let _ = stream.shutdown().await;
+                    return;
+                }
+                _ => return,
+            }
+            let tls_stream =
+                match tokio::time::timeout(handshake_deadline, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let connection =
+                watcher.watch(http.serve_connection(TokioIo::new(tls_stream), service));
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection closed");
             }

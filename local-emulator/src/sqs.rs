@@ -29,6 +29,14 @@ pub struct Config {
     pub max_store_bytes: Option<u64>,
     /// The time SQS's rules are measured in (see [`crate::clock`]).
     pub clock: SharedClock,
+    /// Whether the port speaks TLS (queue URLs are then https).
+    pub https: bool,
+}
+
+impl Config {
+    pub fn scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
+    }
 }
 
 impl Default for Config {
@@ -39,6 +47,7 @@ impl Default for Config {
             credentials: None,
             max_store_bytes: None,
             clock: SystemClock::shared(),
+            https: false,
         }
     }
 }

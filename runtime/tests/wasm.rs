@@ -192,7 +192,11 @@ fn invoke_runs_a_component_with_the_aws_sample_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_bootstrap_serves_the_same_component() {
     let component = build_wasm_probe();
-    let resources = wasm_app(2, 1, "            BatchSize: 1\n")
+    // The visibility timeout (= the function timeout) leaves room for a cold bootstrap on a
+    // loaded machine: the process starts and compiles the component before its first event,
+    // while the message's visibility runs; at 2 s a slow start let good messages come back
+    // and, with maxReceiveCount 1, reach the DLQ.
+    let resources = wasm_app(15, 1, "            BatchSize: 1\n")
         .replace(
             "      CodeUri: {wasm_probe}\n      Handler: wasm_probe.wasm\n",
             &format!(

@@ -40,6 +40,9 @@ pub struct Context {
     pub host: String,
     /// The `X-Amzn-Trace-Id` header: sends store it as the AWSTraceHeader system attribute.
     pub trace_header: Option<String>,
+    /// The access key id whose signature was verified (with `--credentials`): what this
+    /// request sends carries it as SenderId.
+    pub signer: Option<String>,
 }
 
 impl Context {
@@ -49,11 +52,12 @@ impl Context {
     /// (`/<region>/<account>/<name>`), since every region shares this one host.
     pub fn queue_url(&self, queue: &Queue) -> String {
         let host_region = region_of_host(&self.host).unwrap_or(&self.sqs.config.region);
+        let scheme = self.sqs.config.scheme();
         if queue.region == host_region {
-            format!("http://{}/{}/{}", self.host, queue.account, queue.name)
+            format!("{scheme}://{}/{}/{}", self.host, queue.account, queue.name)
         } else {
             format!(
-                "http://{}/{}/{}/{}",
+                "{scheme}://{}/{}/{}/{}",
                 self.host, queue.region, queue.account, queue.name
             )
         }

@@ -253,7 +253,7 @@ fn render(
     let mut attributes = BTreeMap::new();
     for &name in system_names {
         let value = match name {
-            "SenderId" => Some(queue.account.clone()),
+            "SenderId" => Some(m.sender_id().unwrap_or(&queue.account).to_string()),
             "SentTimestamp" => Some(m.sent_ms.to_string()),
             "ApproximateReceiveCount" => Some(m.receive_count.to_string()),
             "ApproximateFirstReceiveTimestamp" => Some(m.first_receive_ms.to_string()),

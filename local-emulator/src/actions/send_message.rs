@@ -262,16 +262,24 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
         .get("AWSTraceHeader")
         .and_then(|v| v.string_value.as_deref())
         .map(|t| hex(&md5_of_trace_header(t)));
-    let extras =
-        (!entry.message_attributes.is_empty() || trace_header.is_some() || dedup_id.is_some())
-            .then(|| {
-                Box::new(MessageExtras {
-                    attributes: entry.message_attributes,
-                    trace_header,
-                    dedup_id,
-                    dead_letter_source_arn: None,
-                })
-            });
+    // SenderId: the signer under --credentials, else the sending account when it is not the
+    // queue's (kept only then, so a plain message stays small).
+    let sender_id = ctx.signer.clone().or_else(|| {
+        (ctx.account != queue.account).then(|| ctx.account.clone())
+    });
+    let extras = (!entry.message_attributes.is_empty()
+        || trace_header.is_some()
+        || dedup_id.is_some()
+        || sender_id.is_some())
+    .then(|| {
+        Box::new(MessageExtras {
+            attributes: entry.message_attributes,
+            trace_header,
+            dedup_id,
+            dead_letter_source_arn: None,
+            sender_id,
+        })
+    });
     let md5 = md5_of_body(&body);
     Ok(Prepared {
         message: NewMessage {

@@ -12,7 +12,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{AppView, error, json_response};
+use super::{AppView, Caller, error, json_response};
 use crate::actions::{self, Context};
 use crate::error::{ErrorCode, SqsError};
 use crate::queue::Queue;
@@ -26,8 +26,8 @@ const DEFAULT_BROWSE: usize = 20;
 pub struct Request<'a> {
     pub sqs: &'a Arc<Sqs>,
     pub app: Option<Arc<dyn AppView>>,
-    /// The signer's account when credentials are required; otherwise any queue may be seen.
-    pub caller_account: Option<String>,
+    /// The signer when credentials are required; otherwise any queue may be seen.
+    pub caller: Option<Caller>,
     pub host: String,
     pub method: &'a Method,
     pub query: &'a str,
@@ -132,11 +132,12 @@ impl Request<'_> {
             sqs: self.sqs.clone(),
             region: queue.region.clone(),
             account: self
-                .caller_account
-                .clone()
-                .unwrap_or_else(|| queue.account.clone()),
+                .caller
+                .as_ref()
+                .map_or_else(|| queue.account.clone(), |c| c.account.clone()),
             host: self.host.clone(),
             trace_header: None,
+            signer: self.caller.as_ref().and_then(|c| c.signer.clone()),
         }
     }
 
@@ -152,7 +153,7 @@ impl Request<'_> {
     /// With credentials, a signer sees its own account's queues (changes to another
     /// account's queue are also checked against the queue policy by the action itself).
     fn may_see(&self, queue: &Queue) -> Result<(), SqsError> {
-        match &self.caller_account {
+        match self.caller.as_ref().map(|c| &c.account) {
             Some(account) if *account != queue.account => Err(SqsError::new(
                 ErrorCode::AccessDenied,
                 format!(
@@ -283,6 +284,7 @@ fn browse(sqs: &Sqs, queue: &Queue, limit: usize) -> Vec<Value> {
                 "approximateFirstReceiveTimestamp": (m.first_receive_ms > 0).then_some(m.first_receive_ms),
                 "visibleAt": (state != "visible").then_some(m.visible_at_ms),
                 "messageGroupId": m.group.as_deref(),
+                "senderId": m.sender_id().unwrap_or(&queue.account),
                 "messageDeduplicationId": extras.and_then(|e| e.dedup_id.as_deref()),
                 "deadLetterQueueSourceArn": extras.and_then(|e| e.dead_letter_source_arn.as_deref()),
                 "messageAttributes": attributes,

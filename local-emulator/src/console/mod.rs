@@ -36,6 +36,12 @@ pub trait AppView: Send + Sync + 'static {
     fn register_metrics(&self, registry: &mut Registry);
 }
 
+/// Who signed a console request, when credentials are required.
+pub struct Caller {
+    pub account: String,
+    pub signer: Option<String>,
+}
+
 /// The app attached to a running emulator, if any (set once the app has started).
 #[derive(Default, Clone)]
 pub struct Attached(Arc<RwLock<Option<Arc<dyn AppView>>>>);
@@ -65,7 +71,7 @@ pub fn needs_signature(path: &str) -> bool {
 pub async fn handle(
     sqs: &Arc<Sqs>,
     app: &Attached,
-    caller_account: Option<String>,
+    caller: Option<Caller>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -87,7 +93,7 @@ pub async fn handle(
                 let request = api::Request {
                     sqs,
                     app: app.get(),
-                    caller_account,
+                    caller,
                     host,
                     method,
                     query: uri.query().unwrap_or_default(),

@@ -52,6 +52,9 @@ pub struct MessageExtras {
     pub trace_header: Option<String>,
     pub dedup_id: Option<String>,
     pub dead_letter_source_arn: Option<String>,
+    /// Who sent it, when that is not the queue's own account: the signer's access key id
+    /// (with `--credentials`) or the sending account (a cross-account send).
+    pub sender_id: Option<String>,
 }
 
 /// Where a message is in its life cycle.
@@ -96,6 +99,10 @@ impl Message {
 
     pub fn trace_header(&self) -> Option<&str> {
         self.extras.as_ref().and_then(|e| e.trace_header.as_deref())
+    }
+
+    pub fn sender_id(&self) -> Option<&str> {
+        self.extras.as_ref().and_then(|e| e.sender_id.as_deref())
     }
 
     pub fn dead_letter_source_arn(&self) -> Option<&str> {

@@ -19,7 +19,7 @@ use crate::queue::attributes::{QueueAttributes, RedrivePolicy};
 use crate::queue::message::{AttributeValue, Message, MessageExtras, State, md5_of_body};
 
 /// The storage format this build writes and reads. Format 2 added `queues.region`.
-pub const FORMAT_VERSION: &str = "2";
+pub const FORMAT_VERSION: &str = "3";
 
 /// A queue as it is persisted.
 #[derive(Debug, Clone)]
@@ -100,6 +100,9 @@ struct StoredExtras {
     dedup_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dead_letter_source_arn: Option<String>,
+    /// Since format 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sender_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -205,6 +208,7 @@ pub fn encode_extras(extras: &MessageExtras) -> String {
         trace_header: extras.trace_header.clone(),
         dedup_id: extras.dedup_id.clone(),
         dead_letter_source_arn: extras.dead_letter_source_arn.clone(),
+        sender_id: extras.sender_id.clone(),
     };
     serde_json::to_string(&stored).expect("extras serialize")
 }
@@ -227,6 +231,7 @@ pub fn decode_extras(text: &str) -> Result<MessageExtras, String> {
         trace_header: stored.trace_header,
         dedup_id: stored.dedup_id,
         dead_letter_source_arn: stored.dead_letter_source_arn,
+        sender_id: stored.sender_id,
     })
 }
 
@@ -314,23 +319,24 @@ mod tests {
             trace_header: Some("Root=1-abc".into()),
             dedup_id: Some("d-1".into()),
             dead_letter_source_arn: None,
+            sender_id: Some("AKIDSENDER".into()),
         }
     }
 
-    /// The persisted shapes of format 2, byte for byte. If this fails, a record changed:
+    /// The persisted shapes of format 3, byte for byte. If this fails, a record changed:
     /// raise FORMAT_VERSION, teach `sqlite::check_format` to upgrade a directory of the
     /// previous format, add a test that opens one (as the format-1 test in fidelity.rs does),
     /// and then update these strings.
     #[test]
     fn the_persisted_shapes_are_those_of_the_format_version() {
-        assert_eq!(FORMAT_VERSION, "2");
+        assert_eq!(FORMAT_VERSION, "3");
         assert_eq!(
             encode_attributes(&attributes()),
             r#"{"delay_seconds":0,"maximum_message_size":1048576,"message_retention_period":345600,"receive_message_wait_time_seconds":0,"visibility_timeout":30,"policy":null,"redrive_policy":{"dead_letter_target_arn":"arn:aws:sqs:us-east-1:000000000000:dlq.fifo","max_receive_count":3},"redrive_allow_policy":null,"fifo_queue":true,"content_based_deduplication":false,"deduplication_scope":"queue","fifo_throughput_limit":"perQueue","kms_master_key_id":"alias/aws/sqs","kms_data_key_reuse_period_seconds":300,"sqs_managed_sse_enabled":true}"#
         );
         assert_eq!(
             encode_extras(&extras()),
-            r#"{"attributes":{"bin":{"DataType":"Binary","BinaryValue":"AP8="},"n":{"DataType":"Number.int","StringValue":"42"}},"trace_header":"Root=1-abc","dedup_id":"d-1"}"#
+            r#"{"attributes":{"bin":{"DataType":"Binary","BinaryValue":"AP8="},"n":{"DataType":"Number.int","StringValue":"42"}},"trace_header":"Root=1-abc","dedup_id":"d-1","sender_id":"AKIDSENDER"}"#
         );
         assert_eq!(encode_extras(&MessageExtras::default()), "{}");
     }

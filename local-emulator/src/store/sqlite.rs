@@ -162,12 +162,17 @@ fn check_format(conn: &Connection) -> Result<(), String> {
             .map(drop)
             .map_err(|e| e.to_string()),
         Some(FORMAT_VERSION) => Ok(()),
+        // Format 2 added queues' regions; format 3 a message's sender (in its extras, absent
+        // from older messages: they read as sent by the queue's own account).
         Some("1") => conn
             .execute_batch(
                 "ALTER TABLE queues ADD COLUMN region TEXT;
-                 UPDATE meta SET value = '2' WHERE key = 'format';",
+                 UPDATE meta SET value = '3' WHERE key = 'format';",
             )
-            .map_err(|e| format!("cannot upgrade the data directory to format 2: {e}")),
+            .map_err(|e| format!("cannot upgrade the data directory to format 3: {e}")),
+        Some("2") => conn
+            .execute_batch("UPDATE meta SET value = '3' WHERE key = 'format';")
+            .map_err(|e| format!("cannot upgrade the data directory to format 3: {e}")),
         Some(other) => Err(format!(
             "data directory has storage format {other}; this build reads format {FORMAT_VERSION}"
         )),

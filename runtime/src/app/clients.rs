@@ -6,9 +6,35 @@ use aws_sdk_sqs::config::StalledStreamProtectionConfig;
 /// An SQS client for `endpoint` (the emulator accepts any credentials unless it was started
 /// with `--credentials`; `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` are used when set).
 pub fn endpoint_client(endpoint: &str, region: &str) -> aws_sdk_sqs::Client {
+    endpoint_client_trusting(endpoint, region, None)
+}
+
+/// [`endpoint_client`] for an https endpoint whose certificate `ca_pem` signed (the embedded
+/// emulator's own CA); `None` trusts what the system trusts.
+pub fn endpoint_client_trusting(
+    endpoint: &str,
+    region: &str,
+    ca_pem: Option<Vec<u8>>,
+) -> aws_sdk_sqs::Client {
     let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "lockgate".into());
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "lockgate".into());
-    let config = aws_sdk_sqs::Config::builder()
+    let mut config = aws_sdk_sqs::Config::builder();
+    if let Some(ca_pem) = ca_pem {
+        use aws_smithy_http_client::tls;
+        let trust = tls::TlsContext::builder()
+            .with_trust_store(tls::TrustStore::empty().with_pem_certificate(ca_pem))
+            .build()
+            .expect("a trust store of one certificate");
+        config = config.http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .tls_context(trust)
+                .build_https(),
+        );
+    }
+    let config = config
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new(region.to_string()))
         .endpoint_url(endpoint)

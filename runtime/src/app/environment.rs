@@ -5,6 +5,57 @@
 
 use crate::template::{Expr, FunctionDef, Scope};
 
+/// The embedded emulator's own CA (`up --tls-self-signed`), as functions are told to trust it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsTrust {
+    /// The CA certificate alone.
+    pub ca: std::path::PathBuf,
+    /// The system's trusted certificates plus the CA: for variables that replace the trust
+    /// store (a function calling other https services must still trust them).
+    pub bundle: std::path::PathBuf,
+}
+
+impl TlsTrust {
+    /// Writes `bundle.pem` beside `ca`: the first system bundle found, then the CA.
+    pub fn for_ca(ca: &std::path::Path) -> anyhow::Result<Self> {
+        const SYSTEM_BUNDLES: &[&str] = &[
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/cert.pem",
+        ];
+        let mut bundle = SYSTEM_BUNDLES
+            .iter()
+            .find_map(|p| std::fs::read(p).ok())
+            .unwrap_or_default();
+        if !bundle.is_empty() && !bundle.ends_with(b"\n") {
+            bundle.push(b'\n');
+        }
+        bundle.extend(std::fs::read(ca)?);
+        let path = ca.with_file_name("bundle.pem");
+        std::fs::write(&path, bundle)?;
+        Ok(Self {
+            ca: ca.to_path_buf(),
+            bundle: path,
+        })
+    }
+
+    /// What a process is given: AWS SDKs and CLIs (`AWS_CA_BUNDLE`), Python's requests,
+    /// OpenSSL and rustls-native-certs (`SSL_CERT_FILE`) get the bundle; Node.js adds the CA to
+    /// its own roots (`NODE_EXTRA_CA_CERTS`).
+    fn variables(&self) -> Vec<(String, String)> {
+        let bundle = self.bundle.display().to_string();
+        vec![
+            ("AWS_CA_BUNDLE".to_string(), bundle.clone()),
+            ("SSL_CERT_FILE".to_string(), bundle.clone()),
+            ("REQUESTS_CA_BUNDLE".to_string(), bundle),
+            (
+                "NODE_EXTRA_CA_CERTS".to_string(),
+                self.ca.display().to_string(),
+            ),
+        ]
+    }
+}
+
 /// Which credentials functions get for SQS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqsCredentials {
@@ -34,6 +85,7 @@ impl FunctionEnvironment {
         scope: &dyn Scope,
         endpoint: Option<&str>,
         credentials: &SqsCredentials,
+        tls: Option<&TlsTrust>,
     ) -> anyhow::Result<Self> {
         let mut variables = Vec::new();
         for (key, value) in &function.environment {
@@ -42,10 +94,9 @@ impl FunctionEnvironment {
             })?;
             variables.push((key.clone(), value));
         }
-        Ok(Self {
-            variables,
-            aws: sqs_access(endpoint, credentials, std::env::vars()),
-        })
+        let mut aws = sqs_access(endpoint, credentials, std::env::vars());
+        aws.extend(tls.map(TlsTrust::variables).unwrap_or_default());
+        Ok(Self { variables, aws })
     }
 
     /// Outside an app (`lockgate invoke`): values that name queues need a running app, so only

@@ -32,14 +32,14 @@ use crate::builder::{self, Artifact, Profile};
 use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingConfig, MappingHandle};
 use crate::logbook::LogBook;
 use crate::template::Template;
-use environment::{FunctionEnvironment, SqsCredentials};
+use environment::{FunctionEnvironment, SqsCredentials, TlsTrust};
 use functions::{Function, MappingRun};
 use provision::{AppScope, ProvisionedQueue};
 
 /// Where the app's queues live.
 pub enum SqsTarget {
     /// The embedded emulator, started with this configuration.
-    Embedded(EmulatorConfig),
+    Embedded(Box<EmulatorConfig>),
     /// An SQS-compatible endpoint, with placeholder credentials.
     Endpoint(String),
     /// Real SQS (or `endpoint`) with the AWS SDK's default configuration: credential chain,
@@ -121,6 +121,7 @@ impl App {
             clock: &options.clock,
             endpoint: connected.endpoint.as_deref(),
             credentials: connected.credentials.clone(),
+            tls: connected.tls.clone(),
             shutdown: &shutdown,
         };
         // Whatever was started before a failure is stopped in order.
@@ -162,8 +163,13 @@ impl App {
             shutdown: wiring.shutdown,
         };
         for (id, def) in &template.functions {
-            let env =
-                FunctionEnvironment::in_app(def, &scope, wiring.endpoint, &wiring.credentials)?;
+            let env = FunctionEnvironment::in_app(
+                def,
+                &scope,
+                wiring.endpoint,
+                &wiring.credentials,
+                wiring.tls.as_ref(),
+            )?;
             let artifact = &wiring.artifacts[id];
             let log = self.logbook.sink(&def.name);
             let function = Function::load(def, artifact, &self.region, &env, engine.as_ref(), log)?;
@@ -313,6 +319,8 @@ struct Wiring<'a> {
     /// The SQS endpoint functions are given (none: AWS's own).
     endpoint: Option<&'a str>,
     credentials: SqsCredentials,
+    /// The embedded emulator's own CA, which functions are told to trust.
+    tls: Option<TlsTrust>,
     shutdown: &'a watch::Receiver<bool>,
 }
 
@@ -323,6 +331,7 @@ struct Connected {
     sqs: aws_sdk_sqs::Client,
     region: String,
     credentials: SqsCredentials,
+    tls: Option<TlsTrust>,
 }
 
 /// Starts the embedded emulator (on `clock`) or picks the endpoint, and makes the client.
@@ -341,7 +350,7 @@ async fn connect(
         SqsTarget::Embedded(mut config) => {
             config.sqs.clock = clock.clone();
             let bind = config.bind;
-            let emulator = RunningEmulator::start(config)
+            let emulator = RunningEmulator::start(*config)
                 .await
                 .map_err(anyhow::Error::msg)
                 .with_context(|| {
@@ -349,17 +358,34 @@ async fn connect(
                 })?;
             let endpoint = emulator.endpoint();
             tracing::info!("SQS emulator ready on {endpoint}");
+            if let Some(ca) = emulator.ca_file() {
+                let ca = ca.display();
+                tracing::info!(
+                    "TLS: a certificate for localhost, 127.0.0.1 and ::1 signed by a local CA; functions trust it; trust it elsewhere with AWS_CA_BUNDLE={ca} (AWS SDKs and CLI) or NODE_EXTRA_CA_CERTS={ca} (Node.js)"
+                );
+            }
             (Some(emulator), Some(endpoint))
         }
         SqsTarget::Endpoint(endpoint) => (None, Some(endpoint)),
         SqsTarget::Aws { endpoint, .. } => (None, endpoint),
+    };
+    let tls = match emulator.as_ref().and_then(RunningEmulator::ca_file) {
+        Some(ca) => Some(
+            TlsTrust::for_ca(ca)
+                .with_context(|| format!("making a trust bundle beside {}", ca.display()))?,
+        ),
+        None => None,
     };
     let sqs = match (&credentials, &endpoint) {
         (SqsCredentials::Caller { profile }, _) => {
             clients::aws_client(endpoint.as_deref(), profile.as_deref(), default_region).await?
         }
         (SqsCredentials::Placeholder, Some(endpoint)) => {
-            clients::endpoint_client(endpoint, default_region)
+            let ca_pem = match &tls {
+                Some(trust) => Some(std::fs::read(&trust.ca)?),
+                None => None,
+            };
+            clients::endpoint_client_trusting(endpoint, default_region, ca_pem)
         }
         (SqsCredentials::Placeholder, None) => {
             unreachable!("every target but Aws has an endpoint")
@@ -383,6 +409,7 @@ async fn connect(
         sqs,
         region,
         credentials,
+        tls,
     })
 }
 

@@ -39,6 +39,61 @@ pub struct Args {
     /// refuses every write until restarted), leaving the rest of the disk alone.
     #[arg(long, value_name = "BYTES")]
     max_store_size: Option<u64>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// https on the emulator's port.
+#[derive(clap::Args)]
+pub struct TlsArgs {
+    /// Serve https with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve https with a certificate for localhost, 127.0.0.1 and ::1 signed by a local CA
+    /// made once in the data directory (`tls/ca.pem` is what clients trust).
+    #[arg(long)]
+    pub tls_self_signed: bool,
+}
+
+impl TlsArgs {
+    /// Where the certificate comes from; self-signed files live in `data_dir` (or a directory
+    /// under the system's temporary one for an in-memory emulator).
+    pub fn source(
+        &self,
+        data_dir: Option<&std::path::Path>,
+    ) -> Option<lockgate_emulator::TlsSource> {
+        match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), _) => Some(lockgate_emulator::TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (_, _, true) => Some(lockgate_emulator::TlsSource::SelfSigned {
+                dir: data_dir.map_or_else(
+                    || std::env::temp_dir().join("lockgate-tls"),
+                    std::path::Path::to_path_buf,
+                ),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Tells the user how to trust a self-signed setup.
+pub fn log_trust(emulator: &lockgate_emulator::RunningEmulator) {
+    if let Some(ca) = emulator.ca_file() {
+        let ca = ca.display();
+        tracing::info!(
+            "TLS: a certificate for localhost, 127.0.0.1 and ::1 signed by a local CA; trust it with AWS_CA_BUNDLE={ca} (AWS SDKs and CLI), NODE_EXTRA_CA_CERTS={ca} (Node.js), SSL_CERT_FILE={ca} (most others)"
+        );
+    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -56,6 +111,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
     let authenticated = credentials.is_some();
+    let tls = args
+        .tls
+        .source((!args.in_memory).then_some(args.data_dir.as_path()));
     let config = EmulatorConfig {
         bind: args.bind,
         data_dir: (!args.in_memory).then(|| args.data_dir.clone()),
@@ -73,6 +131,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ..Default::default()
         },
         allowed_origins: args.allowed_origins,
+        tls,
     };
     let emulator = RunningEmulator::start(config)
         .await
@@ -88,6 +147,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         emulator.endpoint(),
         emulator.endpoint()
     );
+    log_trust(&emulator);
     if !emulator.addr.ip().is_loopback() && !authenticated {
         tracing::warn!(
             "WARNING: listening on {} without --credentials: anyone who can reach this address can read, send and delete messages in every queue",

@@ -50,18 +50,23 @@ pub struct Args {
     /// emulator; may be given more than once. Other sites' pages are refused.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
+    #[command(flatten)]
+    pub tls: super::emulator::TlsArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let template = args.template.load(&args.region)?;
     let endpoint = chosen_endpoint(args.endpoint, args.aws);
+    let tls = args
+        .tls
+        .source((!args.in_memory).then_some(args.data_dir.as_path()));
     let sqs = match (endpoint, args.aws) {
         (endpoint, true) => SqsTarget::Aws {
             endpoint,
             profile: args.profile.clone(),
         },
         (Some(endpoint), false) => SqsTarget::Endpoint(endpoint),
-        (None, false) => SqsTarget::Embedded(EmulatorConfig {
+        (None, false) => SqsTarget::Embedded(Box::new(EmulatorConfig {
             bind: args.bind,
             data_dir: (!args.in_memory).then_some(args.data_dir),
             sqs: Config {
@@ -70,7 +75,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             },
             limits: Default::default(),
             allowed_origins: args.allowed_origins,
-        }),
+            tls,
+        })),
     };
     let options = AppOptions {
         sqs,

@@ -107,7 +107,7 @@ impl App {
         let output: Arc<Mutex<Vec<String>>> = Arc::default();
         let sink = output.clone();
         let options = AppOptions {
-            sqs: SqsTarget::Embedded(lockgate_emulator::EmulatorConfig::ephemeral()),
+            sqs: SqsTarget::Embedded(Box::new(lockgate_emulator::EmulatorConfig::ephemeral())),
             build_profile: Profile::Dev,
             region: "us-east-1".into(),
             clock,
