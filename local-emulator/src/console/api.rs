@@ -5,6 +5,7 @@
 //!
 //! Queues are addressed as `queues/<region>/<account>/<name>`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
@@ -75,7 +76,10 @@ async fn on_queue(
     post: bool,
 ) -> Result<Value, SqsError> {
     match rest {
-        [] if get => Ok(req.describe(queue)),
+        [] if get => Ok(req.describe(
+            queue,
+            &dead_letter_sources(req.sqs, std::slice::from_ref(queue)),
+        )),
         ["messages"] if get => {
             let limit = match param(req.query, "limit") {
                 None => DEFAULT_BROWSE,
@@ -172,7 +176,9 @@ impl Request<'_> {
         Ok(serde_json::from_slice(&out).unwrap_or_else(|_| json!({})))
     }
 
-    fn describe(&self, queue: &Queue) -> Value {
+    /// A queue as the console shows it; `sources` maps a dead-letter queue's ARN to the names
+    /// of the queues whose redrive policy targets it.
+    fn describe(&self, queue: &Queue, sources: &HashMap<String, Vec<String>>) -> Value {
         let ctx = self.context(queue);
         let now = self.sqs.now_ms();
         let mut state = queue.lock();
@@ -198,18 +204,7 @@ impl Request<'_> {
             })
         });
         drop(state);
-        let sources: Vec<String> = self
-            .sqs
-            .queues_of(&queue.region, &queue.account)
-            .into_iter()
-            .filter(|q| {
-                q.lock()
-                    .attrs
-                    .max_receive_count()
-                    .is_some_and(|(_, arn)| arn == queue.arn)
-            })
-            .map(|q| q.name.clone())
-            .collect();
+        let sources = sources.get(&queue.arn).cloned().unwrap_or_default();
         json!({
             "name": queue.name,
             "region": queue.region,
@@ -232,12 +227,37 @@ impl Request<'_> {
 }
 
 fn list(req: &Request<'_>) -> Vec<Value> {
-    req.sqs
+    let queues: Vec<Arc<Queue>> = req
+        .sqs
         .all_queues()
-        .iter()
+        .into_iter()
         .filter(|q| req.may_see(q).is_ok())
-        .map(|q| req.describe(q))
-        .collect()
+        .collect();
+    let sources = dead_letter_sources(req.sqs, &queues);
+    queues.iter().map(|q| req.describe(q, &sources)).collect()
+}
+
+/// For each of `dead_letter_queues` that some queue of its account and region redrives into:
+/// its ARN → the names of those queues (one pass over every queue).
+fn dead_letter_sources(
+    sqs: &Sqs,
+    dead_letter_queues: &[Arc<Queue>],
+) -> HashMap<String, Vec<String>> {
+    let wanted: std::collections::HashSet<&str> =
+        dead_letter_queues.iter().map(|q| q.arn.as_str()).collect();
+    let mut sources: HashMap<String, Vec<String>> = HashMap::new();
+    for queue in sqs.all_queues() {
+        let target = queue
+            .lock()
+            .attrs
+            .max_receive_count()
+            .map(|(_, arn)| arn.to_string());
+        // A redrive policy names a queue of the same account and region.
+        if let Some(arn) = target.filter(|arn| wanted.contains(arn.as_str())) {
+            sources.entry(arn).or_default().push(queue.name.clone());
+        }
+    }
+    sources
 }
 
 /// The first `limit` messages in send order, copied: nothing about them changes.
