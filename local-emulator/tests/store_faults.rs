@@ -68,6 +68,16 @@ async fn a_failed_commit_is_never_delivered_and_stops_all_writes() {
         .await
         .unwrap_err();
     assert_eq!(common::error_of(err).2, 500);
+    // And the health check says so.
+    let (status, _, body) = common::raw_request(emulator.addr, "GET", "/health", &[], b"").await;
+    assert_eq!(status, 503, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "not ready");
+    assert_eq!(health["store"]["state"], "failed");
+    assert!(
+        health["store"]["error"].as_str().unwrap().contains("full"),
+        "{body}"
+    );
     emulator.shutdown().await;
 
     // Restarted without the cap: exactly the acknowledged messages.

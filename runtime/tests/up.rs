@@ -165,11 +165,15 @@ async fn maximum_concurrency_is_never_exceeded() {
         3,
         "            BatchSize: 1\n            ScalingConfig:\n              MaximumConcurrency: 2\n",
     )).await;
+    // Long enough (30 × 200 ms over 2 at a time) that the backlog outlasts a scaling tick.
     let bodies: Vec<String> = (0..30)
-        .map(|_| r#"{"do":"sleep","ms":50}"#.to_string())
+        .map(|_| r#"{"do":"sleep","ms":200}"#.to_string())
         .collect();
     app.send("work", &bodies, None).await;
     app.wait_done(30).await;
+    // The scaler wanted more than the cap allowed: Lambda counts that as throttling.
+    let throttles = MappingStats::get(&app.report().mappings()[0].stats.throttles);
+    assert!(throttles >= 1, "no throttle counted at the cap");
     let peak = app
         .log()
         .iter()
