@@ -1,5 +1,5 @@
 //! Watch mode (`lockgate up --watch`): each function's sources are fingerprinted twice a
-//! second; when they change (and then hold still for a moment), the function is rebuilt and
+//! second (what [`crate::builder::source_files`] counts as sources); when they change (and then hold still for a moment), the function is rebuilt and
 //! the new build swapped in ([`crate::invoke::Current`]): batches already running finish on
 //! the old build, the next batch runs the new one, and no message is dropped or taken twice.
 //! A build that fails (a compiler error, a Python or JavaScript syntax error) leaves the old
@@ -14,18 +14,6 @@ use super::App;
 const POLL: Duration = Duration::from_millis(500);
 /// Files a function's sources may have before watching it is given up (with a warning).
 const MAX_FILES: usize = 20_000;
-/// Directories that hold outputs, caches or installed packages, never sources.
-const SKIPPED: &[&str] = &[
-    "target",
-    "node_modules",
-    ".lockgate",
-    ".aws-sam",
-    ".git",
-    "__pycache__",
-    ".venv",
-    ".mypy_cache",
-    ".pytest_cache",
-];
 
 /// What a directory tree looks like now: every file's path, size and modification time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,34 +22,14 @@ pub struct Fingerprint(Vec<(PathBuf, u64, SystemTime)>);
 impl Fingerprint {
     /// `None` when the tree has more than [`MAX_FILES`] files.
     pub fn of(root: &Path) -> Option<Self> {
-        let mut files = Vec::new();
-        let mut dirs = vec![root.to_path_buf()];
-        while let Some(dir) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                let name = entry.file_name();
-                if kind.is_dir() {
-                    if !SKIPPED.iter().any(|s| name == *s) {
-                        dirs.push(entry.path());
-                    }
-                } else if let Ok(meta) = entry.metadata() {
-                    files.push((
-                        entry.path(),
-                        meta.len(),
-                        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    ));
-                    if files.len() > MAX_FILES {
-                        return None;
-                    }
-                }
-            }
-        }
-        files.sort();
+        let files = crate::builder::source_files(root, MAX_FILES)?
+            .into_iter()
+            .filter_map(|path| {
+                let meta = std::fs::metadata(&path).ok()?;
+                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                Some((path, meta.len(), modified))
+            })
+            .collect();
         Some(Self(files))
     }
 

@@ -290,35 +290,62 @@ pub fn ensure_wasm_target(dir: &Path, toolchain: &Toolchain) -> anyhow::Result<(
     Ok(())
 }
 
+/// Directories that hold build outputs, caches or installed packages, never sources.
+const NOT_SOURCES: &[&str] = &[
+    "target",
+    "node_modules",
+    ".lockgate",
+    ".aws-sam",
+    ".git",
+    "__pycache__",
+    ".venv",
+    ".mypy_cache",
+    ".pytest_cache",
+];
+
+/// Every file under `root` that may be a source (see [`NOT_SOURCES`]), sorted; `None` when
+/// there are more than `limit`. Symbolic links are not followed into directories.
+pub fn source_files(root: &Path, limit: usize) -> Option<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !NOT_SOURCES.iter().any(|s| entry.file_name() == *s) {
+                    dirs.push(entry.path());
+                }
+            } else {
+                files.push(entry.path());
+                if files.len() > limit {
+                    return None;
+                }
+            }
+        }
+    }
+    files.sort();
+    Some(files)
+}
+
 /// Compiles an interpreted function's sources without running them (Python's `compile`,
 /// `node --check`), so watch mode can refuse a build with a syntax error and keep the old one
 /// running. Compiled kinds were checked by their compiler.
 pub fn check_syntax(artifact: &Artifact) -> anyhow::Result<()> {
     let sources = |root: &Path, extensions: &[&str]| {
-        let mut found = Vec::new();
-        let mut dirs = vec![root.to_path_buf()];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                let name = entry.file_name();
-                if path.is_dir() {
-                    if !["node_modules", "__pycache__", ".lockgate", ".git", ".venv"]
-                        .iter()
-                        .any(|s| name == *s)
-                    {
-                        dirs.push(path);
-                    }
-                } else if path
-                    .extension()
+        source_files(root, usize::MAX)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| {
+                p.extension()
                     .and_then(|e| e.to_str())
                     .is_some_and(|e| extensions.contains(&e))
-                {
-                    found.push(path);
-                }
-            }
-        }
-        found.sort();
-        found
+            })
+            .collect::<Vec<_>>()
     };
     let failed = |what: &str, output: std::process::Output| {
         anyhow::anyhow!(

@@ -239,6 +239,8 @@ impl<I: Invoker> Mapping<I> {
                 deadline = Some(clock.now_ms() + c.window.as_millis() as u64);
             }
             let mut unwanted = Vec::new();
+            // Once per receive, not per message: preparing a record is the same for every build.
+            let invoker = self.invoker.get();
             for m in received {
                 if !c.filters.is_empty() {
                     let record = LambdaRecord::new(&m, &c.queue_arn, &c.region);
@@ -257,7 +259,7 @@ impl<I: Invoker> Mapping<I> {
                         .cloned(),
                 };
                 let receipt_handle = m.receipt_handle.clone().unwrap_or_default();
-                let (event, len) = self.invoker.get().prepare(m, &c.queue_arn, &c.region);
+                let (event, len) = invoker.prepare(m, &c.queue_arn, &c.region);
                 let size = len + 1;
                 if bytes + size > MAX_PAYLOAD_BYTES && !records.is_empty() {
                     // Over the cap: hand it back at once for the next batch.
