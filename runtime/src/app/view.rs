@@ -165,15 +165,6 @@ struct MappingMetrics {
     mappings: Vec<(String, MappingHandle)>,
 }
 
-impl std::fmt::Debug for MappingHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MappingHandle")
-            .field("function", &self.config.function)
-            .field("queue", &self.config.queue_arn)
-            .finish()
-    }
-}
-
 type Labels = Vec<(&'static str, String)>;
 
 impl MappingMetrics {

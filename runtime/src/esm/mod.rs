@@ -65,6 +65,16 @@ pub struct MappingHandle {
     pub stats: Arc<MappingStats>,
 }
 
+/// Names the mapping (its stats are not printed).
+impl std::fmt::Debug for MappingHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappingHandle")
+            .field("function", &self.config.function)
+            .field("queue", &self.config.queue_arn)
+            .finish()
+    }
+}
+
 pub struct Mapping<I: Invoker> {
     pub config: Arc<MappingConfig>,
     pub sqs: aws_sdk_sqs::Client,
