@@ -13,6 +13,18 @@ pub struct Server {
     pub host: String,
     pub child: Child,
     pub data_dir: Option<std::path::PathBuf>,
+    /// Attributes every benchmark queue is created with (its encryption, for lockgate).
+    pub queue_attributes: serde_json::Value,
+}
+
+/// How the lockgate under test keeps its messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    Memory,
+    /// On disk, queues created with SSE off.
+    Durable,
+    /// On disk, queues with SQS-managed SSE (SQS's default): encrypted at rest.
+    DurableEncrypted,
 }
 
 impl Server {
@@ -23,7 +35,8 @@ impl Server {
         start("floor", command, None)
     }
 
-    pub async fn lockgate(binary: &Path, durable: bool) -> anyhow::Result<Self> {
+    pub async fn lockgate(binary: &Path, storage: Storage) -> anyhow::Result<Self> {
+        let durable = storage != Storage::Memory;
         if !binary.exists() {
             bail!(
                 "{} not found: run `cargo build --release` first",
@@ -44,15 +57,14 @@ impl Server {
         command
             .env("LOCKGATE_LOG", "warn,lockgate=info")
             .env("NO_COLOR", "1");
-        start(
-            if durable {
-                "lockgate durable"
-            } else {
-                "lockgate in-memory"
-            },
-            command,
-            data_dir,
-        )
+        let (name, sse) = match storage {
+            Storage::Memory => ("lockgate in-memory", "false"),
+            Storage::Durable => ("lockgate durable", "false"),
+            Storage::DurableEncrypted => ("lockgate durable SSE", "true"),
+        };
+        let mut server = start(name, command, data_dir)?;
+        server.queue_attributes = serde_json::json!({ "SqsManagedSseEnabled": sse });
+        Ok(server)
     }
 
     pub async fn moto(binary: &Path) -> anyhow::Result<Self> {
@@ -78,6 +90,7 @@ impl Server {
             host,
             child,
             data_dir: None,
+            queue_attributes: serde_json::json!({}),
         })
     }
 
@@ -167,5 +180,6 @@ pub fn start_until(
         host,
         child,
         data_dir,
+        queue_attributes: serde_json::json!({}),
     })
 }

@@ -46,6 +46,15 @@ async fn create_queue(
         .to_string())
 }
 
+/// `base` with `extra`'s entries added.
+fn with(base: &serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    let mut merged = base.clone();
+    if let (Some(m), serde_json::Value::Object(e)) = (merged.as_object_mut(), extra) {
+        m.extend(e);
+    }
+    merged
+}
+
 fn batch_body(url: &str, body: &str) -> String {
     let entries: Vec<_> = (0..10)
         .map(|i| json!({"Id": format!("m{i}"), "MessageBody": body}))
@@ -99,7 +108,7 @@ fn stop_after(duration: Duration) -> Arc<AtomicBool> {
 }
 
 pub async fn send_only(server: &Server, load: &Load) -> anyhow::Result<f64> {
-    let url = create_queue(&server.host, "bench-send", json!({})).await?;
+    let url = create_queue(&server.host, "bench-send", server.queue_attributes.clone()).await?;
     let (n, elapsed) = send_for(
         &server.host,
         &url,
@@ -171,7 +180,7 @@ pub async fn receive_delete_for(
 
 pub async fn standard_suite(server: &Server, load: &Load) -> anyhow::Result<Figures> {
     let host = &server.host;
-    let url = create_queue(host, "bench-standard", json!({})).await?;
+    let url = create_queue(host, "bench-standard", server.queue_attributes.clone()).await?;
     let (sent, elapsed) = send_for(
         host,
         &url,
@@ -197,7 +206,7 @@ pub async fn standard_suite(server: &Server, load: &Load) -> anyhow::Result<Figu
         .call("DeleteQueue", &json!({"QueueUrl": url}).to_string())
         .await?;
 
-    let url = create_queue(host, "bench-cycle", json!({})).await?;
+    let url = create_queue(host, "bench-cycle", server.queue_attributes.clone()).await?;
     let (senders, receivers) = (
         load.connections / 2,
         load.connections - load.connections / 2,
@@ -227,7 +236,7 @@ async fn fifo_cycle(server: &Server, load: &Load, groups: u64) -> anyhow::Result
     let url = create_queue(
         host,
         &format!("bench-{groups}.fifo"),
-        json!({"FifoQueue": "true"}),
+        with(&server.queue_attributes, json!({"FifoQueue": "true"})),
     )
     .await?;
     let stop = stop_after(load.duration);
@@ -291,7 +300,12 @@ pub async fn backlog(
     load: &Load,
     count: usize,
 ) -> anyhow::Result<()> {
-    let url = create_queue(&server.host, "bench-backlog", json!({})).await?;
+    let url = create_queue(
+        &server.host,
+        "bench-backlog",
+        server.queue_attributes.clone(),
+    )
+    .await?;
     let started = Instant::now();
     let per_conn = count.div_ceil(10 * load.connections);
     let mut tasks = tokio::task::JoinSet::new();

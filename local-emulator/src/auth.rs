@@ -16,7 +16,17 @@ pub struct SignedRequest<'a> {
     pub query: &'a str,
     /// Header names lower-case.
     pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
+    pub body: Payload<'a>,
+}
+
+/// What the signature's payload hash is checked against.
+#[derive(Clone, Copy)]
+pub enum Payload<'a> {
+    /// The whole body, here: its hash is computed.
+    Body(&'a [u8]),
+    /// A body still to be streamed (S3 objects): the hash the client declared in
+    /// `x-amz-content-sha256` is signed; the caller checks the body against it as it arrives.
+    Declared(&'a str),
 }
 
 fn error(code: ErrorCode, message: &str) -> SqsError {
@@ -64,7 +74,10 @@ pub fn verify(
     // The hash of the body that arrived: a captured request's body cannot be swapped under
     // its signature. A presigned URL cannot know its payload: signers use UNSIGNED-PAYLOAD
     // there (botocore) or the hash of the body; accept either for the query-string form.
-    let mut payload_hashes = vec![hex(&Sha256::digest(req.body))];
+    let mut payload_hashes = vec![match req.body {
+        Payload::Body(body) => hex(&Sha256::digest(body)),
+        Payload::Declared(hash) => hash.to_string(),
+    }];
     if sig.from_query {
         payload_hashes.insert(0, "UNSIGNED-PAYLOAD".to_string());
     }
@@ -337,12 +350,18 @@ impl CredentialScope {
 
 fn canonical_request(req: &SignedRequest<'_>, sig: &Signature, payload_hash: &str) -> String {
     let path = if req.path.is_empty() { "/" } else { req.path };
+    // S3 signs the path encoded once; every other service encodes it twice.
+    let s3 = sig.scope.split('/').nth(2) == Some("s3");
     let canonical_path: String = path
         .split('/')
         .map(|segment| {
-            encode(&encode(&crate::protocol::query::parse_form_component(
-                segment,
-            )))
+            if s3 {
+                encode(&percent_decode(segment))
+            } else {
+                encode(&encode(&crate::protocol::query::parse_form_component(
+                    segment,
+                )))
+            }
         })
         .collect::<Vec<_>>()
         .join("/");
@@ -376,6 +395,27 @@ fn canonical_request(req: &SignedRequest<'_>, sig: &Signature, payload_hash: &st
         sig.signed_headers.join(";"),
         payload_hash
     )
+}
+
+/// A path segment as sent, percent-decoded (`+` stays a plus: it is not a form).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex_digit = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex_digit(h).is_some() && hex_digit(l).is_some() => {
+                out.push((hex_digit(h).unwrap_or(0) * 16 + hex_digit(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// RFC 3986 percent-encoding of everything but unreserved characters, as SigV4 wants.

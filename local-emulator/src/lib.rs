@@ -12,6 +12,7 @@
 //! - [`move_tasks`]: message move tasks (DLQ redrive) running in the background.
 //! - [`store`]: durability (SQLite WAL with group commit) and recovery.
 //! - [`sts`]: STS GetCallerIdentity, answered on the same endpoint.
+//! - [`s3`]: an S3-compatible object endpoint on the same port (large payloads).
 //! - [`tls`]: https on the same port: certificate files, or a self-signed local CA.
 //! - [`error`]: the one error type, with SQS's codes and statuses.
 //! - [`clock`]: the time SQS's rules are measured in; injectable for tests.
@@ -43,6 +44,7 @@ mod limits;
 pub mod model;
 mod move_tasks;
 mod request;
+mod s3;
 mod server;
 mod store;
 mod sts;

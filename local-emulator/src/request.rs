@@ -17,6 +17,7 @@ use crate::console;
 use crate::error::{ErrorCode, SqsError};
 use crate::limits::Limits;
 use crate::protocol::{json, query};
+use crate::s3;
 use crate::sqs::{Sqs, is_region_name, region_of_host};
 use crate::sts;
 
@@ -32,6 +33,10 @@ pub struct Shared {
 }
 
 impl Shared {
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     pub fn new(
         sqs: Arc<Sqs>,
         limits: Limits,
@@ -111,6 +116,9 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
     };
     let mut response = if method == Method::OPTIONS {
         preflight(origin.as_deref(), &headers)
+    } else if let Some(target) = s3::claims(&method, &uri, &headers) {
+        // Objects stream: their bodies are not read here.
+        s3::handle(shared, target, method, uri, headers, body, &request_id).await
     } else if console::owns(uri.path()) {
         match read_body(shared, &headers, body).await {
             Ok(body) => serve_console(shared, &method, &uri, &headers, body).await,
@@ -195,7 +203,7 @@ fn authenticate(
         path: uri.path(),
         query: uri.query().unwrap_or_default(),
         headers: &lowered,
-        body,
+        body: auth::Payload::Body(body),
     };
     auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000).map(Some)
 }

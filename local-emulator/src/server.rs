@@ -85,7 +85,7 @@ impl RunningEmulator {
                         .map_err(|e| e.to_string())??;
                 (sqs, Some(writer))
             }
-            None => (Sqs::in_memory(config.sqs.clone()), None),
+            None => (Sqs::in_memory(config.sqs.clone())?, None),
         };
         let listener = TcpListener::bind(config.bind)
             .await

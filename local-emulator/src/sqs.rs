@@ -31,6 +31,8 @@ pub struct Config {
     pub clock: SharedClock,
     /// Whether the port speaks TLS (queue URLs are then https).
     pub https: bool,
+    /// The keyring of encrypted queues' keys; `None` keeps it in the data directory.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             max_store_bytes: None,
             clock: SystemClock::shared(),
             https: false,
+            key_file: None,
         }
     }
 }
@@ -62,6 +65,9 @@ fn key(region: &str, account: &str, name: &str) -> QueueKey {
 pub struct Sqs {
     pub config: Config,
     pub store: Store,
+    /// The S3-compatible endpoint's buckets and objects (beside the queues, in the same
+    /// data directory and under the same keyring).
+    pub objects: crate::s3::Objects,
     /// Authenticates receipt handles (see `queue::receipt`).
     pub handle_key: HandleKey,
     queues: RwLock<HashMap<QueueKey, Arc<Queue>>>,
@@ -134,15 +140,35 @@ impl Sqs {
     }
 
     /// An emulator whose state lives only in memory.
-    pub fn in_memory(config: Config) -> Arc<Self> {
+    /// (Objects of its S3 endpoint are kept in a directory of their own under the system's
+    /// temporary one, deleted when the emulator stops: too large for memory.)
+    pub fn in_memory(config: Config) -> Result<Arc<Self>, String> {
         let key = HandleKey::new(random_bytes());
-        Arc::new(Self::with_store(config, Store::memory(), key, 1, 1))
+        let root = std::env::temp_dir().join(format!(
+            "lockgate-objects-{}-{:016x}",
+            std::process::id(),
+            random_u64()
+        ));
+        let objects = crate::s3::Objects::open(&root, &root.join(".keyring"), true)?;
+        Ok(Arc::new(Self::with_store(
+            config,
+            Store::memory(),
+            objects,
+            key,
+            1,
+            1,
+        )))
     }
 
     /// Opens the durable store under `dir`, recovering every queue and message.
     pub fn durable(config: Config, dir: &Path) -> Result<(Arc<Self>, JoinHandle<()>), String> {
         let now = config.clock.now_ms();
-        let (store, snapshot, writer) = sqlite::open(dir, now, config.max_store_bytes)?;
+        let keyring = config
+            .key_file
+            .clone()
+            .unwrap_or_else(|| crate::store::sealing::default_keyring(dir));
+        let (store, snapshot, writer) =
+            sqlite::open(dir, now, config.max_store_bytes, &keyring)?;
         let handle_key = handle_key(dir)?;
         let next_seq = snapshot
             .messages
@@ -153,7 +179,8 @@ impl Sqs {
             .unwrap_or(0)
             + 1;
         let next_queue_id = snapshot.queues.iter().map(|q| q.id).max().unwrap_or(0) + 1;
-        let sqs = Self::with_store(config, store, handle_key, next_seq, next_queue_id);
+        let objects = crate::s3::Objects::open(&dir.join("s3"), &keyring, false)?;
+        let sqs = Self::with_store(config, store, objects, handle_key, next_seq, next_queue_id);
         let mut by_id = HashMap::new();
         for record in snapshot.queues {
             let (attrs, tags) = records::queue_settings(&record)
@@ -204,6 +231,7 @@ impl Sqs {
     fn with_store(
         config: Config,
         store: Store,
+        objects: crate::s3::Objects,
         handle_key: HandleKey,
         next_seq: u64,
         next_queue_id: u64,
@@ -211,6 +239,7 @@ impl Sqs {
         Self {
             config,
             store,
+            objects,
             handle_key,
             queues: RwLock::new(HashMap::new()),
             next_seq: AtomicU64::new(next_seq),

@@ -6,7 +6,9 @@ use lockgate_test_support as common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 use lockgate_emulator::{EmulatorConfig, RunningEmulator};
 
 async fn start(dir: &std::path::Path, credentials: bool) -> RunningEmulator {
@@ -126,6 +128,7 @@ async fn a_format_2_directory_opens_and_is_upgraded() {
         let url = client
             .create_queue()
             .queue_name("old")
+            .attributes(QueueAttributeName::SqsManagedSseEnabled, "false")
             .send()
             .await
             .unwrap()
@@ -140,11 +143,16 @@ async fn a_format_2_directory_opens_and_is_upgraded() {
             .unwrap();
         emulator.shutdown().await;
     }
-    // What format 2 wrote is what format 3 writes for such a message (no sender kept).
+    // What format 2 wrote is what format 4 writes for such a message (no sender kept, not
+    // encrypted), without format 4's columns.
     let db = dir.path().join("lockgate.sqlite3");
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute("UPDATE meta SET value = '2' WHERE key = 'format'", [])
+        .execute_batch(
+            "ALTER TABLE messages DROP COLUMN key_name;
+             ALTER TABLE messages DROP COLUMN sealed;
+             UPDATE meta SET value = '2' WHERE key = 'format';",
+        )
         .unwrap();
     let emulator = start(dir.path(), false).await;
     let client = common::client(&emulator.endpoint(), "AKIDEXAMPLE");
@@ -157,5 +165,5 @@ async fn a_format_2_directory_opens_and_is_upgraded() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(version, "3");
+    assert_eq!(version, "4");
 }

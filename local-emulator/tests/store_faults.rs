@@ -134,17 +134,48 @@ async fn a_truncated_database_refuses_to_start() {
 /// error naming it, whichever part is damaged: nothing is dropped silently.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_record_stops_the_start_naming_it() {
-    for (table, column, expected) in [
-        ("messages", "extras", "has unreadable extras"),
-        ("queues", "tags", "queue orders has unreadable tags"),
+    // (table, column, the damage, whether the queue encrypts, what the error says)
+    for (table, column, damage, sse, expected) in [
+        (
+            "messages",
+            "extras",
+            "'{damaged'",
+            "false",
+            "has unreadable extras",
+        ),
+        (
+            "messages",
+            "sealed",
+            "zeroblob(40)",
+            "true",
+            "encrypted form is truncated or of an unknown layout",
+        ),
+        (
+            "messages",
+            "sealed",
+            "X'0100000000000000000000000000000000000000000000000000000000000000000000000000000000'",
+            "true",
+            "cannot be decrypted with key sqs-managed",
+        ),
+        (
+            "queues",
+            "tags",
+            "'{damaged'",
+            "true",
+            "queue orders has unreadable tags",
+        ),
         (
             "queues",
             "attributes",
+            "'{damaged'",
+            "true",
             "queue orders has unreadable attributes",
         ),
     ] {
         let h = Harness::durable().await;
-        let url = h.create("orders").await;
+        let url = h
+            .create_with("orders", &[("SqsManagedSseEnabled", sse)])
+            .await;
         h.client
             .send_message()
             .queue_url(&url)
@@ -166,7 +197,7 @@ async fn an_unreadable_record_stops_the_start_naming_it() {
         {
             let conn = rusqlite::Connection::open(dir.join("lockgate.sqlite3")).unwrap();
             let changed = conn
-                .execute(&format!("UPDATE {table} SET {column} = '{{damaged'"), [])
+                .execute(&format!("UPDATE {table} SET {column} = {damage}"), [])
                 .unwrap();
             assert_eq!(changed, 1, "{table}.{column}");
         }

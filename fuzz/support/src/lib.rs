@@ -49,7 +49,7 @@ impl Emulator {
                 .build()
                 .unwrap();
             let emulator = Emulator {
-                sqs: Sqs::in_memory(Config::default()),
+                sqs: Sqs::in_memory(Config::default()).expect("an emulator in memory starts"),
                 runtime,
             };
             for body in [

@@ -4,6 +4,7 @@
 //!
 //! - [`Store::memory`]: nothing is written (`--in-memory`).
 //! - [`records`]: what is stored, and its mapping to and from the engine's types.
+//! - [`sealing`]: encryption at rest of SSE queues' messages, and the keyring.
 //! - [`sqlite`]: SQLite in WAL mode with group commit: one writer thread drains every op that
 //!   arrived while the previous transaction was committing into the next transaction, so many
 //!   concurrent requests share one fsync.
@@ -11,6 +12,7 @@
 mod dir_lock;
 pub mod integrity;
 pub mod records;
+pub mod sealing;
 pub mod sqlite;
 
 pub use records::{DedupRecord, MessageRecord, QueueRecord};
@@ -146,7 +148,7 @@ impl Store {
 }
 
 /// The files under a data directory that hold the emulator's state (the store, its log, the
-/// receipt-handle key, kept copies of damaged logs): what `lockgate reset` deletes. Anything
+/// receipt-handle key, the keyring, kept copies of damaged logs): what `lockgate reset` deletes. Anything
 /// else there (such as function builds) is not the emulator's.
 pub fn state_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -158,7 +160,10 @@ pub fn state_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .filter(|p| {
             p.is_file()
                 && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n == "handle-key" || n == "lock" || n.starts_with("lockgate.sqlite3")
+                    n == "handle-key"
+                        || n == "lock"
+                        || n.starts_with("keyring")
+                        || n.starts_with("lockgate.sqlite3")
                 })
         })
         .collect();

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::queue::attributes::{QueueAttributes, RedrivePolicy};
 use crate::queue::message::{AttributeValue, Message, MessageExtras, State, md5_of_body};
 
-/// The storage format this build writes and reads. Format 2 added `queues.region`.
-pub const FORMAT_VERSION: &str = "3";
+/// The storage format this build writes and reads. Format 2 added `queues.region`, 3 a
+/// message's sender, 4 encrypted messages (`messages.key_name`, `messages.sealed`).
+pub const FORMAT_VERSION: &str = "4";
 
 /// A queue as it is persisted.
 #[derive(Debug, Clone)]
@@ -323,13 +324,13 @@ mod tests {
         }
     }
 
-    /// The persisted shapes of format 3, byte for byte. If this fails, a record changed:
+    /// The persisted shapes of format 4, byte for byte. If this fails, a record changed:
     /// raise FORMAT_VERSION, teach `sqlite::check_format` to upgrade a directory of the
     /// previous format, add a test that opens one (as the format-1 test in fidelity.rs does),
     /// and then update these strings.
     #[test]
     fn the_persisted_shapes_are_those_of_the_format_version() {
-        assert_eq!(FORMAT_VERSION, "3");
+        assert_eq!(FORMAT_VERSION, "4");
         assert_eq!(
             encode_attributes(&attributes()),
             r#"{"delay_seconds":0,"maximum_message_size":1048576,"message_retention_period":345600,"receive_message_wait_time_seconds":0,"visibility_timeout":30,"policy":null,"redrive_policy":{"dead_letter_target_arn":"arn:aws:sqs:us-east-1:000000000000:dlq.fifo","max_receive_count":3},"redrive_allow_policy":null,"fifo_queue":true,"content_based_deduplication":false,"deduplication_scope":"queue","fifo_throughput_limit":"perQueue","kms_master_key_id":"alias/aws/sqs","kms_data_key_reuse_period_seconds":300,"sqs_managed_sse_enabled":true}"#

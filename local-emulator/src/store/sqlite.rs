@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::integrity;
 use super::records::{self, FORMAT_VERSION};
+use super::sealing::{self, Binding, SealPolicy, Sealer};
 use super::{Batch, DedupRecord, MessageRecord, QueueRecord, Snapshot, Store, StoreError, StoreOp};
 
 /// Upper bound on ops folded into one transaction, so one commit cannot grow without limit.
@@ -36,7 +37,9 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_ms INTEGER NOT NULL,
     visible_at_ms INTEGER NOT NULL,
     receive_count INTEGER NOT NULL,
-    first_receive_ms INTEGER NOT NULL
+    first_receive_ms INTEGER NOT NULL,
+    key_name TEXT,
+    sealed BLOB
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue_id);
 CREATE TABLE IF NOT EXISTS dedup (
@@ -49,13 +52,14 @@ CREATE TABLE IF NOT EXISTS dedup (
 ) WITHOUT ROWID;
 ";
 
-/// Opens (or creates) the database under `dir`, checks it is whole, reads everything back,
-/// and starts the writer. `max_bytes` caps the database's size (a write beyond it fails as on
-/// a full disk).
+/// Opens (or creates) the database under `dir`, checks it is whole, reads everything back
+/// (opening encrypted messages with the keys of `keyring`), and starts the writer.
+/// `max_bytes` caps the database's size (a write beyond it fails as on a full disk).
 pub fn open(
     dir: &Path,
     now_ms: u64,
     max_bytes: Option<u64>,
+    keyring: &Path,
 ) -> Result<(Store, Snapshot, JoinHandle<()>), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let lock = super::dir_lock::acquire(dir)?;
@@ -76,12 +80,15 @@ pub fn open(
         )
     })?;
     check_format(&conn)?;
-    let snapshot = load(&conn, now_ms).map_err(|e| {
+    let mut sealer = Sealer::new(sealing::Keyring::open(keyring)?);
+    let snapshot = load(&conn, now_ms, &mut sealer).map_err(|e| {
         format!(
-            "cannot read {}: {e} (restore the data directory, or move it aside to start empty)",
+            "cannot read {}: {e} (restore the data directory or its keyring, or move it aside to start empty)",
             path.display()
         )
     })?;
+    let sealing = Sealing::new(sealer, &snapshot.queues)
+        .map_err(|e| format!("{e} (in {})", dir.display()))?;
     let (tx, rx) = mpsc::channel::<Batch>();
     let failure: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<str>>> = Default::default();
     let writer_failure = failure.clone();
@@ -90,7 +97,7 @@ pub fn open(
     let writer = std::thread::Builder::new()
         .name("lockgate-store".into())
         .spawn(move || {
-            write_loop(conn, rx, &writer_failure, &writer_latency);
+            write_loop(conn, sealing, rx, &writer_failure, &writer_latency);
             drop(lock); // the directory is free once the last write is done
         })
         .map_err(|e| e.to_string())?;
@@ -163,36 +170,67 @@ fn check_format(conn: &Connection) -> Result<(), String> {
             .map_err(|e| e.to_string()),
         Some(FORMAT_VERSION) => Ok(()),
         // Format 2 added queues' regions; format 3 a message's sender (in its extras, absent
-        // from older messages: they read as sent by the queue's own account).
-        Some("1") => conn
-            .execute_batch(
-                "ALTER TABLE queues ADD COLUMN region TEXT;
-                 UPDATE meta SET value = '3' WHERE key = 'format';",
-            )
-            .map_err(|e| format!("cannot upgrade the data directory to format 3: {e}")),
-        Some("2") => conn
-            .execute_batch("UPDATE meta SET value = '3' WHERE key = 'format';")
-            .map_err(|e| format!("cannot upgrade the data directory to format 3: {e}")),
+        // from older messages: they read as sent by the queue's own account); format 4
+        // encrypted messages (older ones are all in plain: the columns stay empty).
+        Some(old @ ("1" | "2" | "3")) => {
+            let region = if old == "1" {
+                "ALTER TABLE queues ADD COLUMN region TEXT;"
+            } else {
+                ""
+            };
+            conn.execute_batch(&format!(
+                "BEGIN;
+                 {region}
+                 ALTER TABLE messages ADD COLUMN key_name TEXT;
+                 ALTER TABLE messages ADD COLUMN sealed BLOB;
+                 UPDATE meta SET value = '{FORMAT_VERSION}' WHERE key = 'format';
+                 COMMIT;"
+            ))
+            .map_err(|e| {
+                format!("cannot upgrade the data directory to format {FORMAT_VERSION}: {e}")
+            })
+        }
         Some(other) => Err(format!(
             "data directory has storage format {other}; this build reads format {FORMAT_VERSION}"
         )),
     }
 }
 
-fn load(conn: &Connection, now_ms: u64) -> Result<Snapshot, String> {
-    read_rows(conn, now_ms).map_err(|e| e.to_string())?.decode()
+fn load(conn: &Connection, now_ms: u64, sealer: &mut Sealer) -> Result<Snapshot, String> {
+    read_rows(conn, now_ms)
+        .map_err(|e| e.to_string())?
+        .decode(sealer)
 }
 
 /// A snapshot whose messages' extras are still as stored.
 struct Rows {
     snapshot: Snapshot,
     extras: Vec<Option<String>>,
+    /// Encrypted messages' key names and blobs (their body and extras are in there).
+    sealed: Vec<Option<(String, Vec<u8>)>>,
 }
 
 impl Rows {
-    /// Every message's extras decoded: one that cannot be read is an error naming it.
-    fn decode(mut self) -> Result<Snapshot, String> {
-        for (m, extras) in self.snapshot.messages.iter_mut().zip(self.extras) {
+    /// Every message opened and its extras decoded: one that cannot be read is an error
+    /// naming it.
+    fn decode(mut self, sealer: &mut Sealer) -> Result<Snapshot, String> {
+        let messages = self.snapshot.messages.iter_mut();
+        for ((m, mut extras), sealed) in messages.zip(self.extras).zip(self.sealed) {
+            if let Some((key, blob)) = sealed {
+                let binding = Binding {
+                    queue_id: m.queue_id,
+                    seq: m.seq,
+                    message_id: m.id,
+                    key: &key,
+                };
+                let (body, sealed_extras) =
+                    sealer
+                        .open(&binding, &blob)
+                        .and_then(sealing::split)
+                        .map_err(|e| format!("message {:032x} (seq {}): {e}", m.id, m.seq))?;
+                m.body = body.into_boxed_str();
+                extras = sealed_extras;
+            }
             if let Some(text) = extras {
                 let decoded = records::decode_extras(&text).map_err(|e| {
                     format!(
@@ -235,12 +273,22 @@ fn read_rows(conn: &Connection, now_ms: u64) -> rusqlite::Result<Rows> {
         .collect::<rusqlite::Result<_>>()?;
     let mut stmt = conn.prepare(
         "SELECT seq, queue_id, message_id, body, extras, group_id, sent_ms, visible_at_ms,
-                receive_count, first_receive_ms FROM messages ORDER BY seq",
+                receive_count, first_receive_ms, key_name, sealed FROM messages ORDER BY seq",
     )?;
     let mut extras = Vec::new();
+    let mut sealed = Vec::new();
     snapshot.messages = stmt
         .query_map([], |r| {
             extras.push(r.get::<_, Option<String>>(4)?);
+            sealed.push(
+                match (
+                    r.get::<_, Option<String>>(10)?,
+                    r.get::<_, Option<Vec<u8>>>(11)?,
+                ) {
+                    (Some(key), Some(blob)) => Some((key, blob)),
+                    _ => None,
+                },
+            );
             Ok(MessageRecord {
                 seq: r.get::<_, i64>(0)? as u64,
                 queue_id: r.get::<_, i64>(1)? as u64,
@@ -267,7 +315,11 @@ fn read_rows(conn: &Connection, now_ms: u64) -> rusqlite::Result<Rows> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Rows { snapshot, extras })
+    Ok(Rows {
+        snapshot,
+        extras,
+        sealed,
+    })
 }
 
 fn blob_to_id(blob: &[u8]) -> u128 {
@@ -283,6 +335,7 @@ fn blob_to_id(blob: &[u8]) -> u128 {
 /// from then on is refused until a restart reads the disk again.
 fn write_loop(
     mut conn: Connection,
+    mut sealing: Sealing,
     rx: mpsc::Receiver<Batch>,
     failure: &std::sync::OnceLock<std::sync::Arc<str>>,
     latency: &prometheus_client::metrics::histogram::Histogram,
@@ -301,8 +354,8 @@ fn write_loop(
         }
         let result = match failure.get() {
             Some(why) => Err(StoreError::Failed(why.clone())),
-            None => timed(latency, || apply(&mut conn, &batches)).map_err(|e| {
-                let why: std::sync::Arc<str> = e.to_string().into();
+            None => timed(latency, || apply(&mut conn, &mut sealing, &batches)).map_err(|e| {
+                let why: std::sync::Arc<str> = e.into();
                 tracing::error!(
                     error = %why,
                     "store commit failed: refusing every write until a restart (acknowledged changes are safe on disk)"
@@ -331,17 +384,95 @@ fn timed<T>(
     value
 }
 
-fn apply(conn: &mut Connection, batches: &[Batch]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    for op in batches.iter().flat_map(|b| &b.ops) {
-        apply_op(&tx, op)?;
-    }
-    tx.commit()
+/// The writer's view of which queues encrypt their new messages, kept in step with the
+/// queue records it writes (so a message moved to a dead-letter queue is sealed as that
+/// queue says, and a settings change applies to the messages sent after it).
+struct Sealing {
+    sealer: Sealer,
+    policies: std::collections::HashMap<u64, SealPolicy>,
 }
 
-fn apply_op(tx: &rusqlite::Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()> {
+impl Sealing {
+    fn new(sealer: Sealer, queues: &[QueueRecord]) -> Result<Self, String> {
+        let mut sealing = Self {
+            sealer,
+            policies: Default::default(),
+        };
+        for queue in queues {
+            sealing.learn(queue)?;
+        }
+        Ok(sealing)
+    }
+
+    fn learn(&mut self, queue: &QueueRecord) -> Result<(), String> {
+        let (attributes, _) = records::queue_settings(queue)?;
+        match sealing::policy(&attributes) {
+            Some(policy) => self.policies.insert(queue.id, policy),
+            None => self.policies.remove(&queue.id),
+        };
+        Ok(())
+    }
+
+    /// The encrypted form of a message (key name and blob), if its queue encrypts.
+    fn seal(
+        &mut self,
+        m: &MessageRecord,
+        extras: Option<&str>,
+    ) -> Result<Option<(String, Vec<u8>)>, String> {
+        let Some(policy) = self.policies.get(&m.queue_id) else {
+            return Ok(None);
+        };
+        let binding = Binding {
+            queue_id: m.queue_id,
+            seq: m.seq,
+            message_id: m.id,
+            key: &policy.key,
+        };
+        let blob = self
+            .sealer
+            .seal(policy, m.sent_ms, &binding, &m.body, extras)?;
+        Ok(Some((policy.key.clone(), blob)))
+    }
+}
+
+fn apply(conn: &mut Connection, sealing: &mut Sealing, batches: &[Batch]) -> Result<(), String> {
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    for op in batches.iter().flat_map(|b| &b.ops) {
+        apply_op(&tx, sealing, op)?;
+    }
+    tx.commit().map_err(|e| e.to_string())
+}
+
+fn apply_op(
+    tx: &rusqlite::Transaction<'_>,
+    sealing: &mut Sealing,
+    op: &StoreOp,
+) -> Result<(), String> {
+    write_op(tx, sealing, op).map_err(|e| match e {
+        WriteError::Sql(e) => e.to_string(),
+        WriteError::Sealing(e) => format!("cannot encrypt a message: {e}"),
+    })
+}
+
+enum WriteError {
+    Sql(rusqlite::Error),
+    Sealing(String),
+}
+
+impl From<rusqlite::Error> for WriteError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+fn write_op(
+    tx: &rusqlite::Transaction<'_>,
+    sealing: &mut Sealing,
+    op: &StoreOp,
+) -> Result<(), WriteError> {
     match op {
         StoreOp::PutQueue(q) => {
+            sealing.learn(q).map_err(WriteError::Sealing)?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO queues (id, region, account, name, attributes, tags, created_s, modified_s)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -358,6 +489,7 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()
             ])?;
         }
         StoreOp::DeleteQueue(id) => {
+            sealing.policies.remove(id);
             tx.prepare_cached("DELETE FROM messages WHERE queue_id = ?1")?
                 .execute([*id as i64])?;
             tx.prepare_cached("DELETE FROM dedup WHERE queue_id = ?1")?
@@ -367,22 +499,32 @@ fn apply_op(tx: &rusqlite::Transaction<'_>, op: &StoreOp) -> rusqlite::Result<()
         }
         StoreOp::PutMessage(m) => {
             let extras = m.extras.as_ref().map(|e| records::encode_extras(e));
+            let sealed = sealing
+                .seal(m, extras.as_deref())
+                .map_err(WriteError::Sealing)?;
+            // An encrypted message keeps its body and extras only in the sealed blob.
+            let (body, extras, key_name, blob) = match sealed {
+                Some((key, blob)) => ("", None, Some(key), Some(blob)),
+                None => (&*m.body, extras, None, None),
+            };
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO messages (seq, queue_id, message_id, body, extras, group_id,
-                 sent_ms, visible_at_ms, receive_count, first_receive_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 sent_ms, visible_at_ms, receive_count, first_receive_ms, key_name, sealed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 m.seq as i64,
                 m.queue_id as i64,
                 &m.id.to_be_bytes()[..],
-                &*m.body,
+                body,
                 extras,
                 m.group,
                 m.sent_ms as i64,
                 m.visible_at_ms as i64,
                 m.receive_count as i64,
-                m.first_receive_ms as i64
+                m.first_receive_ms as i64,
+                key_name,
+                blob
             ])?;
         }
         StoreOp::UpdateMessage {

@@ -39,6 +39,10 @@ pub struct Args {
     /// refuses every write until restarted), leaving the rest of the disk alone.
     #[arg(long, value_name = "BYTES")]
     max_store_size: Option<u64>,
+    /// The keyring of encrypted queues' keys (default: `keyring` in the data directory),
+    /// e.g. to keep keys off the disk that holds the messages.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -122,6 +126,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             region: args.region,
             credentials,
             max_store_bytes: args.max_store_size,
+            key_file: args.key_file,
             ..Config::default()
         },
         limits: lockgate_emulator::Limits {

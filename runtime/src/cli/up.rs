@@ -50,6 +50,9 @@ pub struct Args {
     /// emulator; may be given more than once. Other sites' pages are refused.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
+    /// The keyring of encrypted queues' keys (default: `keyring` in the data directory).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     #[command(flatten)]
     pub tls: super::emulator::TlsArgs,
 }
@@ -71,6 +74,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             data_dir: (!args.in_memory).then_some(args.data_dir),
             sqs: Config {
                 region: args.region.clone(),
+                key_file: args.key_file,
                 ..Config::default()
             },
             limits: Default::default(),
