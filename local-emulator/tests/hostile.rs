@@ -13,7 +13,7 @@ use aws_sdk_sqs::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sqs::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::STANDARD;
 use common::{Harness, error_of, header, raw_request};
 use lockgate_emulator::{EmulatorConfig, Limits, RunningEmulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -87,12 +87,12 @@ async fn receipt_handles_cannot_be_forged() {
     let got = h.receive(&url, 1).await.remove(0);
     let handle = got.receipt_handle.unwrap();
     // The next message's sequence number, with the same MAC, and a handle made up whole.
-    let mut bytes = URL_SAFE_NO_PAD.decode(&handle).unwrap();
+    let mut bytes = STANDARD.decode(&handle).unwrap();
     bytes[16] = bytes[16].wrapping_add(1);
-    let mut forged = vec![URL_SAFE_NO_PAD.encode(&bytes)];
+    let mut forged = vec![STANDARD.encode(&bytes)];
     bytes.truncate(25);
     bytes[0] = 1; // the old, unauthenticated layout
-    forged.push(URL_SAFE_NO_PAD.encode(&bytes));
+    forged.push(STANDARD.encode(&bytes));
     for forged in forged {
         let err = h
             .client

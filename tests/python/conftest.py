@@ -13,11 +13,13 @@ BINARY = os.environ.get("LOCKGATE_BIN", os.path.join(ROOT, "target", "debug", "l
 
 
 class Emulator:
-    def __init__(self, durable, credentials=None):
-        """`credentials`: a file of key pairs; when given, requests must be SigV4-signed."""
-        self.dir = tempfile.TemporaryDirectory() if durable else None
+    def __init__(self, durable, credentials=None, data_dir=None):
+        """`credentials`: a file of key pairs; when given, requests must be SigV4-signed.
+        `data_dir`: a durable emulator's directory, kept by the caller (else a temporary one)."""
+        self.dir = tempfile.TemporaryDirectory() if durable and data_dir is None else None
+        self.data_dir = data_dir or (self.dir.name if self.dir else None)
         args = [BINARY, "emulator", "--bind", "127.0.0.1:0"]
-        args += ["--data-dir", self.dir.name] if durable else ["--in-memory"]
+        args += ["--data-dir", self.data_dir] if durable else ["--in-memory"]
         if credentials:
             args += ["--credentials", str(credentials)]
         env = dict(os.environ, LOCKGATE_LOG="info", NO_COLOR="1")

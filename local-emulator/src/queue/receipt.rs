@@ -5,7 +5,7 @@
 //! message id or a sequence number.
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use sha2::{Digest, Sha256};
 
@@ -69,7 +69,9 @@ impl ReceiptHandle {
         bytes[21..25].copy_from_slice(&self.salt.to_be_bytes());
         let mac = key.mac(&bytes[..FIELDS]);
         bytes[FIELDS..].copy_from_slice(&mac);
-        URL_SAFE_NO_PAD.encode(bytes)
+        // SQS's handles are standard base64 (`+`, `/`): clients parse them (the Extended
+        // Client splits its decorated handles at the last `-`), so no `-` may appear.
+        STANDARD.encode(bytes)
     }
 
     pub fn decode(text: &str, key: &HandleKey) -> SqsResult<Self> {
@@ -83,7 +85,11 @@ impl ReceiptHandle {
         if text.len() > MAX_TEXT {
             return Err(invalid());
         }
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+        // Handles issued before the switch to the standard alphabet stay valid.
+        let bytes = STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+            .map_err(|_| invalid())?;
         if bytes.len() != LEN || bytes[0] != VERSION {
             return Err(invalid());
         }
@@ -145,9 +151,12 @@ mod tests {
         let text = h.encode(&key);
         assert_eq!(ReceiptHandle::decode(&text, &key).unwrap(), h);
         let forged = ReceiptHandle { seq: 123_457, ..h }.encode(&HandleKey::new([8; 32]));
-        let mut tampered = URL_SAFE_NO_PAD.decode(&text).unwrap();
+        assert!(!text.contains('-'), "{text}");
+        let old_style = URL_SAFE_NO_PAD.encode(STANDARD.decode(&text).unwrap());
+        assert_eq!(ReceiptHandle::decode(&old_style, &key).unwrap(), h);
+        let mut tampered = STANDARD.decode(&text).unwrap();
         tampered[16] ^= 1; // another seq, same MAC
-        let tampered = URL_SAFE_NO_PAD.encode(tampered);
+        let tampered = STANDARD.encode(tampered);
         let long = "A".repeat(10_000);
         for bad in ["", "abc", "!!!!", &text[1..], &forged, &tampered, &long] {
             let err = ReceiptHandle::decode(bad, &key).unwrap_err();
