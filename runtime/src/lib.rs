@@ -21,6 +21,7 @@ pub mod esm;
 pub mod filter;
 pub mod invoke;
 pub mod logbook;
+pub mod payloads;
 pub mod template;
 
 pub use app::{App, AppOptions, SqsTarget};

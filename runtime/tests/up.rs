@@ -590,3 +590,55 @@ async fn up_says_which_sqs_endpoint_it_uses_and_why() {
     drop(app);
     emulator.shutdown().await;
 }
+
+/// `lockgate send --file` of a 20 MB file, above the queue's MaximumMessageSize: the file goes
+/// to the emulator's S3 endpoint and the message points at it (the Extended Client
+/// convention); the Rust function, built with the SDK's `large-payloads`, receives the whole
+/// payload as the body, and with `LOCKGATE_DELETE_PAYLOADS` the object is deleted after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_20_mb_file_sent_with_send_file_reaches_the_function_whole() {
+    let yaml = app_yaml(
+        "      VisibilityTimeout: 120\n",
+        60,
+        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+    )
+    .replace(
+        "          PROBE_LOG:",
+        "          LOCKGATE_DELETE_PAYLOADS: 'true'\n          PROBE_LOG:",
+    );
+    let app = App::start(&yaml);
+    let url = app.url("work").await;
+    let endpoint = url.trim_end_matches("/000000000000/work").to_string();
+    let file = app.dir.path().join("big.json");
+    let command = format!(r#"{{"do":"ok","pad":"{}"}}"#, "x".repeat(20_000_000 - 20));
+    assert_eq!(command.len(), 20_000_000);
+    std::fs::write(&file, &command).unwrap();
+    let out = harness::lockgate(
+        app.dir.path(),
+        &[
+            "send",
+            "work",
+            "--file",
+            file.to_str().unwrap(),
+            "--endpoint",
+            &endpoint,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("uploaded to s3://lockgate-payloads/"),
+        "{stderr}"
+    );
+    let done = app.wait_done(1).await;
+    assert_eq!(done[0].0, "len:20000000", "the payload, not the pointer");
+    app.wait_empty("work").await;
+    let addr: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
+    common::eventually("the payload deleted after the message", || async {
+        let (status, _, body) =
+            common::raw_request(addr, "GET", "/lockgate-payloads?list-type=2", &[], b"").await;
+        assert_eq!(status, 200, "{body}");
+        (!body.contains("<Contents>")).then_some(())
+    })
+    .await;
+}

@@ -1,7 +1,9 @@
 //! A function for end-to-end tests. Each message body is a JSON command:
 //! `{"do":"ok"}`, `{"do":"fail"}`, `{"do":"fail-until","attempt":3}`, `{"do":"panic"}`,
-//! `{"do":"exit"}` (the process dies mid-batch), `{"do":"sleep","ms":N}`.
-//! Every message it completes is appended to `$PROBE_LOG` as `<id> <body> <group> <attempt>`,
+//! `{"do":"exit"}` (the process dies mid-batch), `{"do":"sleep","ms":N}`; other fields are
+//! ignored (a large payload pads its command).
+//! Every message it completes is appended to `$PROBE_LOG` as `<id> <body> <group> <attempt>`
+//! (a body over 4 KiB as `len:<bytes>`),
 //! and the number of invocations running at once (across processes) is tracked in
 //! `$PROBE_LOG.concurrency` via exclusive lock files, so tests can check limits.
 
@@ -101,10 +103,15 @@ async fn handle(batch: Batch) -> Result<Vec<String>, Error> {
             }
             other => return Err(format!("unknown command {other}").into()),
         }
+        let body = if m.body().len() > 4096 {
+            format!("len:{}", m.body().len())
+        } else {
+            m.body().to_string()
+        };
         append(&format!(
             "done {} {} {} {}",
             m.id(),
-            m.body(),
+            body,
             m.group_id().unwrap_or("-"),
             m.receive_count()
         ));

@@ -24,10 +24,14 @@
 //! `ReportBatchItemFailures` on the event source mapping so failed messages alone are retried.
 //!
 //! Modules: [`message`] (the `Message` view of an SQS record), [`batch`] (per-message and
-//! per-batch processing with partial failures and FIFO rules), this file (entry points).
+//! per-batch processing with partial failures and FIFO rules), `payloads` (feature
+//! `large-payloads`: bodies offloaded to S3 by the Extended Client convention, fetched
+//! before the handler runs), this file (entry points).
 
 pub mod batch;
 pub mod message;
+#[cfg(feature = "large-payloads")]
+pub mod payloads;
 
 use std::future::Future;
 
@@ -49,6 +53,21 @@ where
     Fut: Future<Output = Result<(), Error>> + Send + 'static,
 {
     init_tracing();
+    #[cfg(feature = "large-payloads")]
+    let handler = {
+        // Each message's payload is fetched in its own task: a missing one fails only it.
+        let payloads = payloads::Payloads::from_env().await;
+        move |mut message: Message| {
+            let (handler, payloads) = (handler.clone(), payloads.clone());
+            async move {
+                payloads.resolve(&mut message).await?;
+                let (id, pointer) = (message.id().to_string(), message.payload_pointer().cloned());
+                handler(message).await?;
+                payloads.release(&id, pointer.as_ref()).await;
+                Ok(())
+            }
+        }
+    };
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let handler = handler.clone();
@@ -68,6 +87,29 @@ where
     Fut: Future<Output = Result<Vec<String>, Error>> + Send + 'static,
 {
     init_tracing();
+    #[cfg(feature = "large-payloads")]
+    let handler = {
+        // A payload that cannot be fetched fails the whole batch, as the handler's error would.
+        let payloads = payloads::Payloads::from_env().await;
+        move |mut batch: Batch| {
+            let (handler, payloads) = (handler.clone(), payloads.clone());
+            async move {
+                for message in &mut batch.messages {
+                    payloads.resolve(message).await?;
+                }
+                let kept: Vec<_> = batch
+                    .messages
+                    .iter()
+                    .map(|m| (m.id().to_string(), m.payload_pointer().cloned()))
+                    .collect();
+                let failed = handler(batch).await?;
+                for (id, pointer) in kept.iter().filter(|(id, _)| !failed.contains(id)) {
+                    payloads.release(id, pointer.as_ref()).await;
+                }
+                Ok(failed)
+            }
+        }
+    };
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let handler = handler.clone();

@@ -10,11 +10,38 @@ use crate::Error;
 #[derive(Debug, Clone)]
 pub struct Message {
     record: SqsMessage,
+    /// Where the body came from, when it was a large payload's pointer.
+    #[cfg(feature = "large-payloads")]
+    pointer: Option<crate::payloads::Pointer>,
 }
 
 impl Message {
     pub fn new(record: SqsMessage) -> Self {
-        Self { record }
+        Self {
+            record,
+            #[cfg(feature = "large-payloads")]
+            pointer: None,
+        }
+    }
+
+    /// The S3 object the body was fetched from (feature `large-payloads`).
+    #[cfg(feature = "large-payloads")]
+    pub fn payload_pointer(&self) -> Option<&crate::payloads::Pointer> {
+        self.pointer.as_ref()
+    }
+
+    /// The payload in place of its pointer: `body()` returns it, and the size attribute,
+    /// which belongs to the convention, is dropped (as the Extended Client drops it).
+    #[cfg(feature = "large-payloads")]
+    pub(crate) fn replace_body(&mut self, payload: String, pointer: crate::payloads::Pointer) {
+        self.record.body = Some(payload);
+        self.record
+            .message_attributes
+            .remove(crate::payloads::SIZE_ATTRIBUTE);
+        self.record
+            .message_attributes
+            .remove(crate::payloads::LEGACY_SIZE_ATTRIBUTE);
+        self.pointer = Some(pointer);
     }
 
     /// The message id (what `batchItemFailures` reports).

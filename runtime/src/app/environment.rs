@@ -83,7 +83,7 @@ impl FunctionEnvironment {
     pub fn in_app(
         function: &FunctionDef,
         scope: &dyn Scope,
-        endpoint: Option<&str>,
+        endpoints: Endpoints<'_>,
         credentials: &SqsCredentials,
         tls: Option<&TlsTrust>,
     ) -> anyhow::Result<Self> {
@@ -94,7 +94,12 @@ impl FunctionEnvironment {
             })?;
             variables.push((key.clone(), value));
         }
-        let mut aws = sqs_access(endpoint, credentials, std::env::vars());
+        let mut aws = sqs_access(endpoints.sqs, credentials, std::env::vars());
+        if let Some(s3) = endpoints.s3 {
+            // Large payloads (the Extended Client convention) go through S3: the emulator's
+            // port serves it, or `--s3-endpoint`.
+            aws.push(("AWS_ENDPOINT_URL_S3".to_string(), s3.to_string()));
+        }
         aws.extend(tls.map(TlsTrust::variables).unwrap_or_default());
         Ok(Self { variables, aws })
     }
@@ -128,6 +133,13 @@ impl FunctionEnvironment {
     pub fn for_guest(&self) -> Vec<(String, String)> {
         self.variables.clone()
     }
+}
+
+/// Where a function's SDK reaches SQS and S3 (`None`: AWS's own).
+#[derive(Clone, Copy)]
+pub struct Endpoints<'a> {
+    pub sqs: Option<&'a str>,
+    pub s3: Option<&'a str>,
 }
 
 /// See [`FunctionEnvironment::in_app`]; `vars` is the caller's environment.

@@ -32,7 +32,7 @@ use crate::builder::{self, Artifact, Profile};
 use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingConfig, MappingHandle};
 use crate::logbook::LogBook;
 use crate::template::Template;
-use environment::{FunctionEnvironment, SqsCredentials, TlsTrust};
+use environment::{Endpoints, FunctionEnvironment, SqsCredentials, TlsTrust};
 use functions::{Function, MappingRun};
 use provision::{AppScope, ProvisionedQueue};
 
@@ -64,6 +64,9 @@ pub struct AppOptions {
     pub clock: SharedClock,
     /// Where the functions' output goes (and is kept for the console).
     pub logbook: Arc<LogBook>,
+    /// The S3 endpoint functions are given for large payloads (`AWS_ENDPOINT_URL_S3`);
+    /// `None`: the SQS endpoint's (a Lockgate emulator serves both), or AWS's own S3 with `Aws`.
+    pub s3_endpoint: Option<String>,
 }
 
 /// A running app: its queues, its mappings' live counters, and what to stop.
@@ -98,7 +101,12 @@ impl App {
         }
         let artifacts = build_all(template, options.build_profile).await?;
 
+        let on_aws = matches!(options.sqs, SqsTarget::Aws { .. });
         let connected = connect(options.sqs, &options.clock, &options.region).await?;
+        let s3_endpoint = options
+            .s3_endpoint
+            .clone()
+            .or_else(|| (!on_aws).then(|| connected.endpoint.clone()).flatten());
         let (stop, shutdown) = watch::channel(false);
         let mut app = App {
             sqs: connected.sqs,
@@ -120,6 +128,7 @@ impl App {
             artifacts: &artifacts,
             clock: &options.clock,
             endpoint: connected.endpoint.as_deref(),
+            s3_endpoint: s3_endpoint.as_deref(),
             credentials: connected.credentials.clone(),
             tls: connected.tls.clone(),
             shutdown: &shutdown,
@@ -166,7 +175,10 @@ impl App {
             let env = FunctionEnvironment::in_app(
                 def,
                 &scope,
-                wiring.endpoint,
+                Endpoints {
+                    sqs: wiring.endpoint,
+                    s3: wiring.s3_endpoint,
+                },
                 &wiring.credentials,
                 wiring.tls.as_ref(),
             )?;
@@ -318,6 +330,8 @@ struct Wiring<'a> {
     clock: &'a SharedClock,
     /// The SQS endpoint functions are given (none: AWS's own).
     endpoint: Option<&'a str>,
+    /// The S3 endpoint functions are given (none: AWS's own).
+    s3_endpoint: Option<&'a str>,
     credentials: SqsCredentials,
     /// The embedded emulator's own CA, which functions are told to trust.
     tls: Option<TlsTrust>,

@@ -13,9 +13,18 @@ pub struct Args {
     pub queue: String,
     /// Message body (omit to read one message per stdin line, or use --file).
     pub body: Option<String>,
-    /// Send the contents of this file as one message.
+    /// Send the contents of this file as one message. A file larger than the queue's
+    /// MaximumMessageSize goes to S3 and the message points at it (the SQS Extended Client
+    /// convention: `ExtendedPayloadSize`), for functions using the SDK's `large-payloads`.
     #[arg(long, conflicts_with = "body")]
     pub file: Option<PathBuf>,
+    /// The bucket large payloads go to (made if missing).
+    #[arg(long, default_value = lockgate_runtime::payloads::DEFAULT_BUCKET)]
+    pub bucket: String,
+    /// The S3-compatible endpoint for large payloads (default: the SQS endpoint, whose port
+    /// a Lockgate emulator also serves S3 on).
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
     /// Send the body this many times (load generation).
     #[arg(long, default_value_t = 1)]
     pub count: u64,
@@ -44,11 +53,52 @@ fn parse_attr(s: &str) -> Result<(String, String), String> {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let sqs = args.sqs.client();
     let url = super::resolve_queue(&sqs, &args.queue).await?;
+    let mut attributes: Vec<(String, MessageAttributeValue)> = args
+        .attributes
+        .iter()
+        .map(|(k, v)| {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()?;
+            Ok((k.clone(), value))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let bodies: Vec<String> = match (&args.body, &args.file) {
         (Some(body), _) => vec![body.clone()],
-        (None, Some(file)) => vec![
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
-        ],
+        (None, Some(file)) => {
+            let size = std::fs::metadata(file)
+                .with_context(|| format!("reading {}", file.display()))?
+                .len();
+            if size > maximum_message_size(&sqs, &url).await? {
+                if args.count > 1 {
+                    bail!(
+                        "a large payload is sent once (its object belongs to one message): drop --count"
+                    );
+                }
+                let endpoint = args.s3_endpoint.as_deref().unwrap_or(&args.sqs.endpoint);
+                let s3 = lockgate_runtime::payloads::s3_client(endpoint, &args.sqs.region);
+                let (key, size) =
+                    lockgate_runtime::payloads::offload(&s3, &args.bucket, file).await?;
+                eprintln!(
+                    "{} ({size} bytes) is larger than the queue's MaximumMessageSize: uploaded to s3://{}/{key}, the message points at it",
+                    file.display(),
+                    args.bucket
+                );
+                attributes.push((
+                    lockgate_runtime::payloads::SIZE_ATTRIBUTE.to_string(),
+                    MessageAttributeValue::builder()
+                        .data_type("Number")
+                        .string_value(size.to_string())
+                        .build()?,
+                ));
+                vec![lockgate_runtime::payloads::pointer_body(&args.bucket, &key)]
+            } else {
+                vec![std::fs::read_to_string(file).with_context(|| {
+                    format!("reading {} (a message body is text)", file.display())
+                })?]
+            }
+        }
         (None, None) => std::io::stdin().lock().lines().collect::<Result<_, _>>()?,
     };
     if bodies.is_empty() {
@@ -82,14 +132,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     dedup.clone()
                 });
             }
-            for (k, v) in &args.attributes {
-                entry = entry.message_attributes(
-                    k,
-                    MessageAttributeValue::builder()
-                        .data_type("String")
-                        .string_value(v)
-                        .build()?,
-                );
+            for (name, value) in &attributes {
+                entry = entry.message_attributes(name, value.clone());
             }
             entries.push(entry.build()?);
             n += 1;
@@ -126,6 +170,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         })),
     }
     Ok(())
+}
+
+/// The queue's MaximumMessageSize: a file above it is offloaded.
+async fn maximum_message_size(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<u64> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::MaximumMessageSize)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the queue's MaximumMessageSize: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(attributes
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::MaximumMessageSize).cloned())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024 * 1024))
 }
 
 /// SendMessageBatch calls in flight at once for standard queues.

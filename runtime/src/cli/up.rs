@@ -50,6 +50,11 @@ pub struct Args {
     /// emulator; may be given more than once. Other sites' pages are refused.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
+    /// The S3-compatible endpoint functions use for large payloads (AWS_ENDPOINT_URL_S3);
+    /// default: the SQS endpoint's port, which a Lockgate emulator serves S3 on (with --aws:
+    /// AWS's S3).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
     /// The keyring of encrypted queues' keys (default: `keyring` in the data directory).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
@@ -91,6 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         logbook: lockgate_runtime::logbook::LogBook::new(std::sync::Arc::new(|function, line| {
             super::terminal::screen().line(&format!("[{function}] {line}"));
         })),
+        s3_endpoint: args.s3_endpoint,
     };
     let app = App::start(&template, options).await?;
     tracing::info!("running: send messages with `lockgate send <queue> <body>`; Ctrl-C stops");

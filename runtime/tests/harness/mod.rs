@@ -114,6 +114,7 @@ impl App {
             logbook: lockgate_runtime::logbook::LogBook::new(Arc::new(move |function, line| {
                 sink.lock().unwrap().push(format!("[{function}] {line}"));
             })),
+            s3_endpoint: None,
         };
         let app = lockgate_runtime::App::start(&template, options)
             .await
