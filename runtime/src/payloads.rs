@@ -2,7 +2,8 @@
 //! S3, and the message carries a pointer to it (`["software.amazon.payloadoffloading.
 //! PayloadS3Pointer", {"s3BucketName", "s3Key"}]`) and its size in the `ExtendedPayloadSize`
 //! attribute. The Extended Client libraries and the function SDK (`lockgate-sdk`, feature
-//! `large-payloads`) read such messages; `lockgate send --file` writes them.
+//! `large-payloads`) read such messages; `lockgate send --file` writes them; for WASM
+//! guests, which have no network, the host reads them ([`Fetcher`]) before the guest runs.
 
 use std::path::Path;
 
@@ -10,6 +11,9 @@ use anyhow::Context as _;
 
 pub const POINTER_CLASS: &str = "software.amazon.payloadoffloading.PayloadS3Pointer";
 pub const SIZE_ATTRIBUTE: &str = "ExtendedPayloadSize";
+/// What older Extended Client versions write (with [`LEGACY_POINTER_CLASS`]).
+pub const LEGACY_SIZE_ATTRIBUTE: &str = "SQSLargePayloadSize";
+pub const LEGACY_POINTER_CLASS: &str = "com.amazon.sqs.javamessaging.MessageS3Pointer";
 /// The bucket `send --file` uses unless told otherwise.
 pub const DEFAULT_BUCKET: &str = "lockgate-payloads";
 /// The largest object one PUT may carry (S3's limit).
@@ -18,6 +22,127 @@ const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 /// The message body that points at `bucket`/`key`.
 pub fn pointer_body(bucket: &str, key: &str) -> String {
     serde_json::json!([POINTER_CLASS, {"s3BucketName": bucket, "s3Key": key}]).to_string()
+}
+
+/// Where a message's payload is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl Pointer {
+    /// The pointer a body holds, if it is one.
+    pub fn parse(body: &str) -> Option<Self> {
+        let (class, location): (String, serde_json::Value) = serde_json::from_str(body).ok()?;
+        if class != POINTER_CLASS && class != LEGACY_POINTER_CLASS {
+            return None;
+        }
+        Some(Self {
+            bucket: location.get("s3BucketName")?.as_str()?.to_string(),
+            key: location.get("s3Key")?.as_str()?.to_string(),
+        })
+    }
+}
+
+/// Fetches the payloads of pointer messages for a function that cannot (a WASM guest), and
+/// deletes them after success when the function's environment sets
+/// `LOCKGATE_DELETE_PAYLOADS=true` (as the SDK does for functions that fetch themselves).
+pub struct Fetcher {
+    /// `None`: AWS's S3 through the SDK's default configuration.
+    endpoint: Option<String>,
+    region: String,
+    delete_after_success: bool,
+    client: tokio::sync::OnceCell<aws_sdk_s3::Client>,
+}
+
+impl Fetcher {
+    pub fn new(endpoint: Option<String>, region: &str, delete_after_success: bool) -> Self {
+        Self {
+            endpoint,
+            region: region.to_string(),
+            delete_after_success,
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> &aws_sdk_s3::Client {
+        self.client
+            .get_or_init(|| async {
+                match &self.endpoint {
+                    Some(endpoint) => s3_client(endpoint, &self.region),
+                    None => {
+                        let shared =
+                            aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                        aws_sdk_s3::Client::new(&shared)
+                    }
+                }
+            })
+            .await
+    }
+
+    /// The payload a message with this body and size attribute points at; `Ok(None)` for a
+    /// message that is not a pointer.
+    pub async fn fetch(
+        &self,
+        body: &str,
+        marked: bool,
+    ) -> Result<Option<(String, Pointer)>, String> {
+        if !marked {
+            return Ok(None);
+        }
+        let pointer = Pointer::parse(body).ok_or_else(|| {
+            format!("it has {SIZE_ATTRIBUTE} but its body is not a payload pointer")
+        })?;
+        let object = self
+            .client()
+            .await
+            .get_object()
+            .bucket(&pointer.bucket)
+            .key(&pointer.key)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot fetch its payload s3://{}/{}: {}",
+                    pointer.bucket,
+                    pointer.key,
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| format!("reading its payload: {e}"))?
+            .into_bytes();
+        let payload = String::from_utf8(bytes.to_vec())
+            .map_err(|_| "its payload is not UTF-8 text".to_string())?;
+        Ok(Some((payload, pointer)))
+    }
+
+    /// After a message was handled successfully: deletes its payload when asked to.
+    pub async fn release(&self, pointer: &Pointer) {
+        if !self.delete_after_success {
+            return;
+        }
+        if let Err(e) = self
+            .client()
+            .await
+            .delete_object()
+            .bucket(&pointer.bucket)
+            .key(&pointer.key)
+            .send()
+            .await
+        {
+            tracing::warn!(
+                "could not delete the payload s3://{}/{}: {}",
+                pointer.bucket,
+                pointer.key,
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            );
+        }
+    }
 }
 
 /// An S3 client for an S3-compatible endpoint (the emulator's port serves S3): placeholder

@@ -330,3 +330,56 @@ fn a_prebuilt_component_runs_without_cargo() {
         "{stderr}"
     );
 }
+
+/// A guest has no network, so the host fetches a large payload (a message pointing at an S3
+/// object, as `lockgate send --file` and the Extended Clients send it) before the guest
+/// runs: the guest's `message.body()` is the payload; with `LOCKGATE_DELETE_PAYLOADS` the
+/// object is deleted after success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_receives_a_large_payload_as_its_body() {
+    let yaml = wasm_app(10, 3, "").replace(
+        "      MemorySize: 128\n",
+        "      MemorySize: 128\n      Environment:\n        Variables:\n          LOCKGATE_DELETE_PAYLOADS: 'true'\n",
+    );
+    let app = App::start(&yaml);
+    let url = app.url("work").await;
+    let endpoint = url.trim_end_matches("/000000000000/work").to_string();
+    let file = app.dir.path().join("large.json");
+    let body = format!(
+        r#"{{"do":"ok","tag":"large","pad":"{}"}}"#,
+        "y".repeat(2_000_000)
+    );
+    std::fs::write(&file, &body).unwrap();
+    let out = harness::lockgate(
+        app.dir.path(),
+        &[
+            "send",
+            "work",
+            "--file",
+            file.to_str().unwrap(),
+            "--endpoint",
+            &endpoint,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = wait_completed(&app, 1, "the large message completed").await;
+    let line = lines.iter().find(|l| l.starts_with("probe ok ")).unwrap();
+    assert!(
+        line.ends_with(&format!(" large len:{}", body.len())),
+        "{line}"
+    );
+    app.wait_empty("work").await;
+    let addr: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
+    harness::common::eventually("the payload deleted after success", || async {
+        let (status, _, listing) =
+            harness::common::raw_request(addr, "GET", "/lockgate-payloads?list-type=2", &[], b"")
+                .await;
+        assert_eq!(status, 200, "{listing}");
+        (!listing.contains("<Contents>")).then_some(())
+    })
+    .await;
+}

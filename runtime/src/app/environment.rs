@@ -129,6 +129,23 @@ impl FunctionEnvironment {
         self.aws.iter().chain(&self.variables).cloned().collect()
     }
 
+    /// What fetches large payloads for a function that cannot (a WASM guest): from the S3
+    /// endpoint the function is given, with `LOCKGATE_DELETE_PAYLOADS` as it sets it.
+    pub fn payload_fetcher(&self, region: &str) -> crate::payloads::Fetcher {
+        let value = |name: &str| {
+            self.for_process()
+                .into_iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+        };
+        crate::payloads::Fetcher::new(
+            value("AWS_ENDPOINT_URL_S3"),
+            region,
+            value("LOCKGATE_DELETE_PAYLOADS").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        )
+    }
+
     /// A guest's environment: the template's variables only.
     pub fn for_guest(&self) -> Vec<(String, String)> {
         self.variables.clone()

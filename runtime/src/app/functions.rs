@@ -49,8 +49,14 @@ impl Function {
                 Some(engine) => engine.clone(),
                 None => wasm::engine(1, function.memory_mb)?,
             };
-            let guest =
-                WasmInvoker::load(engine, function, component.clone(), env.for_guest(), log)?;
+            let guest = WasmInvoker::load(
+                engine,
+                function,
+                component.clone(),
+                env.for_guest(),
+                log,
+                env.payload_fetcher(region),
+            )?;
             return Ok(Function::Wasm(Current::new(Arc::new(guest))));
         }
         let mut spec = FunctionSpec::new(function, artifact, region, env.for_process())
