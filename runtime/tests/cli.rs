@@ -190,6 +190,10 @@ async fn reset_asks_refuses_a_running_emulator_and_keeps_builds() {
     std::fs::write(dir.join("build/Fn/bootstrap"), b"kept").unwrap();
     let url = h.create("doomed").await;
     h.send(&url, "bye").await;
+    let addr = h.emulator.addr;
+    lockgate_test_support::raw_request(addr, "PUT", "/doomed-bucket", &[], b"").await;
+    lockgate_test_support::raw_request(addr, "PUT", "/doomed-bucket/o", &[], b"object").await;
+    assert!(dir.join("s3/doomed-bucket").is_dir());
 
     let err = failed(&lockgate(&["reset", "--data-dir", &data_dir, "--yes"]));
     assert!(err.contains("in use by"), "{err}");
@@ -209,6 +213,8 @@ async fn reset_asks_refuses_a_running_emulator_and_keeps_builds() {
     assert!(out.contains("lockgate.sqlite3"), "{out}");
     assert!(!dir.join("lockgate.sqlite3").exists());
     assert!(!dir.join("handle-key").exists());
+    assert!(!dir.join("keyring").exists());
+    assert!(!dir.join("s3").exists(), "objects go too");
     assert_eq!(
         std::fs::read(dir.join("build/Fn/bootstrap")).unwrap(),
         b"kept"

@@ -148,7 +148,8 @@ impl Store {
 }
 
 /// The files under a data directory that hold the emulator's state (the store, its log, the
-/// receipt-handle key, the keyring, kept copies of damaged logs): what `lockgate reset` deletes. Anything
+/// receipt-handle key, the keyring, kept copies of damaged logs, the `s3` directory of
+/// objects): what `lockgate reset` deletes. Anything
 /// else there (such as function builds) is not the emulator's.
 pub fn state_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -158,13 +159,15 @@ pub fn state_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.is_file()
-                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n == "handle-key"
-                        || n == "lock"
-                        || n.starts_with("keyring")
-                        || n.starts_with("lockgate.sqlite3")
-                })
+            let name = p.file_name().and_then(|n| n.to_str());
+            (p.is_dir() && name == Some("s3"))
+                || p.is_file()
+                    && name.is_some_and(|n| {
+                        n == "handle-key"
+                            || n == "lock"
+                            || n.starts_with("keyring")
+                            || n.starts_with("lockgate.sqlite3")
+                    })
         })
         .collect();
     files.sort();
@@ -177,7 +180,12 @@ pub fn reset(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
     let lock = dir_lock::acquire(dir)?;
     let files = state_files(dir);
     for file in &files {
-        std::fs::remove_file(file).map_err(|e| format!("cannot delete {}: {e}", file.display()))?;
+        let removed = if file.is_dir() {
+            std::fs::remove_dir_all(file)
+        } else {
+            std::fs::remove_file(file)
+        };
+        removed.map_err(|e| format!("cannot delete {}: {e}", file.display()))?;
     }
     drop(lock);
     Ok(files)
