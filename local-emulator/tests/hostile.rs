@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_sqs::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sqs::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{Harness, error_of, header, raw_request};
@@ -406,6 +406,7 @@ async fn signed_emulator() -> RunningEmulator {
     let table = HashMap::from([
         ("111122223333".to_string(), "owner-secret".to_string()),
         ("444455556666".to_string(), "other-secret".to_string()),
+        ("777788889999".to_string(), "third-secret".to_string()),
     ]);
     start(|c| c.sqs.credentials = Some(Arc::new(table))).await
 }
@@ -602,6 +603,110 @@ async fn another_account_acts_only_as_the_queue_policy_allows() {
         .messages
         .unwrap();
     assert_eq!(got[0].body.as_deref(), Some("allowed"));
+    emulator.shutdown().await;
+}
+
+/// The queue's policy names who may send: an Allow lets a partner account send (its
+/// messages carry it as SenderId), a Deny keeps another out, and a Deny binds the queue's own
+/// account too; a statement with a Condition (not evaluated) does not apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_policy_decides_who_may_send_and_its_deny_binds_the_owner() {
+    let emulator = signed_emulator().await;
+    let endpoint = emulator.endpoint();
+    let owner = common::client_with_secret(&endpoint, "111122223333", "owner-secret");
+    let partner = common::client_with_secret(&endpoint, "444455556666", "other-secret");
+    let stranger = common::client_with_secret(&endpoint, "777788889999", "third-secret");
+    let url = owner
+        .create_queue()
+        .queue_name("guarded")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = "arn:aws:sqs:us-east-1:111122223333:guarded";
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::444455556666:root", "777788889999"]},
+             "Action": "sqs:SendMessage", "Resource": arn},
+            {"Effect": "Deny", "Principal": {"AWS": "777788889999"}, "Action": "sqs:SendMessage", "Resource": arn},
+            {"Effect": "Deny", "Principal": "*", "Action": "sqs:PurgeQueue", "Resource": arn},
+            {"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": arn,
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        ]
+    });
+    owner
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::Policy, policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    partner
+        .send_message()
+        .queue_url(&url)
+        .message_body("from the partner")
+        .send()
+        .await
+        .expect("allowed");
+    let (code, _, status) = error_of(
+        stranger
+            .send_message()
+            .queue_url(&url)
+            .message_body("x")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (code.as_str(), status),
+        ("AccessDenied", 403),
+        "the Deny wins"
+    );
+    let (code, _, _) = error_of(
+        owner
+            .purge_queue()
+            .queue_url(&url)
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, "AccessDenied", "a Deny binds the owner too");
+    owner
+        .send_message()
+        .queue_url(&url)
+        .message_body("from the owner")
+        .send()
+        .await
+        .expect("the owner sends: no statement denies it");
+    let got = owner
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::SenderId)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    let mut senders: Vec<(String, String)> = got
+        .iter()
+        .map(|m| {
+            (
+                m.body.clone().unwrap(),
+                m.attributes.as_ref().unwrap()[&MessageSystemAttributeName::SenderId].clone(),
+            )
+        })
+        .collect();
+    senders.sort();
+    assert_eq!(
+        senders,
+        [
+            ("from the owner".to_string(), "111122223333".to_string()),
+            ("from the partner".to_string(), "444455556666".to_string())
+        ]
+    );
     emulator.shutdown().await;
 }
 

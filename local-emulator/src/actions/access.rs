@@ -1,7 +1,9 @@
 //! Who may act on a queue. With `--credentials` on, a request acts as the account its access
 //! key names (a 12-digit key id, else the emulator's account); on another account's queue it
 //! may do only what the queue's Policy (AddPermission's statements, or a policy set directly)
-//! allows that account, as SQS decides it. Without credentials everyone is the owner.
+//! allows that account, as SQS decides it. An explicit Deny in the policy binds the queue's own
+//! account too (a resource policy's Deny overrides any Allow). Statements with a `Condition`
+//! are not evaluated here and do not apply. Without credentials everyone is the owner.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -42,7 +44,10 @@ pub fn authorize(ctx: &Context, action: &str, body: &[u8]) -> SqsResult<()> {
         queues.extend(ctx.queue_by_arn(arn));
     }
     for queue in queues {
-        if queue.account != ctx.account && !allowed(&queue, &ctx.account, action) {
+        let decision = decide(&queue, &ctx.account, action);
+        let refused = decision == Decision::Deny
+            || (queue.account != ctx.account && decision != Decision::Allow);
+        if refused {
             return Err(SqsError::new(
                 ErrorCode::AccessDenied,
                 format!(
@@ -55,19 +60,28 @@ pub fn authorize(ctx: &Context, action: &str, body: &[u8]) -> SqsResult<()> {
     Ok(())
 }
 
-/// Whether the queue's policy lets `account` call `action`: an Allow statement for it and no
-/// Deny.
-fn allowed(queue: &Queue, account: &str, action: &str) -> bool {
+/// What a queue's policy says of `account` calling an action.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// An Allow statement applies and no Deny does.
+    Allow,
+    /// A Deny statement applies.
+    Deny,
+    /// No statement applies.
+    Silent,
+}
+
+fn decide(queue: &Queue, account: &str, action: &str) -> Decision {
     let Some(policy) = queue.lock().attrs.policy.clone() else {
-        return false;
+        return Decision::Silent;
     };
     let Ok(policy) = serde_json::from_str::<Value>(&policy) else {
-        return false;
+        return Decision::Silent;
     };
     let statements = match policy.get("Statement") {
         Some(Value::Array(list)) => list.clone(),
         Some(one @ Value::Object(_)) => vec![one.clone()],
-        _ => return false,
+        _ => return Decision::Silent,
     };
     let permission = action
         .strip_suffix("Batch")
@@ -79,7 +93,9 @@ fn allowed(queue: &Queue, account: &str, action: &str) -> bool {
         })
         .unwrap_or(action);
     let applies = |s: &Value| {
-        names_principal(s.get("Principal"), account) && names_action(s.get("Action"), permission)
+        s.get("Condition").is_none()
+            && names_principal(s.get("Principal"), account)
+            && names_action(s.get("Action"), permission)
     };
     let effect = |s: &Value| {
         s.get("Effect")
@@ -88,7 +104,13 @@ fn allowed(queue: &Queue, account: &str, action: &str) -> bool {
             .to_string()
     };
     let matching: Vec<&Value> = statements.iter().filter(|s| applies(s)).collect();
-    matching.iter().any(|s| effect(s) == "Allow") && !matching.iter().any(|s| effect(s) == "Deny")
+    if matching.iter().any(|s| effect(s) == "Deny") {
+        Decision::Deny
+    } else if matching.iter().any(|s| effect(s) == "Allow") {
+        Decision::Allow
+    } else {
+        Decision::Silent
+    }
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
