@@ -158,7 +158,7 @@ async fn serve_console(
     let sqs = &shared.sqs;
     let mut caller = None;
     if sqs.config.credentials.is_some() && console::needs_signature(uri.path()) {
-        let signer = match authenticate(sqs, method, uri, headers, &body) {
+        let signer = match authenticate(sqs, method, uri, headers, auth::Payload::Body(&body)) {
             Ok(signer) => signer,
             Err(error) => return console::error(&error),
         };
@@ -177,14 +177,15 @@ async fn serve_console(
     console::handle(sqs, &shared.app, caller, method, uri, headers, body).await
 }
 
-/// Checks the request's SigV4 signature against the configured credentials.
-/// Returns the signer's access key id when credentials are required (and it verified).
-fn authenticate(
+/// Checks the request's SigV4 signature against the configured credentials, its payload hash
+/// against `payload` (S3 also uses this). Returns the signer's access key id when credentials
+/// are required (and it verified).
+pub(crate) fn authenticate(
     sqs: &Sqs,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: &[u8],
+    payload: auth::Payload<'_>,
 ) -> Result<Option<String>, SqsError> {
     let Some(credentials) = &sqs.config.credentials else {
         return Ok(None);
@@ -203,7 +204,7 @@ fn authenticate(
         path: uri.path(),
         query: uri.query().unwrap_or_default(),
         headers: &lowered,
-        body: auth::Payload::Body(body),
+        body: payload,
     };
     auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000).map(Some)
 }
@@ -368,7 +369,7 @@ async fn handle_request(
 ) -> Response {
     let request_id = request_id.to_string();
     let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
-    let signer = match authenticate(sqs, &method, &uri, &headers, &body) {
+    let signer = match authenticate(sqs, &method, &uri, &headers, auth::Payload::Body(&body)) {
         Ok(signer) => signer,
         Err(error) => return format.error(&error, &request_id),
     };

@@ -9,11 +9,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-pub const POINTER_CLASS: &str = "software.amazon.payloadoffloading.PayloadS3Pointer";
-pub const SIZE_ATTRIBUTE: &str = "ExtendedPayloadSize";
-/// What older Extended Client versions write (with [`LEGACY_POINTER_CLASS`]).
-pub const LEGACY_SIZE_ATTRIBUTE: &str = "SQSLargePayloadSize";
-pub const LEGACY_POINTER_CLASS: &str = "com.amazon.sqs.javamessaging.MessageS3Pointer";
+pub use lockgate_sdk::payloads::{POINTER_CLASS, SIZE_ATTRIBUTE};
 /// The bucket `send --file` uses unless told otherwise.
 pub const DEFAULT_BUCKET: &str = "lockgate-payloads";
 /// The largest object one PUT may carry (S3's limit).
@@ -24,36 +20,18 @@ pub fn pointer_body(bucket: &str, key: &str) -> String {
     serde_json::json!([POINTER_CLASS, {"s3BucketName": bucket, "s3Key": key}]).to_string()
 }
 
-/// Where a message's payload is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pointer {
-    pub bucket: String,
-    pub key: String,
-}
+pub use lockgate_sdk::payloads::{LEGACY_SIZE_ATTRIBUTE, Payloads, Pointer};
 
-impl Pointer {
-    /// The pointer a body holds, if it is one.
-    pub fn parse(body: &str) -> Option<Self> {
-        let (class, location): (String, serde_json::Value) = serde_json::from_str(body).ok()?;
-        if class != POINTER_CLASS && class != LEGACY_POINTER_CLASS {
-            return None;
-        }
-        Some(Self {
-            bucket: location.get("s3BucketName")?.as_str()?.to_string(),
-            key: location.get("s3Key")?.as_str()?.to_string(),
-        })
-    }
-}
-
-/// Fetches the payloads of pointer messages for a function that cannot (a WASM guest), and
-/// deletes them after success when the function's environment sets
-/// `LOCKGATE_DELETE_PAYLOADS=true` (as the SDK does for functions that fetch themselves).
+/// Reads the payloads of pointer messages for a function that cannot (a WASM guest has no
+/// network) — with the function SDK's own reader, so guests and Rust functions read pointers
+/// alike — and deletes them after success when the function's environment sets
+/// `LOCKGATE_DELETE_PAYLOADS=true`. The S3 client is made on first use.
 pub struct Fetcher {
     /// `None`: AWS's S3 through the SDK's default configuration.
     endpoint: Option<String>,
     region: String,
     delete_after_success: bool,
-    client: tokio::sync::OnceCell<aws_sdk_s3::Client>,
+    payloads: tokio::sync::OnceCell<Payloads>,
 }
 
 impl Fetcher {
@@ -62,86 +40,24 @@ impl Fetcher {
             endpoint,
             region: region.to_string(),
             delete_after_success,
-            client: tokio::sync::OnceCell::new(),
+            payloads: tokio::sync::OnceCell::new(),
         }
     }
 
-    async fn client(&self) -> &aws_sdk_s3::Client {
-        self.client
+    pub async fn payloads(&self) -> &Payloads {
+        self.payloads
             .get_or_init(|| async {
-                match &self.endpoint {
+                let s3 = match &self.endpoint {
                     Some(endpoint) => s3_client(endpoint, &self.region),
                     None => {
                         let shared =
                             aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                         aws_sdk_s3::Client::new(&shared)
                     }
-                }
+                };
+                Payloads::new(s3, self.delete_after_success)
             })
             .await
-    }
-
-    /// The payload a message with this body and size attribute points at; `Ok(None)` for a
-    /// message that is not a pointer.
-    pub async fn fetch(
-        &self,
-        body: &str,
-        marked: bool,
-    ) -> Result<Option<(String, Pointer)>, String> {
-        if !marked {
-            return Ok(None);
-        }
-        let pointer = Pointer::parse(body).ok_or_else(|| {
-            format!("it has {SIZE_ATTRIBUTE} but its body is not a payload pointer")
-        })?;
-        let object = self
-            .client()
-            .await
-            .get_object()
-            .bucket(&pointer.bucket)
-            .key(&pointer.key)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot fetch its payload s3://{}/{}: {}",
-                    pointer.bucket,
-                    pointer.key,
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                )
-            })?;
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| format!("reading its payload: {e}"))?
-            .into_bytes();
-        let payload = String::from_utf8(bytes.to_vec())
-            .map_err(|_| "its payload is not UTF-8 text".to_string())?;
-        Ok(Some((payload, pointer)))
-    }
-
-    /// After a message was handled successfully: deletes its payload when asked to.
-    pub async fn release(&self, pointer: &Pointer) {
-        if !self.delete_after_success {
-            return;
-        }
-        if let Err(e) = self
-            .client()
-            .await
-            .delete_object()
-            .bucket(&pointer.bucket)
-            .key(&pointer.key)
-            .send()
-            .await
-        {
-            tracing::warn!(
-                "could not delete the payload s3://{}/{}: {}",
-                pointer.bucket,
-                pointer.key,
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            );
-        }
     }
 }
 

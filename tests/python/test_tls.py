@@ -79,3 +79,18 @@ def test_plain_http_is_refused(tls_emulator):
     assert b"speaks https" in refused.value.read()
     with pytest.raises((botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)):
         client(plain, True).list_queues()
+
+
+def test_s3_over_https_with_the_generated_ca(tls_emulator):
+    """Objects travel over the same TLS port (over https botocore streams an upload as
+    aws-chunked with a checksum trailer)."""
+    endpoint, ca = tls_emulator
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
+        verify=ca, config=Config(retries={"max_attempts": 1}),
+    )
+    s3.create_bucket(Bucket="secure-objects")
+    body = os.urandom(3 * 1024 * 1024)
+    s3.put_object(Bucket="secure-objects", Key="k", Body=body)
+    assert s3.get_object(Bucket="secure-objects", Key="k")["Body"].read() == body

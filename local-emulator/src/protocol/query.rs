@@ -342,7 +342,10 @@ fn leaf(xml: &mut String, name: &str, text: &str) {
     element(xml, name, |x| escape_into(x, text));
 }
 
-fn escape_into(out: &mut String, text: &str) {
+/// Text for XML (the Query protocol's replies and S3's): markup characters escaped, and
+/// control characters other than tab and newline as character references (a carriage return
+/// would otherwise be read back as a newline).
+pub(crate) fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -350,7 +353,9 @@ fn escape_into(out: &mut String, text: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n') => {
+                out.push_str(&format!("&#x{:X};", c as u32));
+            }
             c => out.push(c),
         }
     }

@@ -168,10 +168,9 @@ fn authenticate(
     headers: &HeaderMap,
     declared_hash: &str,
 ) -> Result<(), S3Error> {
-    let sqs = &shared.sqs;
-    let Some(credentials) = &sqs.config.credentials else {
+    if shared.sqs.config.credentials.is_none() {
         return Ok(());
-    };
+    }
     if declared_hash.starts_with("STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
         || declared_hash.starts_with("STREAMING-AWS4-ECDSA")
     {
@@ -179,38 +178,28 @@ fn authenticate(
             "chunk-signed uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) under --credentials; sign the payload or send it unsigned with a checksum trailer",
         ));
     }
-    let lowered: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let signed = auth::SignedRequest {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or_default(),
-        headers: &lowered,
-        body: auth::Payload::Declared(declared_hash),
-    };
-    auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000)
-        .map(drop)
-        .map_err(|e| {
-            let (status, code) = match e.code {
-                ErrorCode::InvalidClientTokenId => (403, "InvalidAccessKeyId"),
-                ErrorCode::SignatureDoesNotMatch
-                    if e.message.contains("not yet current") || e.message.contains("expired") =>
-                {
-                    (403, "RequestTimeTooSkewed")
-                }
-                ErrorCode::SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
-                ErrorCode::IncompleteSignature => (400, "AuthorizationHeaderMalformed"),
-                _ => (403, "AccessDenied"),
-            };
-            S3Error::new(status, code, e.message)
-        })
+    crate::request::authenticate(
+        &shared.sqs,
+        method,
+        uri,
+        headers,
+        auth::Payload::Declared(declared_hash),
+    )
+    .map(drop)
+    .map_err(|e| {
+        let (status, code) = match e.code {
+            ErrorCode::InvalidClientTokenId => (403, "InvalidAccessKeyId"),
+            ErrorCode::SignatureDoesNotMatch
+                if e.message.contains("not yet current") || e.message.contains("expired") =>
+            {
+                (403, "RequestTimeTooSkewed")
+            }
+            ErrorCode::SignatureDoesNotMatch => (403, "SignatureDoesNotMatch"),
+            ErrorCode::IncompleteSignature => (400, "AuthorizationHeaderMalformed"),
+            _ => (403, "AccessDenied"),
+        };
+        S3Error::new(status, code, e.message)
+    })
 }
 
 // ---- buckets ----
@@ -251,7 +240,7 @@ async fn bucket_operation(
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| req.region.clone());
             let meta = BucketMeta {
-                created_s: super::objects::now(),
+                created_s: super::objects::now_s(),
                 region,
                 owner: req.account.clone(),
             };
@@ -768,6 +757,30 @@ async fn receive(
     Ok(Received { size, md5 })
 }
 
+/// Streams the body into a new sealed piece of `bucket`, sealed as `headers` say; nothing is
+/// left on disk when it fails.
+async fn store_piece(
+    req: &Request<'_>,
+    bucket: &str,
+    headers: &ObjectHeaders,
+    body: Incoming,
+) -> Result<(super::objects::Piece, Received), S3Error> {
+    let mut piece = req.objects().seal_piece(bucket, headers).await?;
+    match receive(req, body, &mut piece).await {
+        Ok(received) => {
+            let piece = piece
+                .finish()
+                .await
+                .map_err(|e| S3Error::internal(format!("writing the object: {e}")))?;
+            Ok((piece, received))
+        }
+        Err(e) => {
+            piece.discard();
+            Err(e)
+        }
+    }
+}
+
 async fn put_object(
     req: &Request<'_>,
     bucket: &str,
@@ -775,27 +788,13 @@ async fn put_object(
     body: Incoming,
 ) -> Result<Response, S3Error> {
     let headers = object_headers(req)?;
-    let mut piece = req.objects().seal_piece(bucket, &headers).await?;
-    let received = match receive(req, body, &mut piece).await {
-        Ok(received) => received,
-        Err(e) => {
-            piece.discard();
-            return Err(e);
-        }
-    };
-    let NewPiece {
-        writer, mut piece, ..
-    } = piece;
-    piece.size = writer
-        .finish()
-        .await
-        .map_err(|e| S3Error::internal(format!("writing the object: {e}")))?;
+    let (piece, received) = store_piece(req, bucket, &headers, body).await?;
     let etag = hex(&received.md5);
     let meta = ObjectMeta {
         key: key.to_string(),
         size: received.size,
         etag: etag.clone(),
-        modified_s: super::objects::now(),
+        modified_s: super::objects::now_s(),
         headers,
         pieces: vec![piece],
     };
@@ -1029,7 +1028,7 @@ fn stream_pieces(
 async fn create_upload(req: &Request<'_>, bucket: &str, key: &str) -> Result<Response, S3Error> {
     let upload = Upload {
         key: key.to_string(),
-        created_s: super::objects::now(),
+        created_s: super::objects::now_s(),
         headers: object_headers(req)?,
         parts: BTreeMap::new(),
     };
@@ -1063,21 +1062,7 @@ async fn upload_part(
             )
         })?;
     let upload = req.objects().upload(bucket, &id)?;
-    let mut piece = req.objects().seal_piece(bucket, &upload.headers).await?;
-    let received = match receive(req, body, &mut piece).await {
-        Ok(received) => received,
-        Err(e) => {
-            piece.discard();
-            return Err(e);
-        }
-    };
-    let NewPiece {
-        writer, mut piece, ..
-    } = piece;
-    piece.size = writer
-        .finish()
-        .await
-        .map_err(|e| S3Error::internal(format!("writing the part: {e}")))?;
+    let (piece, received) = store_piece(req, bucket, &upload.headers, body).await?;
     let md5 = hex(&received.md5);
     req.objects()
         .put_part(
@@ -1087,7 +1072,7 @@ async fn upload_part(
             Part {
                 piece,
                 md5: md5.clone(),
-                modified_s: super::objects::now(),
+                modified_s: super::objects::now_s(),
             },
         )
         .await?;
@@ -1161,7 +1146,7 @@ async fn complete_upload(
         key: key.to_string(),
         size,
         etag: etag.clone(),
-        modified_s: super::objects::now(),
+        modified_s: super::objects::now_s(),
         headers: upload.headers,
         pieces,
     };

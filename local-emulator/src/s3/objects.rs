@@ -102,6 +102,26 @@ pub struct NewPiece {
 }
 
 impl NewPiece {
+    /// Seals the last segment and syncs the file: the piece, ready to be named by an object
+    /// or part (the file is removed if this fails).
+    pub async fn finish(self) -> std::io::Result<Piece> {
+        let NewPiece {
+            writer,
+            mut piece,
+            path,
+        } = self;
+        match writer.finish().await {
+            Ok(size) => {
+                piece.size = size;
+                Ok(piece)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
+    }
+
     /// Deletes the file of a piece that will not be kept (a failed or refused upload).
     pub fn discard(self) {
         let _ = std::fs::remove_file(&self.path);
@@ -126,7 +146,7 @@ impl Drop for Objects {
     }
 }
 
-fn now_s() -> u64 {
+pub fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -588,8 +608,4 @@ fn load_bucket(dir: &Path) -> Result<Bucket, String> {
         }
     }
     Ok(bucket)
-}
-
-pub fn now() -> u64 {
-    now_s()
 }

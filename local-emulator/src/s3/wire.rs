@@ -104,22 +104,10 @@ pub fn xml_response(xml: String) -> Response {
     response
 }
 
-/// Text for XML: markup characters escaped, characters XML 1.0 cannot hold as references.
+/// Text for XML, escaped as the Query protocol's replies are.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n') => {
-                out.push_str(&format!("&#x{:X};", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
+    crate::protocol::query::escape_into(&mut out, text);
     out
 }
 

@@ -57,10 +57,17 @@ impl Payloads {
         let config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(custom)
             .build();
+        Self::new(
+            aws_sdk_s3::Client::from_conf(config),
+            std::env::var("LOCKGATE_DELETE_PAYLOADS").is_ok_and(|v| v.eq_ignore_ascii_case("true")),
+        )
+    }
+
+    /// Payloads read with `s3`; deleted after success when `delete_after_success`.
+    pub fn new(s3: aws_sdk_s3::Client, delete_after_success: bool) -> Self {
         Self {
-            s3: aws_sdk_s3::Client::from_conf(config),
-            delete_after_success: std::env::var("LOCKGATE_DELETE_PAYLOADS")
-                .is_ok_and(|v| v.eq_ignore_ascii_case("true")),
+            s3,
+            delete_after_success,
         }
     }
 
@@ -69,14 +76,28 @@ impl Payloads {
     pub async fn resolve(&self, message: &mut Message) -> Result<(), Error> {
         let marked = message.attribute(SIZE_ATTRIBUTE).is_some()
             || message.attribute(LEGACY_SIZE_ATTRIBUTE).is_some();
-        if !marked {
-            return Ok(());
+        let fetched = self
+            .fetch(message.body(), marked)
+            .await
+            .map_err(|e| format!("message {}: {e}", message.id()))?;
+        if let Some((payload, pointer)) = fetched {
+            message.replace_body(payload, pointer);
         }
-        let pointer = Pointer::parse(message.body()).ok_or_else(|| {
-            format!(
-                "message {} has {SIZE_ATTRIBUTE} but its body is not a payload pointer",
-                message.id()
-            )
+        Ok(())
+    }
+
+    /// The payload a message with this body points at, and where it was; `Ok(None)` when the
+    /// message is not `marked` with the size attribute (whatever its body says).
+    pub async fn fetch(
+        &self,
+        body: &str,
+        marked: bool,
+    ) -> Result<Option<(String, Pointer)>, Error> {
+        if !marked {
+            return Ok(None);
+        }
+        let pointer = Pointer::parse(body).ok_or_else(|| {
+            format!("it has {SIZE_ATTRIBUTE} but its body is not a payload pointer")
         })?;
         let object = self
             .s3
@@ -87,8 +108,7 @@ impl Payloads {
             .await
             .map_err(|e| {
                 format!(
-                    "message {}: cannot fetch its payload s3://{}/{}: {}",
-                    message.id(),
+                    "cannot fetch its payload s3://{}/{}: {}",
                     pointer.bucket,
                     pointer.key,
                     aws_sdk_s3::error::DisplayErrorContext(&e)
@@ -98,12 +118,11 @@ impl Payloads {
             .body
             .collect()
             .await
-            .map_err(|e| format!("message {}: reading its payload: {e}", message.id()))?
+            .map_err(|e| format!("reading its payload: {e}"))?
             .into_bytes();
-        let payload = String::from_utf8(bytes.to_vec())
-            .map_err(|_| format!("message {}: its payload is not UTF-8 text", message.id()))?;
-        message.replace_body(payload, pointer);
-        Ok(())
+        let payload =
+            String::from_utf8(bytes.to_vec()).map_err(|_| "its payload is not UTF-8 text")?;
+        Ok(Some((payload, pointer)))
     }
 
     /// After message `id` was handled: deletes its payload (at `pointer`) when asked to.

@@ -81,31 +81,26 @@ impl Invoker for WasmInvoker {
     }
 
     async fn invoke(&self, batch: Vec<Message>) -> Outcome {
-        let (batch, pointers, unfetched) = self.fetch_payloads(batch).await;
-        if batch.is_empty() {
-            return Outcome::FailedItems(unfetched);
+        let payloads = self.payloads.payloads().await;
+        let fetched = lockgate_wasm_host::payloads::fetch(payloads, batch).await;
+        if fetched.messages.is_empty() {
+            return Outcome::FailedItems(fetched.unfetched);
         }
-        let mut outcome = match self.function.handle(&self.invocation(), &batch).await {
-            Ok(failed) if failed.is_empty() => Outcome::Success,
-            Ok(failed) => Outcome::FailedItems(failed),
-            Err(e) => Outcome::Error(invoke_error(e)),
+        let mut failed = match self
+            .function
+            .handle(&self.invocation(), &fetched.messages)
+            .await
+        {
+            Ok(failed) => failed,
+            Err(e) => return Outcome::Error(invoke_error(e)),
         };
-        let failed: &[String] = match &outcome {
-            Outcome::Success => &[],
-            Outcome::FailedItems(failed) => failed,
-            _ => return outcome,
-        };
-        for (id, pointer) in &pointers {
-            if !failed.contains(id) {
-                self.payloads.release(pointer).await;
-            }
+        lockgate_wasm_host::payloads::release(payloads, &fetched.pointers, &failed).await;
+        failed.extend(fetched.unfetched);
+        if failed.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::FailedItems(failed)
         }
-        if !unfetched.is_empty() {
-            let mut all = unfetched;
-            all.extend_from_slice(failed);
-            outcome = Outcome::FailedItems(all);
-        }
-        outcome
     }
 
     async fn invoke_event(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
@@ -116,48 +111,6 @@ impl Invoker for WasmInvoker {
     }
 
     fn shutdown(&self) {}
-}
-
-impl WasmInvoker {
-    /// Puts each pointer message's payload in its body (dropping the size attribute, as the
-    /// Extended Client does). Returns the batch to run, the pointers of the fetched payloads
-    /// by message id, and the ids of messages whose payload could not be fetched: those fail
-    /// alone and come back per SQS rules.
-    async fn fetch_payloads(
-        &self,
-        batch: Vec<Message>,
-    ) -> (
-        Vec<Message>,
-        Vec<(String, crate::payloads::Pointer)>,
-        Vec<String>,
-    ) {
-        let mut run = Vec::with_capacity(batch.len());
-        let mut pointers = Vec::new();
-        let mut unfetched = Vec::new();
-        for mut m in batch {
-            let marked = m.message_attributes.iter().any(|a| {
-                a.name == crate::payloads::SIZE_ATTRIBUTE
-                    || a.name == crate::payloads::LEGACY_SIZE_ATTRIBUTE
-            });
-            match self.payloads.fetch(&m.body, marked).await {
-                Ok(None) => run.push(m),
-                Ok(Some((payload, pointer))) => {
-                    m.body = payload;
-                    m.message_attributes.retain(|a| {
-                        a.name != crate::payloads::SIZE_ATTRIBUTE
-                            && a.name != crate::payloads::LEGACY_SIZE_ATTRIBUTE
-                    });
-                    pointers.push((m.message_id.clone(), pointer));
-                    run.push(m);
-                }
-                Err(why) => {
-                    tracing::warn!(message = %m.message_id, "large payload: {why}");
-                    unfetched.push(m.message_id);
-                }
-            }
-        }
-        (run, pointers, unfetched)
-    }
 }
 
 fn invoke_error(e: WasmError) -> InvokeError {

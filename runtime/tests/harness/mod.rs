@@ -487,6 +487,19 @@ pub fn work_queues(timeout: u32, max_receives: u32) -> String {
     )
 }
 
+/// Waits until `bucket` of the emulator at `endpoint` (the S3 endpoint on its port) holds no
+/// object.
+pub async fn wait_bucket_empty(endpoint: &str, bucket: &str) {
+    let addr: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
+    let path = format!("/{bucket}?list-type=2");
+    common::eventually(&format!("bucket {bucket} empty"), || async {
+        let (status, _, listing) = common::raw_request(addr, "GET", &path, &[], b"").await;
+        assert_eq!(status, 200, "{listing}");
+        (!listing.contains("<Contents>")).then_some(())
+    })
+    .await;
+}
+
 pub fn cmd(action: &str, n: usize) -> String {
     format!(r#"{{"do":"{action}","n":{n}}}"#)
 }

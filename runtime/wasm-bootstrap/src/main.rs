@@ -7,7 +7,10 @@
 //! file `LOCKGATE_COMPONENT` names. The guest's memory cap follows the function's MemorySize,
 //! its deadline the invocation's; it sees the function's own environment variables (not
 //! Lambda's `AWS_*` ones, credentials included) and no files or network unless granted
-//! (`LOCKGATE_WASI_NETWORK`, `LOCKGATE_WASI_DIRS`).
+//! (`LOCKGATE_WASI_NETWORK`, `LOCKGATE_WASI_DIRS`). A message pointing at a large payload in
+//! S3 (the SQS Extended Client convention) reaches the guest with the payload as its body,
+//! fetched here with the function's role; `LOCKGATE_DELETE_PAYLOADS=true` deletes payloads
+//! after success.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use lockgate_wasm_host::event::{SqsEvent, batch_response_json};
-use lockgate_wasm_host::{FunctionConfig, Grants, Invocation, LogStyle, WasmEngine};
+use lockgate_wasm_host::{FunctionConfig, Grants, Invocation, LogStyle, WasmEngine, payloads};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -40,15 +43,23 @@ async fn main() -> Result<(), Error> {
         log: LogStyle::Plain,
     })?;
     let function = Arc::new(function);
+    let payloads = Arc::new(lockgate_sdk::payloads::Payloads::from_env().await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let function = function.clone();
+        let (function, payloads) = (function.clone(), payloads.clone());
         async move {
             let invocation = Invocation {
                 request_id: event.context.request_id.clone(),
                 deadline: UNIX_EPOCH + Duration::from_millis(event.context.deadline),
             };
             let messages = event.payload.into_messages()?;
-            let failed = function.handle(&invocation, &messages).await?;
+            let fetched = payloads::fetch(&payloads, messages).await;
+            let mut failed = if fetched.messages.is_empty() {
+                Vec::new()
+            } else {
+                function.handle(&invocation, &fetched.messages).await?
+            };
+            payloads::release(&payloads, &fetched.pointers, &failed).await;
+            failed.extend(fetched.unfetched);
             Ok::<_, Error>(batch_response_json(&failed))
         }
     }))

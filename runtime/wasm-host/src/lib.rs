@@ -11,11 +11,15 @@
 //!   environment variables, and files or network only when granted.
 //! - [`event`]: Lambda's SQS event JSON to the world's records, failed ids to Lambda's
 //!   partial batch response.
+//! - `payloads` (feature `large-payloads`): pointer messages' payloads fetched for the guest,
+//!   which has no network.
 
 pub mod bindings;
 pub mod engine;
 pub mod event;
 pub mod function;
+#[cfg(feature = "large-payloads")]
+pub mod payloads;
 pub mod sandbox;
 
 pub use bindings::{Message, MessageAttribute};
