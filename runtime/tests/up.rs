@@ -607,29 +607,11 @@ async fn a_20_mb_file_sent_with_send_file_reaches_the_function_whole() {
         "          LOCKGATE_DELETE_PAYLOADS: 'true'\n          PROBE_LOG:",
     );
     let app = App::start(&yaml);
-    let url = app.url("work").await;
-    let endpoint = url.trim_end_matches("/000000000000/work").to_string();
     let file = app.dir.path().join("big.json");
     let command = format!(r#"{{"do":"ok","pad":"{}"}}"#, "x".repeat(20_000_000 - 20));
     assert_eq!(command.len(), 20_000_000);
     std::fs::write(&file, &command).unwrap();
-    let out = harness::lockgate(
-        app.dir.path(),
-        &[
-            "send",
-            "work",
-            "--file",
-            file.to_str().unwrap(),
-            "--endpoint",
-            &endpoint,
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("uploaded to s3://lockgate-payloads/"),
-        "{stderr}"
-    );
+    let endpoint = harness::send_file(&app, &file).await;
     let done = app.wait_done(1).await;
     assert_eq!(done[0].0, "len:20000000", "the payload, not the pointer");
     app.wait_empty("work").await;

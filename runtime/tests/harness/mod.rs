@@ -487,6 +487,31 @@ pub fn work_queues(timeout: u32, max_receives: u32) -> String {
     )
 }
 
+/// `lockgate send work --file FILE` against the app's emulator (a file above the queue's
+/// MaximumMessageSize is offloaded to its S3 endpoint); returns the endpoint.
+pub async fn send_file(app: &App, file: &Path) -> String {
+    let url = app.url("work").await;
+    let endpoint = url.trim_end_matches("/000000000000/work").to_string();
+    let out = lockgate(
+        app.dir.path(),
+        &[
+            "send",
+            "work",
+            "--file",
+            file.to_str().unwrap(),
+            "--endpoint",
+            &endpoint,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("uploaded to s3://lockgate-payloads/"),
+        "{stderr}"
+    );
+    endpoint
+}
+
 /// Waits until `bucket` of the emulator at `endpoint` (the S3 endpoint on its port) holds no
 /// object.
 pub async fn wait_bucket_empty(endpoint: &str, bucket: &str) {
