@@ -49,7 +49,7 @@ enum Command {
     Purge(inspect::PurgeArgs),
     /// Move a dead-letter queue's messages back to their source queue.
     Redrive(inspect::RedriveArgs),
-    /// Delete the emulator's queues and messages in a data directory (asks first).
+    /// Delete the emulator's queues, messages and objects in a data directory (asks first).
     Reset(reset::Args),
     /// Print a shell completion script: `lockgate completions bash > /etc/bash_completion.d/lockgate`.
     Completions(completions::Args),

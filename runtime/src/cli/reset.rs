@@ -1,4 +1,4 @@
-//! `lockgate reset`: deletes the emulator's queues and messages in a data directory, after
+//! `lockgate reset`: deletes the emulator's queues, messages and objects in a data directory, after
 //! asking (or with `--yes`). Refused while an emulator uses the directory; function builds
 //! kept there (`.lockgate/build`) stay.
 
