@@ -10,7 +10,7 @@
 //! - [`sealed`]: an object's bytes, encrypted in segments that can be read by range.
 //! - [`chunked`]: the `aws-chunked` content encoding SDKs upload with.
 //! - [`wire`]: S3's XML replies and errors.
-//! - [`handlers`]: one function per operation.
+//! - [`handlers`]: the request's way to its operation; the operations by what they act on.
 
 mod chunked;
 mod handlers;
