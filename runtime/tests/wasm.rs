@@ -240,32 +240,13 @@ async fn the_lambda_bootstrap_serves_the_same_component() {
 /// Sends an `ok` command tagged `tag`, padded past `size` bytes, with `lockgate send --file`
 /// (offloaded to the emulator's S3 endpoint); returns the endpoint.
 async fn send_large(app: &App, tag: &str, size: usize) -> String {
-    let url = app.url("work").await;
-    let endpoint = url.trim_end_matches("/000000000000/work").to_string();
     let file = app.dir.path().join(format!("{tag}.json"));
     let body = format!(
         r#"{{"do":"ok","tag":"{tag}","pad":"{}"}}"#,
         "y".repeat(size)
     );
     std::fs::write(&file, &body).unwrap();
-    let out = harness::lockgate(
-        app.dir.path(),
-        &[
-            "send",
-            "work",
-            "--file",
-            file.to_str().unwrap(),
-            "--endpoint",
-            &endpoint,
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("uploaded to s3://"));
-    endpoint
+    harness::send_file(app, &file).await
 }
 
 /// `lockgate build` builds both kinds and prints each artifact; misuse gets a clear error, and
