@@ -16,7 +16,7 @@ use crate::auth::{self, CredentialScope};
 use crate::console;
 use crate::error::{ErrorCode, SqsError};
 use crate::limits::Limits;
-use crate::protocol::{json, query};
+use crate::protocol::{json, query, query_json};
 use crate::s3;
 use crate::sqs::{Sqs, is_region_name, region_of_host};
 use crate::sts;
@@ -88,7 +88,7 @@ impl ReplyFormat {
                 let status = StatusCode::from_u16(error.code.http_status())
                     .unwrap_or(StatusCode::BAD_REQUEST);
                 let (body, content_type) = if matches!(self, ReplyFormat::QueryJson) {
-                    (query::error_json(error, request_id), JSON_CONTENT_TYPE)
+                    (query_json::error(error, request_id), JSON_CONTENT_TYPE)
                 } else {
                     (query::error(error, request_id), query::CONTENT_TYPE)
                 };
@@ -482,14 +482,16 @@ async fn handle_query(
             return format.error(&sts::other_service(other, &detail), request_id);
         }
         (Some(action), _) => action,
+        // SQS answers a queue URL without an action with a bare element, in XML whatever
+        // the client accepts.
         (None, _) if on_queue_url => {
-            return format.error(
-                &SqsError::new(
-                    ErrorCode::UnknownOperation,
-                    "An unknown operation was requested.",
-                ),
-                request_id,
+            let mut response =
+                (StatusCode::NOT_FOUND, "<UnknownOperationException/>").into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(query::CONTENT_TYPE),
             );
+            return response;
         }
         (None, _) => {
             return format.error(
@@ -522,7 +524,7 @@ async fn handle_query(
         Ok(json) => {
             let (body, content_type) = match format {
                 ReplyFormat::QueryJson => (
-                    query::render_json(&action, &json, request_id),
+                    query_json::render(&action, &json, request_id),
                     JSON_CONTENT_TYPE,
                 ),
                 _ => (

@@ -1,6 +1,6 @@
 //! Behaviours where SQS's answer is easy to get wrong, each pinned through aws-sdk-sqs (and raw
 //! requests where the wire shape itself is the point): FIFO sends and handles, visibility
-//! changes through old handles, group release, wake-ups, deduplication scope and purge,
+//! changes through old handles, group release, wake-ups, deduplication scope (fixed at creation) and purge,
 //! attribute selection, trace headers, queue attributes, permissions, tags, regions, STS.
 
 use lockgate_test_support as common;
@@ -21,7 +21,7 @@ lockgate_test_support::both_stores!(
     fifo_delete_with_an_expired_handle,
     standard_visibility_change_through_old_handles,
     fifo_group_head_is_released_alone,
-    dedup_scope_change_keeps_old_entries,
+    dedup_scope_is_fixed_at_creation,
     purge_clears_the_fifo_dedup_window,
     attribute_name_wildcards,
     trace_header_becomes_aws_trace_header,
@@ -333,24 +333,60 @@ async fn fifo_group_head_is_released_alone(h: Harness) {
     h.shutdown().await;
 }
 
-async fn dedup_scope_change_keeps_old_entries(h: Harness) {
+/// A FIFO queue deduplicates as it was created: SetQueueAttributes may change the reported
+/// DeduplicationScope (with FifoThroughputLimit), but on SQS later sends are still
+/// deduplicated queue-wide, for ids seen before the change and for ids first seen after it.
+/// The durable store keeps the rule across a restart.
+async fn dedup_scope_is_fixed_at_creation(h: Harness) {
     let url = h.create_with("scope.fifo", FIFO).await;
     let first = h.send_fifo(&url, "A", "X", "first").await.0;
     h.client
         .set_queue_attributes()
         .queue_url(&url)
         .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+        .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
         .send()
         .await
         .unwrap();
-    // X entered the window queue-wide: it still deduplicates in another group.
+    assert_eq!(
+        h.attr(&url, "DeduplicationScope").await.as_deref(),
+        Some("messageGroup"),
+        "GetQueueAttributes reports the new scope"
+    );
+    let h = if h.dir.is_some() {
+        h.restart().await
+    } else {
+        h
+    };
+    // X was seen in group A: dropped in group B too.
     assert_eq!(h.send_fifo(&url, "B", "X", "again").await.0, first);
-    // New entries are per group.
+    // Y is first seen after the change, still deduplicated across groups.
     let a = h.send_fifo(&url, "A", "Y", "ya").await.0;
-    let b = h.send_fifo(&url, "B", "Y", "yb").await.0;
-    assert_ne!(a, b);
-    assert_eq!(h.send_fifo(&url, "A", "Y", "ya again").await.0, a);
-    assert_eq!(h.depth(&url).await.0, 3);
+    assert_eq!(h.send_fifo(&url, "B", "Y", "yb").await.0, a);
+    assert_eq!(h.depth(&url).await.0, 2);
+
+    // The other way round: created per group, it stays per group.
+    let url = h
+        .create_with(
+            "group-scope.fifo",
+            &[
+                ("FifoQueue", "true"),
+                ("DeduplicationScope", "messageGroup"),
+                ("FifoThroughputLimit", "perMessageGroupId"),
+            ],
+        )
+        .await;
+    h.client
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::FifoThroughputLimit, "perQueue")
+        .attributes(QueueAttributeName::DeduplicationScope, "queue")
+        .send()
+        .await
+        .unwrap();
+    let a = h.send_fifo(&url, "A", "Z", "za").await.0;
+    assert_ne!(h.send_fifo(&url, "B", "Z", "zb").await.0, a);
+    assert_eq!(h.depth(&url).await.0, 2);
     h.shutdown().await;
 }
 
@@ -939,9 +975,10 @@ async fn query_protocol_wire_shapes() {
     assert_eq!(status, 200, "{body}");
     assert!(common::header(&headers, "content-type").starts_with("application/json"));
     let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    // SQS names lists lower-camel and writes absent members as null.
     assert_eq!(
-        parsed["ListQueuesResponse"]["ListQueuesResult"]["QueueUrls"][0],
-        url
+        parsed["ListQueuesResponse"]["ListQueuesResult"],
+        serde_json::json!({"NextToken": null, "queueUrls": [url]})
     );
     assert!(
         parsed["ListQueuesResponse"]["ResponseMetadata"]["RequestId"]
@@ -958,9 +995,35 @@ async fn query_protocol_wire_shapes() {
     .await;
     assert_eq!(status, 200, "{body}");
     let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let sent = &parsed["SendMessageResponse"]["SendMessageResult"];
+    assert_eq!(sent["MD5OfMessageBody"], "49f68a5c8493ec2c0bf489821c21fc3b");
+    assert_eq!(sent["SequenceNumber"], serde_json::Value::Null);
+    assert!(
+        sent.as_object()
+            .unwrap()
+            .contains_key("MD5OfMessageAttributes")
+    );
+    // ReceiveMessage: `messages`, each message with every member; an empty receive: null.
+    let own = h.create("wire-json").await;
+    h.send(&own, "hi").await;
+    let own_path = own.split_once(&addr.to_string()).unwrap().1.to_string();
+    let receive =
+        format!("{own_path}?Action=ReceiveMessage&AttributeName.1=All&VisibilityTimeout=600");
+    let json = [("Accept", "application/json")];
+    let (status, _, body) = common::raw_request(addr, "GET", &receive, &json, b"").await;
+    assert_eq!(status, 200, "{body}");
+    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let result = &parsed["ReceiveMessageResponse"]["ReceiveMessageResult"];
+    assert!(result.get("Messages").is_none(), "{body}");
+    let message = &result["messages"][0];
+    assert_eq!(message["Body"], "hi");
+    assert_eq!(message["Attributes"]["ApproximateReceiveCount"], "1");
+    assert_eq!(message["MessageAttributes"], serde_json::Value::Null);
+    assert_eq!(message["MD5OfMessageAttributes"], serde_json::Value::Null);
+    let (_, _, body) = common::raw_request(addr, "GET", &receive, &json, b"").await;
     assert_eq!(
-        parsed["SendMessageResponse"]["SendMessageResult"]["MD5OfMessageBody"],
-        "49f68a5c8493ec2c0bf489821c21fc3b"
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["ReceiveMessageResponse"]["ReceiveMessageResult"],
+        serde_json::json!({"messages": null})
     );
     // Errors too.
     let (status, _, body) = common::raw_request(
@@ -977,13 +1040,14 @@ async fn query_protocol_wire_shapes() {
         parsed["Error"]["Code"],
         "AWS.SimpleQueueService.NonExistentQueue"
     );
-    // GET on a queue URL with no action.
-    let (status, _, body) = common::raw_request(addr, "GET", &path, &[], b"").await;
-    assert_eq!(status, 404, "{body}");
-    assert!(
-        body.contains("<Code>UnknownOperationException</Code>"),
-        "{body}"
-    );
+    // GET on a queue URL with no action: SQS's bare element, in XML even to a JSON client.
+    for accept in [&[][..], &[("Accept", "application/json")][..]] {
+        let (status, _, body) = common::raw_request(addr, "GET", &path, accept, b"").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (404, "<UnknownOperationException/>")
+        );
+    }
     // Service-level actions on a queue URL.
     for action in ["CreateQueue", "ListQueues"] {
         let (status, _, body) = common::raw_request(

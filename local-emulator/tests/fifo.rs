@@ -343,3 +343,46 @@ async fn fair_standard_queue_accepts_groups(h: Harness) {
     assert_eq!(h.receive(&url, 10).await.len(), 3);
     h.shutdown().await;
 }
+
+/// A format-4 data directory (queues stored without their deduplication scope at creation)
+/// opens under format 5: its FIFO queues deduplicate by the scope they had stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_format_4_directory_keeps_its_deduplication_scope() {
+    let h = Harness::durable().await;
+    let url = h
+        .create_with(
+            "old.fifo",
+            &[
+                ("FifoQueue", "true"),
+                ("DeduplicationScope", "messageGroup"),
+                ("FifoThroughputLimit", "perMessageGroupId"),
+            ],
+        )
+        .await;
+    let a = h.send_fifo(&url, "A", "X", "xa").await.0;
+    let Harness { emulator, dir, .. } = h;
+    emulator.shutdown().await;
+    let dir = dir.expect("durable");
+    // What format 4 wrote: the same row without `created_deduplication_scope`.
+    let db = dir.path().join("lockgate.sqlite3");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "UPDATE queues SET attributes = json_remove(attributes, '$.created_deduplication_scope');
+             UPDATE meta SET value = '4' WHERE key = 'format';",
+        )
+        .unwrap();
+    let h = Harness::durable_in(dir).await;
+    assert_eq!(h.send_fifo(&url, "A", "X", "again").await.0, a);
+    assert_ne!(h.send_fifo(&url, "B", "X", "xb").await.0, a, "per group");
+    let Harness { emulator, dir, .. } = h;
+    emulator.shutdown().await;
+    let dir = dir.expect("durable");
+    let version: String = rusqlite::Connection::open(dir.path().join("lockgate.sqlite3"))
+        .unwrap()
+        .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, "5");
+}

@@ -165,5 +165,5 @@ async fn a_format_2_directory_opens_and_is_upgraded() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(version, "4");
+    assert_eq!(version, "5");
 }

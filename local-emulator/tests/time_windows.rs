@@ -198,3 +198,44 @@ async fn long_polls_wait_on_the_clock() {
     assert!(got.messages.unwrap_or_default().is_empty());
     h.shutdown().await;
 }
+
+/// A standard-queue message whose visibility timeout ended keeps its place: the next receive
+/// returns it before messages sent after it (SQS returns the older one first), on both stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_back_from_its_visibility_timeout_keeps_its_place() {
+    for durable in [false, true] {
+        let (h, clock) = harness(durable).await;
+        let url = h.create("ordered").await;
+        h.send(&url, "first").await;
+        let got = h
+            .client
+            .receive_message()
+            .queue_url(&url)
+            .visibility_timeout(5)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap();
+        assert_eq!(got[0].body(), Some("first"));
+        for later in ["second", "third"] {
+            h.send(&url, later).await;
+        }
+        clock.advance(5 * SECOND);
+        let bodies: Vec<String> = h
+            .client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body.unwrap())
+            .collect();
+        assert_eq!(bodies, ["first", "second", "third"], "durable: {durable}");
+        h.shutdown().await;
+    }
+}

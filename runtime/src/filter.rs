@@ -1,20 +1,33 @@
 //! Lambda event filtering (FilterCriteria) on SQS records, in Lambda's event-pattern syntax:
-//! a record is kept when any pattern matches it. A pattern is a JSON object over the record's
-//! fields (`body`, `attributes`, `messageAttributes`, …); leaves are arrays of accepted values
-//! or matchers: exact strings / numbers / null, `{"prefix"}`, `{"suffix"}`,
+//! a record is kept when any pattern matches it. Amazon SQS event source mappings only support
+//! filtering on the `body` key (Lambda developer guide, with-sqs-filtering), so a pattern is a
+//! JSON object `{"body": …}` and one on any other field is refused; leaves are arrays of
+//! accepted values or matchers: exact strings / numbers / null, `{"prefix"}`, `{"suffix"}`,
 //! `{"equals-ignore-case"}`, `{"anything-but": …}`, `{"numeric": [op, n, …]}`, `{"exists"}`.
 //! A JSON body is matched field by field; a body that is not JSON only by a plain string.
 
 use serde_json::Value;
 
-/// Rejects patterns Lambda would reject.
+/// Rejects patterns Lambda would reject for an SQS mapping.
 pub fn check_pattern(pattern: &Value) -> Result<(), String> {
+    let object = pattern
+        .as_object()
+        .ok_or("a pattern must be a JSON object")?;
+    if let Some(key) = object.keys().find(|k| *k != "body") {
+        return Err(format!(
+            "Amazon SQS event source mappings only support filtering on the body key, not {key:?}"
+        ));
+    }
+    check_fields(pattern)
+}
+
+fn check_fields(pattern: &Value) -> Result<(), String> {
     let object = pattern
         .as_object()
         .ok_or("a pattern must be a JSON object")?;
     for (key, value) in object {
         match value {
-            Value::Object(_) => check_pattern(value)?,
+            Value::Object(_) => check_fields(value)?,
             Value::Array(matchers) => {
                 for m in matchers {
                     check_matcher(m).map_err(|e| format!("{key}: {e}"))?;
@@ -56,19 +69,17 @@ fn check_matcher(m: &Value) -> Result<(), String> {
     }
 }
 
-/// Whether `record` (the Lambda SQS record JSON) passes any of `patterns`. No patterns: all pass.
-pub fn matches_any(patterns: &[Value], record: &Value) -> bool {
+/// Whether a message with this body passes any of `patterns`. No patterns: all pass.
+pub fn body_matches_any(patterns: &[Value], body: &str) -> bool {
     if patterns.is_empty() {
         return true;
     }
-    // Lambda filters on the parsed body when it is JSON.
-    let mut view = record.clone();
-    if let Some(body) = record.get("body").and_then(Value::as_str)
-        && let Ok(parsed) = serde_json::from_str::<Value>(body)
-        && parsed.is_object()
-    {
-        view["body"] = parsed;
-    }
+    // Lambda filters on the parsed body when it is a JSON object, else on the string.
+    let body = serde_json::from_str::<Value>(body)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::String(body.to_string()));
+    let view = serde_json::json!({ "body": body });
     patterns.iter().any(|p| matches_object(p, &view))
 }
 
@@ -162,14 +173,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn record(body: &str) -> Value {
-        json!({"messageId": "1", "body": body, "attributes": {"ApproximateReceiveCount": "1"},
-               "messageAttributes": {"kind": {"stringValue": "order", "dataType": "String"}}})
-    }
-
     #[test]
     fn body_fields_and_matchers() {
-        let r = record(r#"{"type":"order","total":42,"tags":["a","b"],"region":"eu-west-1"}"#);
+        let r = r#"{"type":"order","total":42,"tags":["a","b"],"region":"eu-west-1"}"#;
         let yes = [
             json!({"body": {"type": ["order"]}}),
             json!({"body": {"total": [{"numeric": [">", 10, "<=", 42]}]}}),
@@ -177,12 +183,11 @@ mod tests {
             json!({"body": {"region": [{"prefix": "eu-"}]}}),
             json!({"body": {"type": [{"anything-but": ["refund"]}]}}),
             json!({"body": {"missing": [{"exists": false}]}}),
-            json!({"messageAttributes": {"kind": {"stringValue": ["order"]}}}),
             json!({"body": {"type": [{"equals-ignore-case": "ORDER"}]}}),
         ];
         for p in &yes {
             check_pattern(p).unwrap();
-            assert!(matches_any(std::slice::from_ref(p), &r), "{p}");
+            assert!(body_matches_any(std::slice::from_ref(p), r), "{p}");
         }
         let no = [
             json!({"body": {"type": ["refund"]}}),
@@ -191,18 +196,20 @@ mod tests {
             json!({"body": {"missing": [{"exists": true}]}}),
         ];
         for p in &no {
-            assert!(!matches_any(std::slice::from_ref(p), &r), "{p}");
+            assert!(!body_matches_any(std::slice::from_ref(p), r), "{p}");
         }
         // Any of several patterns.
-        assert!(matches_any(&[no[0].clone(), yes[0].clone()], &r));
-        assert!(matches_any(&[], &r));
+        assert!(body_matches_any(&[no[0].clone(), yes[0].clone()], r));
+        assert!(body_matches_any(&[], r));
     }
 
     #[test]
     fn plain_bodies_match_as_strings() {
-        let r = record("hello");
-        assert!(matches_any(&[json!({"body": ["hello"]})], &r));
-        assert!(!matches_any(&[json!({"body": {"type": ["x"]}})], &r));
+        assert!(body_matches_any(&[json!({"body": ["hello"]})], "hello"));
+        assert!(!body_matches_any(
+            &[json!({"body": {"type": ["x"]}})],
+            "hello"
+        ));
     }
 
     #[test]
@@ -210,5 +217,17 @@ mod tests {
         assert!(check_pattern(&json!({"body": "x"})).is_err());
         assert!(check_pattern(&json!({"body": {"n": [{"numeric": [">"]}]}})).is_err());
         assert!(check_pattern(&json!({"body": {"n": [{"regex": "x"}]}})).is_err());
+        // SQS mappings filter on the body only.
+        for other in [
+            json!({"messageAttributes": {"kind": {"stringValue": ["order"]}}}),
+            json!({"attributes": {"SenderId": ["x"]}}),
+            json!({"body": {"a": ["x"]}, "messageId": ["1"]}),
+        ] {
+            let err = check_pattern(&other).unwrap_err();
+            assert!(
+                err.contains("only support filtering on the body key"),
+                "{err}"
+            );
+        }
     }
 }

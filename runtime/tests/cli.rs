@@ -248,3 +248,134 @@ fn profile_is_the_aws_profile_and_build_profile_is_cargos() {
     assert!(help.contains("--build-profile"), "{help}");
     assert!(help.contains("AWS credentials profile"), "{help}");
 }
+
+/// `lockgate queues | head`: every printing command whose reader has closed the pipe ends
+/// quietly with success, as Unix tools do (no panic, no backtrace, nothing on stderr).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_printing_commands_quietly() {
+    let h = Harness::memory().await;
+    let endpoint = h.emulator.endpoint();
+    let url = h.create("piped").await;
+    h.send(&url, "hello").await;
+    let commands: [&[&str]; 6] = [
+        &["queues", "--endpoint", &endpoint],
+        &["queues", "--endpoint", &endpoint, "--output", "json"],
+        &["peek", "piped", "--endpoint", &endpoint],
+        &["peek", "piped", "--endpoint", &endpoint, "--output", "json"],
+        &["send", "piped", "again", "--endpoint", &endpoint],
+        &["completions", "bash"],
+    ];
+    for args in commands {
+        // A pipe whose reader is gone before the command starts: its first write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_ENDPOINT_URL_SQS")
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?}\n{stderr}", out.status);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error"),
+            "{args:?}: {stderr}"
+        );
+    }
+    h.shutdown().await;
+}
+
+/// `lockgate up` refuses, at load and in AWS's words, the event mappings that
+/// CreateEventSourceMapping refuses: a batch above ten without a batching window, a FIFO
+/// queue's batch above ten or window, a filter on anything but the body, more than five
+/// filters.
+#[test]
+fn up_refuses_the_event_mappings_aws_refuses() {
+    let template = |fifo: bool, event: &str| {
+        let queue = if fifo { "      FifoQueue: true\n" } else { "" };
+        format!(
+            "Resources:
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+{queue}      VisibilityTimeout: 30
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Work.Arn
+{event}"
+        )
+    };
+    let filters = |patterns: &[&str]| {
+        let mut yaml = "            FilterCriteria:\n              Filters:\n".to_string();
+        for p in patterns {
+            yaml.push_str(&format!("                - Pattern: '{p}'\n"));
+        }
+        yaml
+    };
+    let cases = [
+        (
+            template(false, "            BatchSize: 100\n"),
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+        ),
+        (
+            template(
+                true,
+                "            BatchSize: 20\n            MaximumBatchingWindowInSeconds: 1\n",
+            ),
+            "the maximum for a FIFO queue",
+        ),
+        (
+            template(true, "            MaximumBatchingWindowInSeconds: 5\n"),
+            "MaximumBatchingWindowInSeconds is not supported for FIFO queues",
+        ),
+        (
+            template(false, &filters(&[r#"{"attributes":{"SenderId":["x"]}}"#])),
+            r#"Amazon SQS event source mappings only support filtering on the body key, not "attributes""#,
+        ),
+        (
+            template(
+                false,
+                &filters(&[r#"{"messageAttributes":{"kind":{"stringValue":["order"]}}}"#]),
+            ),
+            r#"only support filtering on the body key, not "messageAttributes""#,
+        ),
+        (
+            template(false, &filters(&[r#"{"body":{"n":[1]}}"#; 6])),
+            "FilterCriteria allows at most 5 filters, got 6",
+        ),
+    ];
+    for (text, rule) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("fn")).unwrap();
+        std::fs::write(
+            dir.path().join("fn/app.py"),
+            "def handler(e, c):\n    pass\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("template.yaml"), &text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lockgate"))
+            .current_dir(dir.path())
+            .args(["up", "--in-memory", "--bind", "127.0.0.1:0"])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = failed(&out);
+        assert!(stderr.contains(rule), "expected {rule:?} in:\n{stderr}");
+        assert!(
+            stderr.contains("function Fn"),
+            "names the function:\n{stderr}"
+        );
+    }
+}

@@ -618,3 +618,86 @@ async fn a_20_mb_file_sent_with_send_file_reaches_the_function_whole() {
     // The payload is deleted after success (LOCKGATE_DELETE_PAYLOADS).
     harness::wait_bucket_empty(&endpoint, "lockgate-payloads").await;
 }
+
+/// Every partial-batch-response edge case Lambda documents, answered by a real function under
+/// `lockgate up` (one message per batch, each telling the function what to answer; a failed
+/// batch's message reaches the dead-letter queue on its next receive): a null or empty
+/// `batchItemFailures` is success; a null or empty `itemIdentifier`, an id not in the batch, or
+/// a response that is not an object fails the whole batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_batch_responses_follow_lambdas_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("answers")).unwrap();
+    std::fs::write(
+        dir.path().join("answers/app.py"),
+        "import json\n\n\ndef handler(event, context):\n    record = event['Records'][0]\n    answer = json.loads(record['body'])['answer']\n    return json.loads(answer.replace('{id}', record['messageId']))\n",
+    )
+    .unwrap();
+    let resources = format!(
+        "{}  Answers:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: answers
+      Handler: app.handler
+      Runtime: python3.12
+      Timeout: 3
+      Events:
+        E:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Work.Arn
+            BatchSize: 1
+            FunctionResponseTypes: [ReportBatchItemFailures]
+",
+        harness::work_queues(3, 1)
+    );
+    let app = App::start_in_with(
+        dir,
+        &resources,
+        &["--in-memory"],
+        &[("LOCKGATE_PYTHON_BOOTSTRAP", "builtin")],
+    );
+    let case = |answer: &str| serde_json::json!({ "answer": answer }).to_string();
+    let succeed = [
+        case(r#"{"batchItemFailures": null}"#),
+        case(r#"{"batchItemFailures": []}"#),
+        case("{}"),
+        case("null"),
+    ];
+    let fail = [
+        case(r#"{"batchItemFailures": [{"itemIdentifier": null}]}"#),
+        case(r#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#),
+        case(r#"{"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]}"#),
+        case(r#""an answer that is not an object""#),
+        case(r#"{"batchItemFailures": [{"itemIdentifier": "{id}"}]}"#),
+    ];
+    app.send("work", &[&succeed[..], &fail[..]].concat(), None)
+        .await;
+    common::eventually("every failed batch in the dead-letter queue", || async {
+        (app.depth("work-dlq").await.0 == fail.len() as u64).then_some(())
+    })
+    .await;
+    app.wait_empty("work").await;
+    let dlq = app.url("work-dlq").await;
+    let mut dead = Vec::new();
+    while dead.len() < fail.len() {
+        let got = app
+            .client
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        dead.extend(
+            got.messages
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| m.body.unwrap()),
+        );
+    }
+    dead.sort();
+    let mut expected = fail.to_vec();
+    expected.sort();
+    assert_eq!(dead, expected, "exactly the failing answers were retried");
+}

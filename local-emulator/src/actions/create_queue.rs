@@ -46,6 +46,7 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
         }
     }
     attrs.check_consistency()?;
+    attrs.settle_creation();
     let arn = format!("arn:aws:sqs:{}:{}:{name}", ctx.region, ctx.account);
     check_redrive_policy(ctx, &arn, &attrs)?;
     check_tags(name, req.tags.len(), &req.tags)?;

@@ -225,7 +225,6 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
         .transpose()?;
     let mut dedup_id = None;
     let mut dedup_key = None;
-    let mut dedup_key_other_scope = None;
     if queue.fifo {
         let group = group
             .as_deref()
@@ -238,14 +237,11 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
             None if settings.content_based_deduplication => hex(&Sha256::digest(body.as_bytes())),
             None => return Err(SqsError::invalid_parameter(NO_DEDUPLICATION_ID)),
         };
-        let per_group = format!("{group}\u{0}{id}");
-        let (key, other) = if settings.dedup_per_group {
-            (per_group, id.clone())
+        dedup_key = Some(if settings.dedup_per_group {
+            format!("{group}\u{0}{id}")
         } else {
-            (id.clone(), per_group)
-        };
-        dedup_key = Some(key);
-        dedup_key_other_scope = Some(other);
+            id.clone()
+        });
         dedup_id = Some(id);
     } else if let Some(id) = entry.message_deduplication_id {
         return Err(SqsError::invalid_value(
@@ -290,7 +286,6 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
             group: group.map(Arc::from),
             delay_s,
             dedup_key,
-            dedup_key_other_scope,
         },
         md5_of_attributes,
         md5_of_system_attributes,

@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod query;
+pub mod query_json;
 
 /// Serde helper for optional binary fields, which both protocols carry as base64.
 pub mod base64_opt {

@@ -234,7 +234,7 @@ fn name_value_map(node: &Node, name: &str, value: &str) -> Map<String, Value> {
 }
 
 /// Actions whose replies have no `<…Result>` element.
-const NO_RESULT: &[&str] = &[
+pub(super) const NO_RESULT: &[&str] = &[
     "AddPermission",
     "ChangeMessageVisibility",
     "DeleteMessage",
@@ -361,38 +361,8 @@ pub(crate) fn escape_into(out: &mut String, text: &str) {
     }
 }
 
-/// A Query action's reply for a client that asked for JSON (`Accept: application/json`):
-/// `{"<Action>Response": {"<Action>Result": <the JSON protocol's output>, "ResponseMetadata":
-/// {"RequestId": …}}}`, without the Result for actions that have no output.
-pub fn render_json(action: &str, json: &[u8], request_id: &str) -> String {
-    let result: Value = serde_json::from_slice(json).unwrap_or_else(|_| Value::Object(Map::new()));
-    let mut response = Map::new();
-    if !NO_RESULT.contains(&action) {
-        response.insert(format!("{action}Result"), result);
-    }
-    response.insert(
-        "ResponseMetadata".into(),
-        serde_json::json!({"RequestId": request_id}),
-    );
-    serde_json::json!({ format!("{action}Response"): response }).to_string()
-}
-
-/// An error for a Query client that asked for JSON: `{"Error": {"Type", "Code", "Message"},
-/// "RequestId"}`, the `<ErrorResponse>` fields as JSON.
-pub fn error_json(error: &SqsError, request_id: &str) -> String {
-    serde_json::json!({
-        "Error": {
-            "Type": if error.code.sender_fault() { "Sender" } else { "Receiver" },
-            "Code": error.code.legacy_code(),
-            "Message": query_message(error),
-        },
-        "RequestId": request_id,
-    })
-    .to_string()
-}
-
 /// The Query protocol words NonExistentQueue differently.
-fn query_message(error: &SqsError) -> String {
+pub(super) fn query_message(error: &SqsError) -> String {
     if error.code == ErrorCode::QueueDoesNotExist {
         "The specified queue does not exist for this wsdl version.".to_string()
     } else {
@@ -494,10 +464,6 @@ mod tests {
         assert!(!xml.contains("DeleteMessageResult"));
         let xml = render("ReceiveMessage", b"{}", "r5");
         assert!(xml.contains("<ReceiveMessageResult/>"), "{xml}");
-        assert_eq!(
-            render_json("GetQueueUrl", br#"{"QueueUrl":"u"}"#, "r6"),
-            r#"{"GetQueueUrlResponse":{"GetQueueUrlResult":{"QueueUrl":"u"},"ResponseMetadata":{"RequestId":"r6"}}}"#
-        );
         let xml = render(
             "ReceiveMessage",
             br#"{"Messages":[{"MessageId":"m","Body":"a<b","Attributes":{"SentTimestamp":"1"}}]}"#,

@@ -17,6 +17,9 @@ pub struct QueueAttributes {
     pub fifo_queue: bool,
     pub content_based_deduplication: bool,
     pub deduplication_scope: String,
+    /// The DeduplicationScope the queue was created with: SQS deduplicates by it for the
+    /// queue's life; a later SetQueueAttributes changes what GetQueueAttributes reports only.
+    pub created_deduplication_scope: String,
     pub fifo_throughput_limit: String,
     pub kms_master_key_id: Option<String>,
     pub kms_data_key_reuse_period_seconds: u32,
@@ -138,6 +141,7 @@ impl QueueAttributes {
             fifo_queue: fifo,
             content_based_deduplication: false,
             deduplication_scope: "queue".into(),
+            created_deduplication_scope: "queue".into(),
             fifo_throughput_limit: "perQueue".into(),
             kms_master_key_id: None,
             kms_data_key_reuse_period_seconds: 300,
@@ -269,9 +273,16 @@ impl QueueAttributes {
             .map(|p| (p.max_receive_count, p.dead_letter_target_arn.as_str()))
     }
 
-    /// Whether deduplication ids are scoped to their message group.
+    /// Fixes what only a queue's creation decides (the deduplication scope in force): called
+    /// once, after CreateQueue's attributes are applied.
+    pub fn settle_creation(&mut self) {
+        self.created_deduplication_scope = self.deduplication_scope.clone();
+    }
+
+    /// Whether deduplication ids are scoped to their message group: as the queue was created,
+    /// whatever DeduplicationScope says now.
     pub fn dedup_per_group(&self) -> bool {
-        self.deduplication_scope == "messageGroup"
+        self.created_deduplication_scope == "messageGroup"
     }
 }
 

@@ -101,7 +101,6 @@ proptest! {
                         group: Some(Arc::from(group.as_str())),
                         delay_s: 0,
                         dedup_key: Some(dedup_id.clone()),
-                        dedup_key_other_scope: None,
                     }, &seqs, now, &mut ops);
                     let duplicate = dedup_seen.get(&dedup_id).is_some_and(|&at| now < at + 300_000);
                     match outcome {

@@ -138,12 +138,8 @@ pub struct NewMessage {
     pub extras: Option<Box<MessageExtras>>,
     pub group: Option<Arc<str>>,
     pub delay_s: u32,
-    /// FIFO only: the deduplication key (scope already applied).
+    /// FIFO only: the deduplication key, under the scope the queue was created with.
     pub dedup_key: Option<String>,
-    /// FIFO only: the same id under the other deduplication scope. Entries keep the scope
-    /// they were made under (SQS applies a changed DeduplicationScope only to new entries),
-    /// so a send is a duplicate if either form is in the window.
-    pub dedup_key_other_scope: Option<String>,
 }
 
 pub enum SendOutcome {
@@ -210,7 +206,11 @@ pub struct QueueState {
     pub modified_s: u64,
     pub last_purge_ms: Option<u64>,
     messages: HashMap<u64, Box<Message>>,
-    ready: VecDeque<(u64, u32)>,
+    /// Visible messages of a standard queue as (seq, timer generation), oldest first: a
+    /// message whose visibility timeout ended keeps its place before later sends (SQS is
+    /// best-effort ordered and returns the older message first). Entries whose generation
+    /// moved on are stale and skipped.
+    ready: BinaryHeap<Reverse<(u64, u32)>>,
     timers: BinaryHeap<Reverse<(u64, u64, u32)>>,
     retention: BinaryHeap<Reverse<(u64, u64)>>,
     groups: HashMap<Arc<str>, Group>,
@@ -261,7 +261,7 @@ impl QueueState {
             modified_s: created_s,
             last_purge_ms: None,
             messages: HashMap::new(),
-            ready: VecDeque::new(),
+            ready: BinaryHeap::new(),
             timers: BinaryHeap::new(),
             retention: BinaryHeap::new(),
             groups: HashMap::new(),
@@ -437,14 +437,12 @@ impl QueueState {
         now_ms: u64,
         ops: &mut Vec<StoreOp>,
     ) -> SendOutcome {
-        let in_window = |key: &Option<String>| {
-            key.as_ref()
-                .and_then(|k| self.dedup.get(k))
-                .filter(|entry| entry.expires_ms > now_ms)
-        };
-        if let Some(entry) =
-            in_window(&new.dedup_key).or_else(|| in_window(&new.dedup_key_other_scope))
-        {
+        let in_window = new
+            .dedup_key
+            .as_ref()
+            .and_then(|k| self.dedup.get(k))
+            .filter(|entry| entry.expires_ms > now_ms);
+        if let Some(entry) = in_window {
             return SendOutcome::Duplicate {
                 id: entry.id,
                 seq: entry.seq,
@@ -564,7 +562,7 @@ impl QueueState {
             let group_name = message.group.clone().unwrap_or_else(|| Arc::from(""));
             self.list_group_if_ready(&group_name);
         } else {
-            self.ready.push_back((seq, message.timer_gen));
+            self.ready.push(Reverse((seq, message.timer_gen)));
         }
     }
 
@@ -701,7 +699,7 @@ impl QueueState {
 
     /// The next visible message of a standard queue, skipping stale ready-list entries.
     fn pop_ready(&mut self) -> Option<u64> {
-        while let Some((seq, gen_)) = self.ready.pop_front() {
+        while let Some(Reverse((seq, gen_))) = self.ready.pop() {
             let current = self
                 .messages
                 .get(&seq)

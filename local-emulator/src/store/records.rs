@@ -19,8 +19,9 @@ use crate::queue::attributes::{QueueAttributes, RedrivePolicy};
 use crate::queue::message::{AttributeValue, Message, MessageExtras, State, md5_of_body};
 
 /// The storage format this build writes and reads. Format 2 added `queues.region`, 3 a
-/// message's sender, 4 encrypted messages (`messages.key_name`, `messages.sealed`).
-pub const FORMAT_VERSION: &str = "4";
+/// message's sender, 4 encrypted messages (`messages.key_name`, `messages.sealed`), 5 a
+/// queue's deduplication scope at creation.
+pub const FORMAT_VERSION: &str = "5";
 
 /// A queue as it is persisted.
 #[derive(Debug, Clone)]
@@ -78,6 +79,9 @@ struct StoredAttributes {
     fifo_queue: bool,
     content_based_deduplication: bool,
     deduplication_scope: String,
+    /// Absent before format 5: such queues deduplicate by their current scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created_deduplication_scope: Option<String>,
     fifo_throughput_limit: String,
     kms_master_key_id: Option<String>,
     kms_data_key_reuse_period_seconds: u32,
@@ -252,6 +256,7 @@ fn encode_attributes(a: &QueueAttributes) -> String {
         fifo_queue: a.fifo_queue,
         content_based_deduplication: a.content_based_deduplication,
         deduplication_scope: a.deduplication_scope.clone(),
+        created_deduplication_scope: Some(a.created_deduplication_scope.clone()),
         fifo_throughput_limit: a.fifo_throughput_limit.clone(),
         kms_master_key_id: a.kms_master_key_id.clone(),
         kms_data_key_reuse_period_seconds: a.kms_data_key_reuse_period_seconds,
@@ -275,6 +280,9 @@ fn decode_attributes(s: StoredAttributes) -> QueueAttributes {
         redrive_allow_policy: s.redrive_allow_policy,
         fifo_queue: s.fifo_queue,
         content_based_deduplication: s.content_based_deduplication,
+        created_deduplication_scope: s
+            .created_deduplication_scope
+            .unwrap_or_else(|| s.deduplication_scope.clone()),
         deduplication_scope: s.deduplication_scope,
         fifo_throughput_limit: s.fifo_throughput_limit,
         kms_master_key_id: s.kms_master_key_id,
@@ -324,16 +332,16 @@ mod tests {
         }
     }
 
-    /// The persisted shapes of format 4, byte for byte. If this fails, a record changed:
+    /// The persisted shapes of format 5, byte for byte. If this fails, a record changed:
     /// raise FORMAT_VERSION, teach `sqlite::check_format` to upgrade a directory of the
     /// previous format, add a test that opens one (as the format-1 test in fidelity.rs does),
     /// and then update these strings.
     #[test]
     fn the_persisted_shapes_are_those_of_the_format_version() {
-        assert_eq!(FORMAT_VERSION, "4");
+        assert_eq!(FORMAT_VERSION, "5");
         assert_eq!(
             encode_attributes(&attributes()),
-            r#"{"delay_seconds":0,"maximum_message_size":1048576,"message_retention_period":345600,"receive_message_wait_time_seconds":0,"visibility_timeout":30,"policy":null,"redrive_policy":{"dead_letter_target_arn":"arn:aws:sqs:us-east-1:000000000000:dlq.fifo","max_receive_count":3},"redrive_allow_policy":null,"fifo_queue":true,"content_based_deduplication":false,"deduplication_scope":"queue","fifo_throughput_limit":"perQueue","kms_master_key_id":"alias/aws/sqs","kms_data_key_reuse_period_seconds":300,"sqs_managed_sse_enabled":true}"#
+            r#"{"delay_seconds":0,"maximum_message_size":1048576,"message_retention_period":345600,"receive_message_wait_time_seconds":0,"visibility_timeout":30,"policy":null,"redrive_policy":{"dead_letter_target_arn":"arn:aws:sqs:us-east-1:000000000000:dlq.fifo","max_receive_count":3},"redrive_allow_policy":null,"fifo_queue":true,"content_based_deduplication":false,"deduplication_scope":"queue","created_deduplication_scope":"queue","fifo_throughput_limit":"perQueue","kms_master_key_id":"alias/aws/sqs","kms_data_key_reuse_period_seconds":300,"sqs_managed_sse_enabled":true}"#
         );
         assert_eq!(
             encode_extras(&extras()),

@@ -171,18 +171,25 @@ fn check_format(conn: &Connection) -> Result<(), String> {
         Some(FORMAT_VERSION) => Ok(()),
         // Format 2 added queues' regions; format 3 a message's sender (in its extras, absent
         // from older messages: they read as sent by the queue's own account); format 4
-        // encrypted messages (older ones are all in plain: the columns stay empty).
-        Some(old @ ("1" | "2" | "3")) => {
+        // encrypted messages (older ones are all in plain: the columns stay empty); format 5
+        // a queue's deduplication scope at creation (in its attributes; a queue stored without
+        // it deduplicates by its current DeduplicationScope).
+        Some(old @ ("1" | "2" | "3" | "4")) => {
             let region = if old == "1" {
                 "ALTER TABLE queues ADD COLUMN region TEXT;"
             } else {
                 ""
             };
+            let sealed = if old == "4" {
+                ""
+            } else {
+                "ALTER TABLE messages ADD COLUMN key_name TEXT;
+                 ALTER TABLE messages ADD COLUMN sealed BLOB;"
+            };
             conn.execute_batch(&format!(
                 "BEGIN;
                  {region}
-                 ALTER TABLE messages ADD COLUMN key_name TEXT;
-                 ALTER TABLE messages ADD COLUMN sealed BLOB;
+                 {sealed}
                  UPDATE meta SET value = '{FORMAT_VERSION}' WHERE key = 'format';
                  COMMIT;"
             ))

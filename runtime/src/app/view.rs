@@ -80,6 +80,7 @@ impl RunningApp {
             "batchingWindowSeconds": m.config.window.as_secs(),
             "maxConcurrency": m.config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
             "concurrency": get(&s.in_flight),
+            "targetConcurrency": get(&s.target),
             "peakConcurrency": get(&s.peak_in_flight),
             "pollers": get(&s.pollers),
             "invocations": get(&s.invocations),
@@ -230,11 +231,16 @@ impl Collector for MappingMetrics {
                 ConstCounter::new(value(stats)).encode(metric.encode_family(labels)?)?;
             }
         }
-        let gauges: [Reading; 2] = [
+        let gauges: [Reading; 3] = [
             (
                 "lockgate_function_concurrency",
                 "Invocations running now",
                 |s| MappingStats::get(&s.in_flight),
+            ),
+            (
+                "lockgate_mapping_target_concurrency",
+                "Concurrent invocations the mapping's scaler wants now (AWS's SQS scaling rules)",
+                |s| MappingStats::get(&s.target),
             ),
             (
                 "lockgate_mapping_pollers",

@@ -49,13 +49,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     function.shutdown();
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
-    println!(
+    outln!(
         "cold start (process start to first response) {:.1} ms; runtime-api round trip over {} invocations: p50 {:.0} µs, p99 {:.0} µs, mean {:.0} µs",
         cold.as_secs_f64() * 1e3,
         samples.len(),
         at(0.5),
         at(0.99),
         samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64 * 1e6
-    );
+    )?;
     Ok(())
 }

@@ -34,7 +34,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tracing::info!("building {id} ({})", function.kind.artifact());
         let artifact =
             builder::build_in_background(&template.dir, function, args.build_profile).await?;
-        println!("{id}\t{}", artifact.path().display());
+        outln!("{id}\t{}", artifact.path().display())?;
     }
     Ok(())
 }

@@ -6,6 +6,10 @@ pub struct Args {
     pub shell: clap_complete::Shell,
 }
 
-pub fn run(args: Args, mut command: clap::Command) {
-    clap_complete::generate(args.shell, &mut command, "lockgate", &mut std::io::stdout());
+pub fn run(args: Args, mut command: clap::Command) -> anyhow::Result<()> {
+    // Written whole by us: clap_complete panics on a failed write (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "lockgate", &mut script);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+    Ok(())
 }

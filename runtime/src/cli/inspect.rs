@@ -60,16 +60,16 @@ pub async fn peek(args: PeekArgs) -> anyhow::Result<()> {
     );
     let browsed = super::console_api::get(endpoint, &path).await?;
     if let super::Output::Json = args.output {
-        super::print_json(&browsed);
+        super::print_json(&browsed)?;
         return Ok(());
     }
     let messages = browsed["messages"].as_array().cloned().unwrap_or_default();
     if messages.is_empty() {
-        println!("no messages in {}", args.queue);
+        outln!("no messages in {}", args.queue)?;
     }
     for m in messages {
         let text = |k: &str| m[k].as_str().unwrap_or_default().to_string();
-        println!(
+        outln!(
             "{}  {}  receives={}{}  {}",
             text("messageId"),
             text("state"),
@@ -79,7 +79,7 @@ pub async fn peek(args: PeekArgs) -> anyhow::Result<()> {
                 .map(|g| format!(" group={g}"))
                 .unwrap_or_default(),
             text("body")
-        );
+        )?;
     }
     Ok(())
 }
@@ -115,22 +115,22 @@ async fn peek_by_receiving(args: PeekArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        super::print_json(&serde_json::json!({ "messages": listed }));
+        super::print_json(&serde_json::json!({ "messages": listed }))?;
         return Ok(());
     }
     if messages.is_empty() {
-        println!("no visible messages in {}", args.queue);
+        outln!("no visible messages in {}", args.queue)?;
     }
     for m in messages {
         let attrs = m.attributes.unwrap_or_default();
         let get = |k: MessageSystemAttributeName| attrs.get(&k).cloned().unwrap_or_default();
-        println!(
+        outln!(
             "{}  receives={} group={}  {}",
             m.message_id.unwrap_or_default(),
             get(MessageSystemAttributeName::ApproximateReceiveCount),
             get(MessageSystemAttributeName::MessageGroupId),
             m.body.unwrap_or_default()
-        );
+        )?;
     }
     Ok(())
 }
@@ -151,7 +151,7 @@ pub async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e)))?;
-    println!("purged {}", args.queue);
+    outln!("purged {}", args.queue)?;
     Ok(())
 }
 
@@ -242,9 +242,9 @@ pub async fn redrive(args: RedriveArgs) -> anyhow::Result<()> {
         delete.send().await?;
         moved += messages.len();
     }
-    println!(
+    outln!(
         "moved {moved} message(s) from {} to {target}",
         args.dead_letter_queue
-    );
+    )?;
     Ok(())
 }

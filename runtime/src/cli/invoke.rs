@@ -57,7 +57,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     function.shutdown();
     match result {
         Ok(body) => {
-            println!("{}", String::from_utf8_lossy(&body));
+            outln!("{}", String::from_utf8_lossy(&body))?;
             Ok(())
         }
         Err(e) => anyhow::bail!("invocation failed: {e}"),

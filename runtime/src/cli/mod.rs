@@ -1,5 +1,14 @@
 //! Command-line interface: one subcommand per module.
 
+/// `println!` that hands back the write's error instead of panicking: when the reader closed
+/// the pipe (`lockgate queues | head`), the command ends quietly with success (see [`main`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod bench_invoke;
 mod build;
 mod completions;
@@ -83,20 +92,28 @@ pub fn main() -> ExitCode {
             Command::Purge(args) => inspect::purge(args).await,
             Command::Redrive(args) => inspect::redrive(args).await,
             Command::Reset(args) => reset::run(args),
-            Command::Completions(args) => {
-                completions::run(args, Cli::command());
-                Ok(())
-            }
+            Command::Completions(args) => completions::run(args, Cli::command()),
             Command::BenchInvoke(args) => bench_invoke::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader stopped reading (`| head`): done, as Unix tools are.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` is a write to a pipe whose reader has gone.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_tracing() {
@@ -146,11 +163,11 @@ pub enum Output {
     Json,
 }
 
-pub fn print_json(value: &serde_json::Value) {
-    println!(
+pub fn print_json(value: &serde_json::Value) -> std::io::Result<()> {
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("JSON serializes")
-    );
+    )
 }
 
 /// Which template, with which parameter values, for the subcommands that read one.

@@ -28,10 +28,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .unwrap_or_default();
     let text = matches!(args.output, super::Output::Text);
     if text {
-        println!(
+        outln!(
             "{:<40} {:>9} {:>9} {:>9}",
-            "queue", "visible", "in flight", "delayed"
-        );
+            "queue",
+            "visible",
+            "in flight",
+            "delayed"
+        )?;
     }
     let mut listed = Vec::new();
     for url in urls {
@@ -51,7 +54,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
         );
         if text {
-            println!("{name:<40} {visible:>9} {in_flight:>9} {delayed:>9}");
+            outln!("{name:<40} {visible:>9} {in_flight:>9} {delayed:>9}")?;
         } else {
             let number = |s: &str| s.parse::<u64>().unwrap_or(0);
             let attributes: serde_json::Map<String, serde_json::Value> = attrs
@@ -69,7 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     if !text {
-        super::print_json(&serde_json::Value::Array(listed));
+        super::print_json(&serde_json::Value::Array(listed))?;
     }
     Ok(())
 }

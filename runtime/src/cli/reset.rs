@@ -21,10 +21,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let dir = &args.data_dir;
     let files = lockgate_emulator::state_files(dir);
     if files.is_empty() {
-        println!(
+        outln!(
             "nothing to reset: {} holds no emulator state",
             dir.display()
-        );
+        )?;
         return Ok(());
     }
     if !args.yes {
@@ -51,12 +51,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("nothing deleted");
+            outln!("nothing deleted")?;
             return Ok(());
         }
     }
     let deleted = lockgate_emulator::reset_data_dir(dir).map_err(anyhow::Error::msg)?;
-    println!(
+    outln!(
         "reset {}: deleted {}",
         dir.display(),
         deleted
@@ -64,6 +64,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .filter_map(|f| f.file_name()?.to_str())
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    )?;
     Ok(())
 }

@@ -162,12 +162,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     progress.finish();
     match args.output {
-        super::Output::Text => println!("sent {} message(s) to {url}", ids.len()),
+        super::Output::Text => outln!("sent {} message(s) to {url}", ids.len())?,
         super::Output::Json => super::print_json(&serde_json::json!({
             "queueUrl": url,
             "sent": ids.len(),
             "messageIds": ids,
-        })),
+        }))?,
     }
     Ok(())
 }

@@ -2,14 +2,16 @@
 //!
 //! Each poller task owns one batch at a time — receive (long poll) → gather until BatchSize,
 //! the batching window or the 6 MB payload cap → filter → invoke → settle — so the number of
-//! pollers is the number of concurrent invocations. The scaler starts with 5, adds pollers
-//! while batches come back full (up to MaximumConcurrency) and retires them when idle.
+//! pollers is the number of concurrent invocations. The [`scaler`] decides each second how
+//! many there should be; pollers live in numbered slots below that target, so after any
+//! scale-down the next scale-up refills the same slots.
 
+pub mod scaler;
 pub mod settle;
 pub mod stats;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
@@ -18,16 +20,15 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::filter;
-use crate::invoke::event::LambdaRecord;
 use crate::invoke::{Current, Invoker};
 pub use stats::{Failure, MappingStats};
 
 /// Lambda's cap on an invocation payload.
 const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
-/// Pollers a mapping starts with (AWS starts with five).
-const START_POLLERS: u32 = 5;
-/// Lambda's default MaximumConcurrency when none is configured.
-pub const DEFAULT_MAX_CONCURRENCY: u32 = 1000;
+pub use scaler::DEFAULT_MAX_CONCURRENCY;
+/// How long a poller's long poll must have waited for messages to count as idle (a receive
+/// that finds messages returns in a round trip).
+const IDLE_WAIT: Duration = Duration::from_millis(500);
 /// Receives a poller has in flight at once while gathering a batch larger than ten.
 const PARALLEL_RECEIVES: usize = 10;
 /// How often the last second of a batching window looks for messages.
@@ -82,9 +83,24 @@ pub struct Mapping<I: Invoker> {
     pub stats: Arc<MappingStats>,
     /// The batching window's time: the emulator's clock when the app embeds one.
     clock: SharedClock,
+    /// Pollers wanted now: slots at or above it retire after their current receive.
     target: AtomicU32,
+    /// Batches that came back full, and invocations that failed as a whole, since the
+    /// scaler last looked.
     full_batches: AtomicU64,
-    next_poller: AtomicU32,
+    failed_batches: AtomicU64,
+    slots: Box<[Slot]>,
+    /// What [`Slot::waiting_since_ms`] counts from.
+    epoch: Instant,
+}
+
+/// A place for one poller: numbered, so pollers are always the slots below the target.
+#[derive(Default)]
+struct Slot {
+    occupied: AtomicBool,
+    /// When (ms after the mapping's epoch, plus one) its current long poll for a first
+    /// message began; 0 while it is not waiting for one.
+    waiting_since_ms: AtomicU64,
 }
 
 impl<I: Invoker> Mapping<I> {
@@ -94,16 +110,22 @@ impl<I: Invoker> Mapping<I> {
         invoker: Arc<Current<I>>,
         clock: SharedClock,
     ) -> Arc<Self> {
-        let start = START_POLLERS.min(config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY));
+        let scaler = scaler::Scaler::new(config.max_concurrency, config.report_batch_item_failures);
+        let stats = Arc::new(MappingStats::default());
+        stats
+            .target
+            .store(u64::from(scaler.target()), Ordering::Relaxed);
         Arc::new(Self {
             config: Arc::new(config),
             sqs,
             invoker,
             clock,
-            stats: Arc::new(MappingStats::default()),
-            target: AtomicU32::new(start),
+            stats,
+            target: AtomicU32::new(scaler.target()),
             full_batches: AtomicU64::new(0),
-            next_poller: AtomicU32::new(0),
+            failed_batches: AtomicU64::new(0),
+            slots: (0..scaler.max()).map(|_| Slot::default()).collect(),
+            epoch: Instant::now(),
         })
     }
 
@@ -114,29 +136,18 @@ impl<I: Invoker> Mapping<I> {
         }
     }
 
-    fn max_concurrency(&self) -> u32 {
-        self.config
-            .max_concurrency
-            .unwrap_or(DEFAULT_MAX_CONCURRENCY)
-    }
-
     /// Runs until `shutdown` turns true; then stops polling and lets in-flight batches finish
     /// (each bounded by the function timeout) before returning.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let mut scaler = scaler::Scaler::new(
+            self.config.max_concurrency,
+            self.config.report_batch_item_failures,
+        );
         let mut pollers = tokio::task::JoinSet::new();
-        let spawn = |pollers: &mut tokio::task::JoinSet<()>, mapping: &Arc<Self>| {
-            let id = mapping.next_poller.fetch_add(1, Ordering::Relaxed);
-            let m = mapping.clone();
-            let sd = shutdown.clone();
-            pollers.spawn(async move { m.poll(id, sd).await });
-        };
-        for _ in 0..self.target.load(Ordering::Relaxed) {
-            spawn(&mut pollers, &self);
-        }
+        self.fill_slots(&mut pollers, &shutdown);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut idle_ticks = 0u32;
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sd = shutdown.clone();
-        let start = self.target.load(Ordering::Relaxed);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -145,43 +156,71 @@ impl<I: Invoker> Mapping<I> {
             if *shutdown.borrow() {
                 break;
             }
-            // Scale: full batches mean a backlog; AWS adds up to 300 concurrent per minute.
-            let full = self.full_batches.swap(0, Ordering::Relaxed);
-            let target = self.target.load(Ordering::Relaxed);
-            if full > 0 && target >= self.max_concurrency() {
+            let decision = scaler.tick(scaler::Observed {
+                full_batches: self.full_batches.swap(0, Ordering::Relaxed),
+                failed_invocations: self.failed_batches.swap(0, Ordering::Relaxed),
+                idle_pollers: self.idle_pollers(),
+            });
+            if decision.throttled {
                 self.stats.throttles.fetch_add(1, Ordering::Relaxed);
             }
-            if full > 0 && target < self.max_concurrency() {
-                idle_ticks = 0;
-                let grown = (target + 5).min(self.max_concurrency());
-                self.target.store(grown, Ordering::Relaxed);
-                for _ in target..grown {
-                    spawn(&mut pollers, &self);
-                }
-            } else if full == 0 && MappingStats::get(&self.stats.in_flight) == 0 {
-                idle_ticks += 1;
-                if idle_ticks >= 10 && target > start {
-                    // Idle for a while: retire pollers (each exits when it sees the lower target).
-                    self.target
-                        .store((target - 5).max(start), Ordering::Relaxed);
-                    idle_ticks = 0;
-                }
-            }
+            self.target.store(decision.target, Ordering::Relaxed);
+            self.stats
+                .target
+                .store(u64::from(decision.target), Ordering::Relaxed);
+            self.fill_slots(&mut pollers, &shutdown);
             while pollers.try_join_next().is_some() {}
         }
         while pollers.join_next().await.is_some() {}
     }
 
-    async fn poll(self: Arc<Self>, id: u32, mut shutdown: watch::Receiver<bool>) {
+    /// Starts a poller in every free slot below the target.
+    fn fill_slots(
+        self: &Arc<Self>,
+        pollers: &mut tokio::task::JoinSet<()>,
+        shutdown: &watch::Receiver<bool>,
+    ) {
+        let target = self.target.load(Ordering::Relaxed) as usize;
+        for (id, slot) in self.slots.iter().enumerate().take(target) {
+            if slot.occupied.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            let mapping = self.clone();
+            let shutdown = shutdown.clone();
+            pollers.spawn(async move { mapping.poll(id, shutdown).await });
+        }
+    }
+
+    /// Pollers whose long poll has waited at least [`IDLE_WAIT`] for a first message.
+    fn idle_pollers(&self) -> u32 {
+        let now = self.epoch_ms();
+        let idle_after = IDLE_WAIT.as_millis() as u64;
+        self.slots
+            .iter()
+            .filter(|slot| {
+                let since = slot.waiting_since_ms.load(Ordering::Relaxed);
+                since != 0 && now + 1 >= since + idle_after
+            })
+            .count() as u32
+    }
+
+    fn epoch_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    async fn poll(self: Arc<Self>, slot: usize, mut shutdown: watch::Receiver<bool>) {
         self.stats.pollers.fetch_add(1, Ordering::Relaxed);
         loop {
-            if *shutdown.borrow() || id >= self.target.load(Ordering::Relaxed) {
+            if *shutdown.borrow() || slot >= self.target.load(Ordering::Relaxed) as usize {
                 break;
             }
             let batch = tokio::select! {
-                b = self.gather() => b,
+                b = self.gather(slot) => b,
                 _ = shutdown.changed() => break,
             };
+            self.slots[slot]
+                .waiting_since_ms
+                .store(0, Ordering::Relaxed);
             match batch {
                 Ok(batch) if batch.is_empty() => continue,
                 Ok(batch) => {
@@ -197,7 +236,11 @@ impl<I: Invoker> Mapping<I> {
                 }
             }
         }
+        self.slots[slot]
+            .waiting_since_ms
+            .store(0, Ordering::Relaxed);
         self.stats.pollers.fetch_sub(1, Ordering::Relaxed);
+        self.slots[slot].occupied.store(false, Ordering::Release);
     }
 
     /// Receives until the batch is full, the window ends, or the payload cap is reached.
@@ -208,7 +251,7 @@ impl<I: Invoker> Mapping<I> {
     /// ask for more than the batch lacks) that take only what is there, so no received message
     /// waits on a sibling's long poll. The batching window runs from the first message and
     /// closes on time: its last second is watched with short polls.
-    async fn gather(&self) -> anyhow::Result<Vec<Record<I::Record>>> {
+    async fn gather(&self, slot: usize) -> anyhow::Result<Vec<Record<I::Record>>> {
         let c = &self.config;
         let clock = &self.clock;
         // When the window closes, in ms on the clock.
@@ -218,7 +261,20 @@ impl<I: Invoker> Mapping<I> {
         loop {
             let missing = c.batch_size as usize - records.len();
             let received = match deadline {
-                None => self.receive(missing.min(10), LONG_POLL_SECONDS).await?,
+                None => {
+                    // Waiting for a first message: the scaler counts a long wait as idle.
+                    let waiting = &self.slots[slot].waiting_since_ms;
+                    waiting.store(self.epoch_ms() + 1, Ordering::Relaxed);
+                    let received = self.receive(missing.min(10), LONG_POLL_SECONDS).await;
+                    waiting.store(0, Ordering::Relaxed);
+                    let received = received?;
+                    if received.is_empty() {
+                        // A long poll that found nothing: back to the poller, which retires
+                        // if the scaler no longer wants it.
+                        return Ok(records);
+                    }
+                    received
+                }
                 Some(deadline) => {
                     let calls = missing.div_ceil(10).min(PARALLEL_RECEIVES);
                     let receives = (0..calls).map(|i| self.receive((missing - i * 10).min(10), 0));
@@ -252,13 +308,9 @@ impl<I: Invoker> Mapping<I> {
             // Once per receive, not per message: preparing a record is the same for every build.
             let invoker = self.invoker.get();
             for m in received {
-                if !c.filters.is_empty() {
-                    let record = LambdaRecord::new(&m, &c.queue_arn, &c.region);
-                    let value = serde_json::to_value(&record).expect("record serializes");
-                    if !filter::matches_any(&c.filters, &value) {
-                        unwanted.push(m.receipt_handle.clone().unwrap_or_default());
-                        continue;
-                    }
+                if !filter::body_matches_any(&c.filters, m.body().unwrap_or_default()) {
+                    unwanted.push(m.receipt_handle.clone().unwrap_or_default());
+                    continue;
                 }
                 let item = settle::Item {
                     message_id: m.message_id.clone().unwrap_or_default(),
@@ -356,6 +408,7 @@ impl<I: Invoker> Mapping<I> {
         let decision = settle::decide(&items, c.fifo, c.report_batch_item_failures, &outcome);
         if let Some(why) = &decision.batch_error {
             self.stats.batch_errors.fetch_add(1, Ordering::Relaxed);
+            self.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(function = %c.function, messages = items.len(), "batch failed: {why}");
         }
         if !decision.retry.is_empty() {

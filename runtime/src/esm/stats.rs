@@ -19,6 +19,8 @@ pub struct MappingStats {
     pub in_flight: AtomicU64,
     pub peak_in_flight: AtomicU64,
     pub pollers: AtomicU64,
+    /// The concurrency the scaler wants now (pollers converge on it).
+    pub target: AtomicU64,
     durations: Mutex<Vec<Duration>>,
     /// Every invocation's duration, in seconds (1 ms to ~65 s buckets).
     pub duration_seconds: Histogram,
@@ -52,6 +54,7 @@ impl Default for MappingStats {
             in_flight: AtomicU64::new(0),
             peak_in_flight: AtomicU64::new(0),
             pollers: AtomicU64::new(0),
+            target: AtomicU64::new(0),
             durations: Mutex::default(),
             duration_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
             failures: Mutex::default(),

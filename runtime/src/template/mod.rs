@@ -824,8 +824,9 @@ fn parse_sqs_event(_name: &str, p: &Value) -> anyhow::Result<SqsEvent> {
     let batch_size = ranged(p, "BatchSize", 1, 10_000)?.unwrap_or(10);
     let window_s = ranged(p, "MaximumBatchingWindowInSeconds", 0, 300)?.unwrap_or(0);
     if batch_size > 10 && window_s == 0 {
+        // CreateEventSourceMapping's own wording.
         bail!(
-            "BatchSize {batch_size} is above 10, which requires MaximumBatchingWindowInSeconds of at least 1"
+            "BatchSize {batch_size}: Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
         );
     }
     let report_batch_item_failures = match p.get("FunctionResponseTypes") {

@@ -108,10 +108,6 @@ fn globals_merge_and_unknown_resources_are_skipped() {
 fn service_side_rules_are_checked_with_resource_names() {
     let cases = [
         (
-            app("", "            BatchSize: 11\n", ""),
-            "requires MaximumBatchingWindowInSeconds",
-        ),
-        (
             app(
                 "",
                 "            BatchSize: 10001\n            MaximumBatchingWindowInSeconds: 1\n",
@@ -161,6 +157,18 @@ fn service_side_rules_are_checked_with_resource_names() {
                 "",
             ),
             "not JSON",
+        ),
+        (
+            app(
+                "",
+                "            FilterCriteria:\n              Filters:\n                - Pattern: '{\"attributes\":{\"SenderId\":[\"x\"]}}'\n",
+                "",
+            ),
+            "only support filtering on the body key, not \"attributes\"",
+        ),
+        (
+            app("", "            BatchSize: 11\n", ""),
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
         ),
     ];
     for (yaml, expected) in cases {

@@ -268,7 +268,7 @@ impl App {
                 if let Some(g) = group {
                     e = e
                         .message_group_id(g)
-                        .message_deduplication_id(format!("{n}-{i}"));
+                        .message_deduplication_id(format!("{g}-{n}-{i}"));
                 }
                 req = req.entries(e.build().unwrap());
             }

@@ -124,7 +124,8 @@ function mappingsTable(app) {
         el("td", {}, el("a", { href: "#/function/" + encodeURIComponent(f.name) }, f.name), " ", el("span", { class: "tag" }, f.kind)),
         el("td", {}, m.queue),
         el("td", { class: m.state === "running" ? "ok" : "muted" }, m.state),
-        el("td", { class: "num" }, m.concurrency + " / " + m.maxConcurrency),
+        el("td", { class: "num", title: "running / target / maximum" },
+          m.concurrency + " / " + m.targetConcurrency + " / " + m.maxConcurrency),
         el("td", { class: "num" }, m.invocationsPerSecond.toFixed(1)),
         el("td", { class: "num" }, m.invocations),
         el("td", { class: "num ok" }, m.messagesOk),
@@ -134,7 +135,7 @@ function mappingsTable(app) {
     }
   }
   return el("table", { id: "mapping-table" },
-    el("thead", {}, el("tr", {}, ["Function", "Queue", "State", "Concurrency", "Inv/s", "Invocations", "OK", "Failed", "p50", "p99"]
+    el("thead", {}, el("tr", {}, ["Function", "Queue", "State", "Concurrency (now / target / max)", "Inv/s", "Invocations", "OK", "Failed", "p50", "p99"]
       .map((h, i) => el("th", { class: i > 2 ? "num" : "" }, h)))),
     el("tbody", {}, rows));
 }
