@@ -1,13 +1,28 @@
 //! The floor: an HTTP/1.1 server that reads each request in full and answers a fixed 200
-//! reply. What it reaches is the most any server could on this machine with this client.
+//! reply (a batch of ten sends, acknowledged). What it reaches is the most any server could on this machine with this client.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-const REPLY: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}";
+/// SQS's reply to a batch of ten sends, every entry acknowledged (the client counts them), the
+/// same for every request.
+fn reply() -> Vec<u8> {
+    let entries: Vec<_> = (0..10)
+        .map(|i| {
+            serde_json::json!({"Id": format!("m{i}"), "MessageId": "00000000-0000-4000-8000-000000000000",
+                "MD5OfMessageBody": "00000000000000000000000000000000"})
+        })
+        .collect();
+    let body = serde_json::json!({ "Successful": entries }).to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
 
 pub async fn run() -> anyhow::Result<()> {
+    let reply: &'static [u8] = reply().leak();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     eprintln!("floor ready on http://{}", listener.local_addr()?);
     loop {
@@ -42,7 +57,7 @@ pub async fn run() -> anyhow::Result<()> {
                 let _: serde_json::Value =
                     serde_json::from_slice(&buf[end..end + length]).unwrap_or_default();
                 buf.drain(..end + length);
-                if stream.write_all(REPLY).await.is_err() {
+                if stream.write_all(reply).await.is_err() {
                     return;
                 }
             }

@@ -96,6 +96,23 @@ impl Connection {
         Ok((status, self.buf[header_end..header_end + length].to_vec()))
     }
 
+    /// Sends a prepared SendMessageBatch; returns how many of its entries the server
+    /// acknowledged (each `Successful` entry carries a MessageId, a `Failed` one none). A reply
+    /// other than 200 is an error: a benchmark counts only messages the server took.
+    pub async fn send_batch(&mut self, request: &[u8]) -> anyhow::Result<u64> {
+        let (status, body) = self.send(request).await?;
+        if status != 200 {
+            bail!(
+                "SendMessageBatch failed with {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(body
+            .windows(MESSAGE_ID.len())
+            .filter(|w| *w == MESSAGE_ID)
+            .count() as u64)
+    }
+
     pub async fn call(&mut self, action: &str, body: &str) -> anyhow::Result<serde_json::Value> {
         let request = self.request(action, body);
         let (status, body) = self.send(&request).await?;
@@ -108,6 +125,8 @@ impl Connection {
         Ok(serde_json::from_slice(&body)?)
     }
 }
+
+const MESSAGE_ID: &[u8] = b"\"MessageId\"";
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)

@@ -41,6 +41,9 @@ struct Args {
     /// Messages in the backlog test (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     backlog: usize,
+    /// Messages in the start-up recovery test, without and with SSE (0 skips it).
+    #[arg(long, default_value_t = 200_000)]
+    recovery: usize,
     /// Message body size in bytes.
     #[arg(long, default_value_t = 256)]
     body_bytes: usize,
@@ -172,12 +175,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     if let [.., (_, plain, _), (_, sealed, _)] = &rows[..] {
+        // Receive+delete is left out: receives read bodies kept in memory, so nothing is
+        // decrypted on receive and the ratio would measure noise, not encryption.
         println!(
-            "encryption at rest (SQS-managed SSE) ÷ none, durable: send {:.0}%, receive+delete {:.0}%, cycle {:.0}%",
+            "encryption at rest (SQS-managed SSE) ÷ none, durable: send {:.0}%, cycle {:.0}% (sealing on send; nothing is decrypted on receive)",
             100.0 * sealed.send / plain.send,
-            100.0 * sealed.drain / plain.drain,
             100.0 * sealed.cycle / plain.cycle
         );
+    }
+    if args.recovery > 0 {
+        workloads::recovery(&args.lockgate, &load, args.recovery).await?;
     }
 
     if args.backlog > 0 {

@@ -158,7 +158,7 @@ async fn drain(
         .await?;
     let url = reply["QueueUrl"].as_str().unwrap_or_default().to_string();
     let per_conn = messages.div_ceil(10 * connections);
-    fill(&emulator.host, &url, per_conn, connections, body).await?;
+    let filled = fill(&emulator.host, &url, per_conn, connections, body).await?;
     let started = Instant::now();
     let drained = receive_delete_for(
         &emulator.host,
@@ -168,9 +168,12 @@ async fn drain(
         true,
     )
     .await?;
+    anyhow::ensure!(
+        drained == filled,
+        "the emulator acknowledged {filled} messages and {drained} were drained"
+    );
     let floor = drained as f64 / started.elapsed().as_secs_f64();
-    fill(&emulator.host, &url, per_conn, connections, body).await?;
-    let total = per_conn * 10 * connections;
+    let total = fill(&emulator.host, &url, per_conn, connections, body).await?;
     emulator.stop();
 
     let mut command = Command::new(lockgate);
@@ -247,14 +250,15 @@ async fn drain(
     Ok(())
 }
 
-/// Sends `per_conn` batches of ten on each of `connections` connections.
+/// Sends `per_conn` batches of ten on each of `connections` connections; returns the messages
+/// the emulator acknowledged.
 async fn fill(
     host: &str,
     url: &str,
     per_conn: usize,
     connections: usize,
     body: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..connections {
         let mut c = Connection::open(host).await?;
@@ -266,16 +270,18 @@ async fn fill(
             &json!({"QueueUrl": url, "Entries": entries}).to_string(),
         );
         tasks.spawn(async move {
+            let mut acknowledged = 0;
             for _ in 0..per_conn {
-                c.send(&request).await?;
+                acknowledged += c.send_batch(&request).await?;
             }
-            anyhow::Ok(())
+            anyhow::Ok(acknowledged)
         });
     }
+    let mut acknowledged = 0;
     while let Some(r) = tasks.join_next().await {
-        r??;
+        acknowledged += r??;
     }
-    Ok(())
+    Ok(acknowledged)
 }
 
 /// A process function's cold start and the Runtime API round trip once it is warm

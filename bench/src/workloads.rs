@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::http::{Connection, receipt_handles};
-use crate::servers::{Server, start};
+use crate::servers::{Server, Storage, start};
 
 pub struct Load {
     pub duration: Duration,
@@ -80,13 +80,8 @@ async fn send_for(
         let stop = stop.clone();
         tasks.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let (status, body) = conn.send(&request).await?;
-                anyhow::ensure!(
-                    status == 200,
-                    "send failed: {}",
-                    String::from_utf8_lossy(&body)
-                );
-                sent.fetch_add(10, Ordering::Relaxed);
+                let acknowledged = conn.send_batch(&request).await?;
+                sent.fetch_add(acknowledged, Ordering::Relaxed);
             }
             anyhow::Ok(())
         });
@@ -292,20 +287,15 @@ pub async fn fifo_suite(server: &Server, load: &Load) -> anyhow::Result<FifoFigu
     })
 }
 
-/// Fills a durable emulator with `count` messages, reports resident memory against the
-/// payload, restarts it (recovery time), and drains it.
-pub async fn backlog(
-    server: Server,
-    binary: &std::path::Path,
+/// Sends about `count` messages (batches of ten from every connection) to a new queue `name`;
+/// returns its URL, the messages the server acknowledged, and how long it took.
+async fn fill_queue(
+    server: &Server,
     load: &Load,
+    name: &str,
     count: usize,
-) -> anyhow::Result<()> {
-    let url = create_queue(
-        &server.host,
-        "bench-backlog",
-        server.queue_attributes.clone(),
-    )
-    .await?;
+) -> anyhow::Result<(String, u64, Duration)> {
+    let url = create_queue(&server.host, name, server.queue_attributes.clone()).await?;
     let started = Instant::now();
     let per_conn = count.div_ceil(10 * load.connections);
     let mut tasks = tokio::task::JoinSet::new();
@@ -313,32 +303,28 @@ pub async fn backlog(
         let mut conn = Connection::open(&server.host).await?;
         let request = conn.request("SendMessageBatch", &batch_body(&url, &load.body));
         tasks.spawn(async move {
+            let mut acknowledged = 0;
             for _ in 0..per_conn {
-                let (status, _) = conn.send(&request).await?;
-                anyhow::ensure!(status == 200, "backlog send failed");
+                acknowledged += conn.send_batch(&request).await?;
             }
-            anyhow::Ok(())
+            anyhow::Ok(acknowledged)
         });
     }
+    let mut total = 0;
     while let Some(r) = tasks.join_next().await {
-        r??;
+        total += r??;
     }
-    let total = per_conn * 10 * load.connections;
-    let fill = total as f64 / started.elapsed().as_secs_f64();
-    let payload = (total * load.body.len()) as f64;
-    let rss = server.rss_bytes().unwrap_or(0) as f64;
-    println!(
-        "backlog: {total} messages of {} B filled at {fill:.0} msgs/s (durable); resident memory {:.0} MiB = {:.2}× the payload",
-        load.body.len(),
-        rss / 1048576.0,
-        rss / payload
-    );
+    Ok((url, total, started.elapsed()))
+}
 
-    // Restart on the same data directory and time recovery.
+/// Stops a durable lockgate emulator and starts it again on its data directory; returns it
+/// and the time from process start until it served (recovery).
+fn restart(server: Server, binary: &std::path::Path) -> anyhow::Result<(Server, Duration)> {
     let data_dir = server
         .data_dir
         .clone()
-        .context("backlog needs a durable server")?;
+        .context("a restart needs a durable server")?;
+    let (name, attributes) = (server.name, server.queue_attributes.clone());
     let mut keep = server;
     keep.data_dir = None;
     keep.stop();
@@ -349,9 +335,33 @@ pub async fn backlog(
         .env("LOCKGATE_LOG", "warn,lockgate=info")
         .env("NO_COLOR", "1");
     let started = Instant::now();
-    let mut server = start("lockgate durable", command, None)?;
+    let mut server = start(name, command, None)?;
     let recovery = started.elapsed();
     server.data_dir = Some(data_dir);
+    server.queue_attributes = attributes;
+    Ok((server, recovery))
+}
+
+/// Fills a durable emulator with `count` messages, reports resident memory against the
+/// payload, restarts it (recovery time), and drains it.
+pub async fn backlog(
+    server: Server,
+    binary: &std::path::Path,
+    load: &Load,
+    count: usize,
+) -> anyhow::Result<()> {
+    let (url, total, elapsed) = fill_queue(&server, load, "bench-backlog", count).await?;
+    let total = total as usize;
+    let fill = total as f64 / elapsed.as_secs_f64();
+    let payload = (total * load.body.len()) as f64;
+    let rss = server.rss_bytes().unwrap_or(0) as f64;
+    println!(
+        "backlog: {total} messages of {} B filled at {fill:.0} msgs/s (durable); resident memory {:.0} MiB = {:.2}× the payload",
+        load.body.len(),
+        rss / 1048576.0,
+        rss / payload
+    );
+    let (server, recovery) = restart(server, binary)?;
     let rss = server.rss_bytes().unwrap_or(0) as f64;
     println!(
         "backlog: restart recovered {total} messages in {:.2} s; resident memory after recovery {:.0} MiB = {:.2}× the payload",
@@ -371,6 +381,46 @@ pub async fn backlog(
     Ok(())
 }
 
+/// Start-up recovery of `count` durable messages without and with SQS-managed SSE (the
+/// default for a new queue): every encrypted message is opened at start, so this is where
+/// encryption at rest costs time today.
+pub async fn recovery(binary: &std::path::Path, load: &Load, count: usize) -> anyhow::Result<()> {
+    let mut times = Vec::new();
+    for storage in [Storage::Durable, Storage::DurableEncrypted] {
+        let server = Server::lockgate(binary, storage).await?;
+        let (_, total, _) = fill_queue(&server, load, "bench-recovery", count).await?;
+        let (server, recovery) = restart(server, binary)?;
+        server.stop();
+        times.push((total, recovery));
+    }
+    let [(total, plain), (_, sealed)] = times[..] else {
+        unreachable!("two runs")
+    };
+    println!(
+        "start-up recovery of {total} durable messages of {} B: {:.2} s without SSE, {:.2} s with SQS-managed SSE ({:.2}×)",
+        load.body.len(),
+        plain.as_secs_f64(),
+        sealed.as_secs_f64(),
+        sealed.as_secs_f64() / plain.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Receives parked in a long poll on `queue`, from the emulator's /metrics.
+async fn receives_waiting(host: &str, queue: &str) -> anyhow::Result<u64> {
+    let mut conn = Connection::open(host).await?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let (status, body) = conn.send(request.as_bytes()).await?;
+    anyhow::ensure!(status == 200, "/metrics answered {status}");
+    let text = String::from_utf8_lossy(&body);
+    let label = format!("queue=\"{queue}\"");
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("lockgate_queue_receives_waiting{") && l.contains(&label))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0))
+}
+
 /// `count` receives parked in 20 s long polls on an empty queue: the server's CPU use while
 /// they wait (it should be none: a parked receive is a sleeping task).
 pub async fn parked_polls(server: &Server, count: usize) -> anyhow::Result<()> {
@@ -388,8 +438,19 @@ pub async fn parked_polls(server: &Server, count: usize) -> anyhow::Result<()> {
     for (conn, request) in &mut polls {
         conn.stream_mut().write_all(request).await?;
     }
-    // Let every request arrive and park (a benchmark may wait; tests may not).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every receive must be parked before the CPU is measured: the emulator counts them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let parked = loop {
+        let parked = receives_waiting(&server.host, "bench-parked").await?;
+        if parked >= count as u64 || Instant::now() > deadline {
+            break parked;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    anyhow::ensure!(
+        parked == count as u64,
+        "only {parked} of {count} long polls parked (the connection cap or the open-file limit?)"
+    );
     let before = server
         .cpu_ticks()
         .context("reading the server's CPU time")?;
@@ -400,8 +461,9 @@ pub async fn parked_polls(server: &Server, count: usize) -> anyhow::Result<()> {
         .context("reading the server's CPU time")?;
     // Linux counts process CPU time in 1/100 s ticks (USER_HZ).
     let percent = (after - before) as f64 / window.as_secs_f64();
+    let still = receives_waiting(&server.host, "bench-parked").await?;
     println!(
-        "{count} parked long polls: server CPU {percent:.1}% over {} s, resident {} MiB",
+        "{count} parked long polls ({still} still parked at the end): server CPU {percent:.1}% over {} s, resident {} MiB",
         window.as_secs(),
         server.rss_bytes().unwrap_or(0) / (1 << 20)
     );

@@ -53,7 +53,7 @@ mod tls;
 pub use auth::load_credentials;
 pub use clock::{Clock, ManualClock, SharedClock, Sleep, SystemClock, civil_date};
 pub use console::AppView;
-pub use limits::Limits;
+pub use limits::{Limits, raise_open_file_limit};
 pub use server::{EmulatorConfig, RunningEmulator, serve};
 pub use sqs::Config;
 pub use store::{reset as reset_data_dir, state_files};

@@ -32,6 +32,23 @@ impl Default for Limits {
     }
 }
 
+/// Raises the process's soft open-file limit to its hard limit, as servers do at start: the
+/// connection cap derives from it, and a distribution's default soft limit (often 1,024)
+/// would cap a server at a few hundred clients. Returns the soft limit in force.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    // An unlimited hard limit: the kernel's usual ceiling for open files.
+    let wanted = limit.maximum.unwrap_or(1 << 20);
+    if limit.current.is_some_and(|soft| soft < wanted) {
+        limit.current = Some(wanted);
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::debug!(error = %e, "the open-file limit stays as it was");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
 /// Below the process's open-file limit, with room for the store and function processes.
 fn default_max_connections() -> usize {
     let soft_limit = std::fs::read_to_string("/proc/self/limits")

@@ -29,6 +29,7 @@ lockgate_test_support::both_stores!(
     permissions_as_sqs_writes_them,
     attribute_names_and_values,
     regions_are_separate,
+    long_polls_wake_on_every_event_that_makes_a_message_receivable,
 );
 
 const FIFO: &[(&str, &str)] = &[("FifoQueue", "true")];
@@ -825,9 +826,7 @@ async fn regions_are_separate(h: Harness) {
     h.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn long_polls_wake_on_every_event_that_makes_a_message_receivable() {
-    let h = Harness::memory().await;
+async fn long_polls_wake_on_every_event_that_makes_a_message_receivable(h: Harness) {
     let url = h.create_with("wake.fifo", FIFO).await;
     // A parked receive, woken (well before its 20 s wait ends) by `event`.
     let parked_receive = |expect: &'static str| {

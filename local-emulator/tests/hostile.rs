@@ -247,6 +247,19 @@ async fn slow_idle_and_stalled_connections_are_closed() {
     emulator.shutdown().await;
 }
 
+/// Connections accepted by the kernel but not yet by the server on this loopback port: the
+/// listening socket's accept queue, which Linux reports as its rx_queue in /proc/net/tcp.
+fn accept_backlog(port: u16) -> Option<u32> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // local_address, rem_address, st (0A: listening), tx_queue:rx_queue.
+        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+            .then(|| u32::from_str_radix(fields.get(4)?.split(':').nth(1)?, 16).ok())?
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let emulator = start(|c| {
@@ -254,6 +267,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         c.limits.header_read_timeout = Duration::from_secs(120);
     })
     .await;
+    let port = emulator.addr.port();
     let mut hogs = Vec::new();
     for _ in 0..2 {
         let mut hog = tokio::net::TcpStream::connect(emulator.addr).await.unwrap();
@@ -261,29 +275,54 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         hogs.push(hog);
     }
     common::eventually("both slots to be taken", || {
-        let taken = emulator.open_connections() == 2;
+        let taken = emulator.open_connections() == 2 && accept_backlog(port) == Some(0);
         async move { taken.then_some(()) }
     })
     .await;
-    // A client beyond the cap is held in the backlog, not refused: it is served once a slot
-    // frees.
-    let endpoint = emulator.endpoint();
-    let waiting = tokio::spawn(async move {
-        common::client(&endpoint, "AKIDEXAMPLE")
-            .list_queues()
-            .send()
-            .await
-            .is_ok()
-    });
+    // A client beyond the cap sends a whole request: the kernel holds its connection in the
+    // listen backlog, the server does not take it while both slots are in use.
+    let mut waiting = tokio::net::TcpStream::connect(emulator.addr).await.unwrap();
+    waiting
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.ListQueues\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .await
+        .unwrap();
+    common::eventually("the extra client to wait in the listen backlog", || {
+        let held = accept_backlog(port) == Some(1);
+        async move { held.then_some(()) }
+    })
+    .await;
     assert_eq!(emulator.open_connections(), 2, "never more than the cap");
-    drop(hogs);
+    let mut early = [0u8; 1];
     assert!(
-        tokio::time::timeout(Duration::from_secs(60), waiting)
-            .await
-            .expect("served once a slot freed")
-            .unwrap()
+        matches!(waiting.try_read(&mut early), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "not answered while held back"
     );
+    // A slot frees: the waiting client is accepted and served.
+    drop(hogs);
+    let answered = until_closed_or_answered(&mut waiting).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert_eq!(accept_backlog(port), Some(0));
     emulator.shutdown().await;
+}
+
+/// Reads until a whole HTTP head has arrived, failing after a generous deadline.
+async fn until_closed_or_answered(stream: &mut tokio::net::TcpStream) -> String {
+    let mut got = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("served once a slot freed");
+    String::from_utf8_lossy(&got).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -125,12 +125,36 @@ async fn names_cannot_leave_the_data_directory() {
         assert!(body.contains("InvalidBucketName"), "{body}");
     }
     raw_request(addr, "PUT", "/safe", &[], b"").await;
-    let key = "/safe/..%2F..%2F..%2Fescaped";
-    let (status, _, _) = raw_request(addr, "PUT", key, &[], b"inside").await;
-    assert_eq!(status, 200);
-    let (status, _, body) = raw_request(addr, "GET", key, &[], b"").await;
-    assert_eq!((status, body.as_str()), (200, "inside"));
-    assert!(!dir.path().parent().unwrap().join("escaped").exists());
+    // Keys that climb 1 to 12 directories (encoded and plain): each is an object of the
+    // bucket, and no file of that name appears anywhere — not in the data directory, not in
+    // any directory above it (where a key used as a path would have landed at some depth).
+    let name = format!("escaped-{}", std::process::id());
+    for depth in 1..=12 {
+        for climb in ["..%2F", "../"] {
+            let key = format!("/safe/{}{name}", climb.repeat(depth));
+            let (status, _, body) = raw_request(addr, "PUT", &key, &[], b"inside").await;
+            assert_eq!(status, 200, "{key}: {body}");
+            let (status, _, body) = raw_request(addr, "GET", &key, &[], b"").await;
+            assert_eq!((status, body.as_str()), (200, "inside"), "{key}");
+        }
+    }
+    for ancestor in dir.path().ancestors() {
+        assert!(!ancestor.join(&name).exists(), "{}", ancestor.display());
+    }
+    let mut pending = vec![dir.path().to_path_buf()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let entry = entry.unwrap().path();
+            assert!(
+                !entry.to_string_lossy().contains(&name),
+                "a key became a path: {}",
+                entry.display()
+            );
+            if entry.is_dir() {
+                pending.push(entry);
+            }
+        }
+    }
     // Upload ids name files: only ours (hex) are accepted.
     for id in [
         "..%2F..%2Fkeyring",

@@ -379,3 +379,45 @@ fn up_refuses_the_event_mappings_aws_refuses() {
         );
     }
 }
+
+/// The emulator raises its open-file soft limit to the hard limit at start, as servers do:
+/// started under a soft limit of 1,024, it runs with the hard one (its connection cap follows).
+#[test]
+fn the_emulator_raises_its_open_file_limit() {
+    let limits = |pid: u32| -> (String, String) {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap()
+            .to_string();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields[3].to_string(), fields[4].to_string())
+    };
+    let (_, hard) = limits(std::process::id());
+    if hard != "unlimited" && hard.parse::<u64>().unwrap() <= 1024 {
+        eprintln!("the hard limit is {hard}: nothing to raise here");
+        return;
+    }
+    let mut child = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "ulimit -Sn 1024 && exec {} emulator --in-memory --bind 127.0.0.1:0",
+                env!("CARGO_BIN_EXE_lockgate")
+            ),
+        ])
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let ready = lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("ready on")));
+    assert!(ready.is_some(), "the emulator started");
+    let (soft, child_hard) = limits(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(soft, child_hard, "the soft limit was raised to the hard limit");
+    assert_ne!(soft, "1024");
+}

@@ -38,6 +38,13 @@ def test_copy_a_file_up_and_down(emulator, tmp_path):
     source = tmp_path / "video.bin"
     source.write_bytes(os.urandom(21 * 1024 * 1024))
     aws(emulator, "s3", "cp", str(source), f"s3://{bucket}/media/video.bin")
+    # It went up in three 8 MiB parts: S3's multipart ETag is the MD5 of the parts' MD5s, "-3".
+    head = json.loads(aws(emulator, "s3api", "head-object", "--bucket", bucket, "--key", "media/video.bin"))
+    data = source.read_bytes()
+    part = 8 * 1024 * 1024
+    parts = [hashlib.md5(data[i:i + part]).digest() for i in range(0, len(data), part)]
+    assert len(parts) == 3
+    assert head["ETag"] == f'"{hashlib.md5(b"".join(parts)).hexdigest()}-3"'
     listing = aws(emulator, "s3", "ls", f"s3://{bucket}/media/")
     assert "video.bin" in listing and str(21 * 1024 * 1024) in listing
     back = tmp_path / "back.bin"

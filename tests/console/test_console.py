@@ -276,20 +276,33 @@ def test_metrics_match_what_was_sent(up):
     assert value(samples, "process_resident_memory_bytes") > 0
     assert value(samples, "lockgate_store_commit_seconds_count") == 0  # in memory: no commits
 
-    # The worker's mapping: every finished invocation is in the histogram (scraped until none
-    # is running); failures are errors.
+    # The worker's mapping, on messages of this test's own: one the worker processes, one it
+    # fails. Scraped until both invocations have finished (every finished invocation is in the
+    # histogram); counters are compared with what they were before.
     m = dict(function="worker", queue="work")
+    before = {name: value(samples, name, **m) or 0 for name in (
+        "lockgate_function_invocations_total", "lockgate_function_errors_total",
+        "lockgate_mapping_messages_succeeded_total")}
+    work = queue_url(sqs, "work")
+    sqs.send_message(QueueUrl=work, MessageBody="metered ok")
+    sqs.send_message(QueueUrl=work, MessageBody="metered fail")
     deadline = time.monotonic() + WAIT
     while True:
-        invocations = value(samples, "lockgate_function_invocations_total", **m)
-        finished = value(samples, "lockgate_function_duration_seconds_count", **m)
-        if finished == invocations or time.monotonic() > deadline:
-            break
         samples = scrape(up)
-    assert finished == invocations >= 2
-    assert value(samples, "lockgate_function_errors_total", **m) >= 1
-    assert value(samples, "lockgate_mapping_messages_succeeded_total", **m) >= 1
+        invocations = value(samples, "lockgate_function_invocations_total", **m) or 0
+        finished = value(samples, "lockgate_function_duration_seconds_count", **m)
+        if (invocations - before["lockgate_function_invocations_total"] >= 2 and finished == invocations) \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert invocations - before["lockgate_function_invocations_total"] >= 2
+    assert finished == invocations
+    assert value(samples, "lockgate_function_errors_total", **m) - before["lockgate_function_errors_total"] >= 1
+    assert value(samples, "lockgate_mapping_messages_succeeded_total", **m) \
+        - before["lockgate_mapping_messages_succeeded_total"] >= 1
     assert value(samples, "lockgate_function_concurrency", **m) is not None
+    # The scaler's target: between the back-off floor (2) and the mapping's maximum.
+    assert 2 <= value(samples, "lockgate_mapping_target_concurrency", **m) <= 1250
 
 
 def test_health_is_ready(up):

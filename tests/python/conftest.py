@@ -13,9 +13,11 @@ BINARY = os.environ.get("LOCKGATE_BIN", os.path.join(ROOT, "target", "debug", "l
 
 
 class Emulator:
-    def __init__(self, durable, credentials=None, data_dir=None):
+    def __init__(self, durable, credentials=None, data_dir=None, verify_digests=True):
         """`credentials`: a file of key pairs; when given, requests must be SigV4-signed.
-        `data_dir`: a durable emulator's directory, kept by the caller (else a temporary one)."""
+        `data_dir`: a durable emulator's directory, kept by the caller (else a temporary one).
+        `verify_digests`: SQS clients check every reply's MD5s (as the Java, Go and .NET SDKs do)."""
+        self.verify_digests = verify_digests
         self.dir = tempfile.TemporaryDirectory() if durable and data_dir is None else None
         self.data_dir = data_dir or (self.dir.name if self.dir else None)
         args = [BINARY, "emulator", "--bind", "127.0.0.1:0"]
@@ -41,7 +43,7 @@ class Emulator:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(
+        client = boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=region,
@@ -49,6 +51,12 @@ class Emulator:
             aws_secret_access_key=secret,
             config=Config(retries={"max_attempts": 1}),
         )
+        if service == "sqs" and self.verify_digests:
+            # The SDKs' MD5 checks on every send and receive (sqs_checksums.py).
+            from sqs_checksums import verify_every_reply
+
+            verify_every_reply(client)
+        return client
 
     def stop(self):
         self.process.terminate()

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+import sqs_checksums
 from sqs_checksums import md5_of_attributes, md5_of_body
 
 ATTRIBUTES = {
@@ -19,6 +20,26 @@ ATTRIBUTES = {
 def test_checksum_vectors_match_sqs():
     assert md5_of_attributes({"attribName1": ATTRIBUTES["attribName1"]}) == "19e27d4e946b072f3f58da80d94fd778"
     assert md5_of_attributes(ATTRIBUTES) == "c932db14a896c663f83c260297d594ff"
+
+
+def test_every_reply_is_checked_and_a_wrong_digest_is_caught(sqs, queue):
+    before = sqs_checksums.CHECKED["digests"]
+    sqs.send_message_batch(QueueUrl=queue, Entries=[
+        {"Id": "a", "MessageBody": "one", "MessageAttributes": ATTRIBUTES},
+        {"Id": "b", "MessageBody": "two"},
+    ])
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    # Batch: 2 bodies + 1 attribute set; receive: 2 bodies + 1 attribute set.
+    assert sqs_checksums.CHECKED["digests"] - before == 6
+    # The check itself fails on a digest SQS would not have sent.
+    wrong = {"Messages": [{"MessageId": "m", "Body": "one", "MD5OfBody": md5_of_body("two")}]}
+    with pytest.raises(AssertionError, match="MD5OfBody"):
+        sqs_checksums.check_reply("ReceiveMessage", {}, wrong)
+    wrong = {"Successful": [{"Id": "a", "MD5OfMessageBody": md5_of_body("one"),
+                             "MD5OfMessageAttributes": md5_of_attributes({"x": ATTRIBUTES["attribName1"]})}]}
+    with pytest.raises(AssertionError, match="MD5OfMessageAttributes"):
+        sqs_checksums.check_reply("SendMessageBatch", {"Entries": [
+            {"Id": "a", "MessageBody": "one", "MessageAttributes": ATTRIBUTES}]}, wrong)
 
 
 def test_send_receive_delete_with_checksums(sqs, queue):

@@ -52,6 +52,7 @@ fn register_queues(sqs: &Sqs, registry: &mut Registry) {
     let gauge = || Family::<Labels, Gauge>::default();
     let counter = || Family::<Labels, Counter>::default();
     let (visible, in_flight, delayed, oldest) = (gauge(), gauge(), gauge(), gauge());
+    let waiting = gauge();
     let (sent, received, deleted) = (counter(), counter(), counter());
     let now = sqs.now_ms();
     for queue in sqs.all_queues() {
@@ -70,11 +71,13 @@ fn register_queues(sqs: &Sqs, registry: &mut Registry) {
             .map_or(0, |sent| now.saturating_sub(sent) / 1000);
         let totals = state.totals;
         drop(state);
+        let parked = queue.waiting.load(std::sync::atomic::Ordering::Relaxed);
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         visible.get_or_create(&labels).set(as_i64(v));
         in_flight.get_or_create(&labels).set(as_i64(f));
         delayed.get_or_create(&labels).set(as_i64(d));
         oldest.get_or_create(&labels).set(as_i64(age_s));
+        waiting.get_or_create(&labels).set(as_i64(parked as u64));
         sent.get_or_create(&labels).inc_by(totals.sent);
         received.get_or_create(&labels).inc_by(totals.received);
         deleted.get_or_create(&labels).inc_by(totals.deleted);
@@ -98,6 +101,11 @@ fn register_queues(sqs: &Sqs, registry: &mut Registry) {
         "lockgate_queue_oldest_message_age_seconds",
         "Age of the oldest message in the queue (0 when empty)",
         oldest,
+    );
+    registry.register(
+        "lockgate_queue_receives_waiting",
+        "Receives parked in a long poll on the queue now",
+        waiting,
     );
     registry.register(
         "lockgate_queue_messages_sent",

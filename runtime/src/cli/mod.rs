@@ -70,6 +70,8 @@ enum Command {
 pub fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
+    // Before any limit is derived from it (the emulator's connection cap).
+    lockgate_emulator::raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -308,9 +308,16 @@ mod hostile_input {
         ]
     }
 
+    /// 64 in the test command; `PROPTEST_CASES` asks for more (scripts/fuzz.sh).
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(64)
+    }
+
     proptest! {
-        // `PROPTEST_CASES` raises this for a long run (scripts/fuzz.sh).
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
         #[test]
         fn mutated_templates_never_panic(mutations in prop::collection::vec(mutation(), 1..8)) {
