@@ -73,9 +73,11 @@ async fn many_waiters_each_get_a_message(h: Harness) {
         common::raw_request(h.emulator.addr, "GET", "/metrics", &[], b"").await;
     assert_eq!(status, 200);
     assert!(
-        metrics.lines().any(|l| l.starts_with("lockgate_queue_receives_waiting{")
-            && l.contains("queue=\"lp-many\"")
-            && l.ends_with(" 4")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("lockgate_queue_receives_waiting{")
+                && l.contains("queue=\"lp-many\"")
+                && l.ends_with(" 4")),
         "{metrics}"
     );
     for i in 0..4 {

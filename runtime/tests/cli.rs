@@ -418,6 +418,9 @@ fn the_emulator_raises_its_open_file_limit() {
     let (soft, child_hard) = limits(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(soft, child_hard, "the soft limit was raised to the hard limit");
+    assert_eq!(
+        soft, child_hard,
+        "the soft limit was raised to the hard limit"
+    );
     assert_ne!(soft, "1024");
 }

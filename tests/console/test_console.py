@@ -5,6 +5,7 @@ project's own parser. Screenshots of each page go to target/console-screenshots/
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -158,7 +159,9 @@ def queue_url(sqs, name):
 def test_the_queue_list_shows_the_templates_queues(up, browser):
     browser.get(up.console)
     wait(browser, lambda d: {"work", "work-dlq", "parked"} <= set(text_of(d, "a.queue-link")), "the queues")
-    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#mapping-table tr[data-function=worker]"), "the mapping")
+    row = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#mapping-table tr[data-function=worker]"), "the mapping")[0]
+    # Running / target / maximum concurrency (Lambda's 1,250 without MaximumConcurrency).
+    assert re.search(r"\b\d+ / \d+ / 1250\b", row.text), row.text
     browser.save_screenshot(os.path.join(SHOTS, "queues.png"))
 
 
