@@ -34,6 +34,14 @@ fi
 echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/package.json)"
 (cd tests/node && npm install --no-audit --no-fund --silent)
 
+echo "==> esbuild, pinned as lockgate installs it for a TypeScript function without its own (downloaded here, before any test)"
+esbuild_version=$(sed -n 's/^pub const ESBUILD_VERSION: &str = "\(.*\)";/\1/p' runtime/src/builder/node.rs)
+export LOCKGATE_TOOLS_DIR="$PWD/target/tools"
+if [ ! -x "$LOCKGATE_TOOLS_DIR/esbuild-$esbuild_version/node_modules/.bin/esbuild" ]; then
+    npm install --prefix "$LOCKGATE_TOOLS_DIR/esbuild-$esbuild_version" "esbuild@$esbuild_version" \
+        --no-audit --no-fund --no-save --loglevel=error
+fi
+
 echo "==> build (once for every test)"
 cargo build --workspace --all-targets --locked
 # The functions the end-to-end tests run, built the way `lockgate up --build-profile dev` builds them

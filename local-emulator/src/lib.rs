@@ -40,6 +40,7 @@ layers!(actions, auth, error, protocol, queue, sqs);
 
 mod clock;
 mod console;
+pub mod lambda;
 mod limits;
 pub mod model;
 mod move_tasks;

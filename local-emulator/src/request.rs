@@ -15,6 +15,7 @@ use crate::actions::{self, Context};
 use crate::auth::{self, CredentialScope};
 use crate::console;
 use crate::error::{ErrorCode, SqsError};
+use crate::lambda;
 use crate::limits::Limits;
 use crate::protocol::{json, query, query_json};
 use crate::s3;
@@ -116,6 +117,20 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
     };
     let mut response = if method == Method::OPTIONS {
         preflight(origin.as_deref(), &headers)
+    } else if lambda::claims(&uri) {
+        let cap = shared
+            .limits
+            .max_body_bytes
+            .max(lambda::MAX_SYNC_PAYLOAD + 1);
+        match read_body_up_to(shared, &headers, body, cap).await {
+            Ok(body) => serve_lambda(shared, &method, &uri, &headers, body, &request_id).await,
+            Err(error) => lambda::LambdaError::new(
+                StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+                "RequestTooLargeException",
+                error.message,
+            )
+            .into_response(&request_id),
+        }
     } else if let Some(target) = s3::claims(&method, &uri, &headers) {
         // Objects stream: their bodies are not read here.
         s3::handle(shared, target, method, uri, headers, body, &request_id).await
@@ -144,6 +159,30 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
         );
     }
     response
+}
+
+/// The Lambda Invoke API: with `--credentials`, signed as every other API.
+async fn serve_lambda(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+    request_id: &str,
+) -> Response {
+    let sqs = &shared.sqs;
+    if let Err(error) = authenticate(sqs, method, uri, headers, auth::Payload::Body(&body)) {
+        let status =
+            StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+        return lambda::LambdaError::new(status, "InvalidSignatureException", error.message)
+            .into_response(request_id);
+    }
+    let functions = shared.app.get().and_then(|app| app.functions());
+    let place = lambda::Place {
+        region: &sqs.config.region,
+        account: &sqs.config.account_id,
+    };
+    lambda::handle(functions, place, method, uri, headers, body, request_id).await
 }
 
 /// The console, `/metrics` and `/health`: with `--credentials`, data needs a signature as the
@@ -305,7 +344,16 @@ async fn read_body(
     headers: &HeaderMap,
     body: Incoming,
 ) -> Result<Bytes, SqsError> {
-    let max = shared.limits.max_body_bytes;
+    read_body_up_to(shared, headers, body, shared.limits.max_body_bytes).await
+}
+
+/// [`read_body`] with a cap of its own (the Invoke API takes Lambda's 6 MB payloads).
+async fn read_body_up_to(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Incoming,
+    max: usize,
+) -> Result<Bytes, SqsError> {
     let too_large = || {
         SqsError::new(
             ErrorCode::RequestTooLarge,

@@ -472,7 +472,7 @@ async fn a_cloudformation_template_with_parameters_conditions_and_mappings_runs(
         async move { (log == "inline hi\n").then_some(()) }
     })
     .await;
-    app.wait_log("the IAM role skipped", "skipping Role (AWS::IAM::Role)")
+    app.wait_log("the IAM role skipped", "Role (AWS::IAM::Role)")
         .await;
 
     // With Env=prod: other queue names, no dead-letter queue, the other branch of Fn::If.
@@ -491,7 +491,7 @@ async fn a_cloudformation_template_with_parameters_conditions_and_mappings_runs(
     assert!(queues.iter().all(|q| !q.ends_with("-dlq")), "{queues:?}");
     prod.wait_log(
         "the skipped queue",
-        "skipping Dlq (AWS::SQS::Queue, its Condition WithDlq is false)",
+        "Dlq (AWS::SQS::Queue, its Condition WithDlq is false)",
     )
     .await;
 }

@@ -87,3 +87,55 @@ def queue(sqs):
 def fifo_queue(sqs):
     name = f"f-{uuid.uuid4().hex[:12]}.fifo"
     return sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+
+
+class Up:
+    """`lockgate up` on a template written for the test (`files`: path → text under its
+    directory), in memory on 127.0.0.1:0; `endpoint` is its emulator's."""
+
+    def __init__(self, template, files=None, env=None):
+        self.dir = tempfile.TemporaryDirectory()
+        for path, text in (files or {}).items():
+            full = os.path.join(self.dir.name, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "w") as f:
+                f.write(text)
+        with open(os.path.join(self.dir.name, "template.yaml"), "w") as f:
+            f.write(template)
+        environment = dict(os.environ, NO_COLOR="1", LOCKGATE_PYTHON_BOOTSTRAP="builtin", **(env or {}))
+        environment.pop("AWS_ENDPOINT_URL_SQS", None)
+        self.process = subprocess.Popen(
+            [BINARY, "up", "--template", os.path.join(self.dir.name, "template.yaml"),
+             "--bind", "127.0.0.1:0", "--in-memory", "--build-profile", "dev"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment,
+        )
+        self.lines = []
+        self.endpoint = None
+        for line in self.process.stderr:
+            self.lines.append(line)
+            if "SQS emulator ready on " in line:
+                self.endpoint = line.split("ready on ")[1].split()[0]
+            if "running: send messages" in line:
+                break
+        if not self.endpoint:
+            raise RuntimeError("lockgate up did not start:\n" + "".join(self.lines))
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def client(self, service):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service, endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
+            config=Config(retries={"max_attempts": 1}, read_timeout=120),
+        )
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=120)
+        self.dir.cleanup()

@@ -34,6 +34,10 @@ pub trait AppView: Send + Sync + 'static {
     fn logs(&self, function: &str, after: u64) -> Option<serde_json::Value>;
     /// Adds the app's metrics to a scrape.
     fn register_metrics(&self, registry: &mut Registry);
+    /// The app's functions, for the Lambda Invoke API on the emulator's port.
+    fn functions(&self) -> Option<Arc<dyn crate::lambda::Functions>> {
+        None
+    }
 }
 
 /// Who signed a console request, when credentials are required.

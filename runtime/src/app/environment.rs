@@ -100,6 +100,10 @@ impl FunctionEnvironment {
             // port serves it, or `--s3-endpoint`.
             aws.push(("AWS_ENDPOINT_URL_S3".to_string(), s3.to_string()));
         }
+        if let Some(lambda) = endpoints.lambda {
+            // Functions that invoke other functions (lambda:InvokeFunction) reach the app's.
+            aws.push(("AWS_ENDPOINT_URL_LAMBDA".to_string(), lambda.to_string()));
+        }
         aws.extend(tls.map(TlsTrust::variables).unwrap_or_default());
         Ok(Self { variables, aws })
     }
@@ -157,6 +161,8 @@ impl FunctionEnvironment {
 pub struct Endpoints<'a> {
     pub sqs: Option<&'a str>,
     pub s3: Option<&'a str>,
+    /// The Lambda Invoke API of the app's emulator (`AWS_ENDPOINT_URL_LAMBDA`).
+    pub lambda: Option<&'a str>,
 }
 
 /// See [`FunctionEnvironment::in_app`]; `vars` is the caller's environment.

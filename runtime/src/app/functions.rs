@@ -28,6 +28,7 @@ pub struct MappingRun<'a> {
 }
 
 /// A function ready to invoke, by kind: the build its mappings use now.
+#[derive(Clone)]
 pub enum Function {
     Process(Arc<Current<ProcessPool>>),
     Wasm(Arc<Current<WasmInvoker>>),
@@ -147,7 +148,7 @@ pub fn wasm_engine_for(template: &Template) -> anyhow::Result<Option<Arc<WasmEng
     let instances: u32 = wasm
         .iter()
         .flat_map(|f| f.events.iter().filter(|e| e.enabled))
-        .map(|e| e.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY))
+        .map(|e| e.scaling.maximum())
         .sum();
     let max_memory_mb = wasm.iter().map(|f| f.memory_mb).max().unwrap_or(128);
     let instances = instances.clamp(1, DEFAULT_MAX_CONCURRENCY);

@@ -9,12 +9,14 @@
 //! - [`provision`]: queues created in dead-letter order, and the scope that resolves references.
 //! - [`environment`]: what each function sees in its environment.
 //! - [`functions`]: built functions handed to the invoker of their kind.
+//! - [`invocable`]: the functions as the emulator's Lambda Invoke API reaches them.
 //! - [`view`]: the running app as the console and `/metrics` see it.
 //! - [`watcher`]: rebuild a function when its sources change and swap the new build in.
 
 pub mod clients;
 pub mod environment;
 pub mod functions;
+pub mod invocable;
 pub mod provision;
 pub mod view;
 pub mod watcher;
@@ -23,15 +25,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use lockgate_emulator::{EmulatorConfig, RunningEmulator, SharedClock};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::builder::{self, Artifact, Profile};
-use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingConfig, MappingHandle};
+use crate::esm::{MappingConfig, MappingHandle};
 use crate::logbook::LogBook;
-use crate::template::Template;
+use crate::template::{Scaling, Template};
 use environment::{Endpoints, FunctionEnvironment, SqsCredentials, TlsTrust};
 use functions::{Function, MappingRun};
 use provision::{AppScope, ProvisionedQueue};
@@ -91,12 +93,23 @@ pub struct App {
 impl App {
     /// Builds and starts everything `template` declares.
     pub async fn start(template: &Template, options: AppOptions) -> anyhow::Result<Self> {
-        for (id, kind) in &template.skipped {
-            tracing::info!("skipping {id} ({kind}): lockgate runs SQS queues and functions");
+        if !template.skipped.is_empty() {
+            let listed: Vec<String> = template
+                .skipped
+                .iter()
+                .map(|(id, kind)| format!("{id} ({kind})"))
+                .collect();
+            tracing::info!(
+                "not run here (lockgate runs SQS queues and Lambda functions; calls to these fail as a missing endpoint does): {}",
+                listed.join(", ")
+            );
         }
-        for (id, runtime) in &template.unsupported {
+        for skipped in &template.unsupported {
             tracing::warn!(
-                "skipping function {id}: Runtime {runtime} does not run locally yet (provided.*, python3.9–3.13 and nodejs18.x–24.x do); the rest of the template runs"
+                "skipping function {}: Runtime {}: {}; the rest of the template runs",
+                skipped.logical_id,
+                skipped.runtime,
+                skipped.why
             );
         }
         let artifacts = build_all(template, options.build_profile).await?;
@@ -124,22 +137,21 @@ impl App {
             tasks: JoinSet::new(),
             emulator: connected.emulator,
         };
+        let lambda_endpoint = app.emulator.as_ref().map(RunningEmulator::endpoint);
         let wiring = Wiring {
             artifacts: &artifacts,
             clock: &options.clock,
             endpoint: connected.endpoint.as_deref(),
             s3_endpoint: s3_endpoint.as_deref(),
+            lambda_endpoint: lambda_endpoint.as_deref(),
             credentials: connected.credentials.clone(),
             tls: connected.tls.clone(),
             shutdown: &shutdown,
         };
         // Whatever was started before a failure is stopped in order.
         match app.provision_and_map(template, wiring).await {
-            Ok(()) if app.mappings.is_empty() => {
-                app.shutdown().await;
-                bail!("the template has no enabled SQS event mappings")
-            }
             Ok(()) => {
+                app.say_what_runs(template);
                 if let Some(emulator) = &app.emulator {
                     emulator.attach_app(Some(app.running_app()));
                     tracing::info!("console: {}", emulator.console_url());
@@ -153,6 +165,36 @@ impl App {
         }
     }
 
+    /// Logs what the app runs: its mappings, and the functions nothing maps (invoked through
+    /// the Lambda API or by other functions).
+    fn say_what_runs(&self, template: &Template) {
+        let unmapped: Vec<&str> = self
+            .views
+            .iter()
+            .filter(|v| v.mappings.is_empty())
+            .map(|v| v.name.as_str())
+            .collect();
+        tracing::info!(
+            "{} SQS event mapping(s); {} function(s) without one{}",
+            self.mappings.len(),
+            unmapped.len(),
+            if unmapped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({}: invoke them through the Lambda API)",
+                    unmapped.join(", ")
+                )
+            }
+        );
+        for def in template.functions.values().filter(|f| f.capacity_provider) {
+            tracing::info!(
+                "function {}: CapacityProviderConfig (Lambda Managed Instances) is for AWS; here it runs as any function does, one invocation per process",
+                def.logical_id
+            );
+        }
+    }
+
     /// Creates the queues, loads every function into its invoker and starts its mappings.
     async fn provision_and_map(
         &mut self,
@@ -160,10 +202,7 @@ impl App {
         wiring: Wiring<'_>,
     ) -> anyhow::Result<()> {
         self.queues = provision::create_queues(&self.sqs, template).await?;
-        let scope = AppScope {
-            queues: &self.queues,
-            region: self.region.clone(),
-        };
+        let scope = AppScope::of(template, &self.queues, self.region.clone());
         let engine = functions::wasm_engine_for(template)?;
         self.engine = engine.clone();
         let run = MappingRun {
@@ -178,6 +217,7 @@ impl App {
                 Endpoints {
                     sqs: wiring.endpoint,
                     s3: wiring.s3_endpoint,
+                    lambda: wiring.lambda_endpoint,
                 },
                 &wiring.credentials,
                 wiring.tls.as_ref(),
@@ -205,16 +245,23 @@ impl App {
                     batch_size: event.batch_size,
                     window: Duration::from_secs(u64::from(event.window_s)),
                     report_batch_item_failures: event.report_batch_item_failures,
-                    max_concurrency: event.max_concurrency,
+                    scaling: event.scaling,
                     filters: event.filters.clone(),
                 };
+                let scaling = match event.scaling {
+                    Scaling::OnDemand { .. } => {
+                        format!("concurrency ≤ {}", event.scaling.maximum())
+                    }
+                    Scaling::Provisioned { minimum, maximum } => {
+                        format!("provisioned: {minimum}–{maximum} pollers")
+                    }
+                };
                 tracing::info!(
-                    "mapping {} ← {} (batch {}, window {} s, concurrency ≤ {})",
+                    "mapping {} ← {} (batch {}, window {} s, {scaling})",
                     def.name,
                     queue.name,
                     event.batch_size,
                     event.window_s,
-                    event.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
                 );
                 self.mappings
                     .push(function.map(config, &run, &mut self.tasks));
@@ -288,7 +335,19 @@ impl App {
 
     /// The app as the console and `/metrics` see it.
     pub fn running_app(&self) -> Arc<view::RunningApp> {
-        view::RunningApp::new(self.views.clone(), self.logbook.clone())
+        let invocable = invocable::Invocable {
+            functions: self
+                .views
+                .iter()
+                .zip(&self.functions)
+                .map(|(view, function)| (view.name.clone(), function.clone()))
+                .collect(),
+        };
+        view::RunningApp::new(
+            self.views.clone(),
+            self.logbook.clone(),
+            Arc::new(invocable),
+        )
     }
 
     /// The embedded emulator's console, when the app started one.
@@ -332,6 +391,9 @@ struct Wiring<'a> {
     endpoint: Option<&'a str>,
     /// The S3 endpoint functions are given (none: AWS's own).
     s3_endpoint: Option<&'a str>,
+    /// The embedded emulator's Lambda Invoke API, which functions are given (none without
+    /// one: a function's Lambda calls go to AWS's, as on Lambda).
+    lambda_endpoint: Option<&'a str>,
     credentials: SqsCredentials,
     /// The embedded emulator's own CA, which functions are told to trust.
     tls: Option<TlsTrust>,
@@ -453,6 +515,14 @@ async fn build_all(
     let mut artifacts = BTreeMap::new();
     for (id, function) in &template.functions {
         tracing::info!("building {id} ({})", function.kind.artifact());
+        let host = builder::host_architecture();
+        if function.architecture != host {
+            tracing::info!(
+                "{id}: Architectures [{}] on Lambda; built here for this machine ({host}) (`sam build` builds for {})",
+                function.architecture,
+                function.architecture
+            );
+        }
         let artifact = builder::build_in_background(&template.dir, function, profile).await?;
         artifacts.insert(id.clone(), artifact);
     }

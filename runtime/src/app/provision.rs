@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 
-use crate::template::{AttributeValue, Scope, Template};
+use crate::template::{AttributeValue, OtherResource, Scope, Template};
 
 /// A template queue as it exists in SQS.
 #[derive(Debug, Clone)]
@@ -39,10 +39,7 @@ pub async fn create_queues(
                 next.push(id);
                 continue;
             }
-            let scope = AppScope {
-                queues: &created,
-                region: String::new(),
-            };
+            let scope = AppScope::of(template, &created, String::new());
             let mut attrs: Vec<(String, String)> = Vec::new();
             if queue.fifo {
                 attrs.push(("FifoQueue".into(), "true".into()));
@@ -123,36 +120,89 @@ pub async fn create_queues(
     Ok(created)
 }
 
-/// The template's references, resolved against the provisioned queues and the app's region.
+/// The template's references, resolved against the provisioned queues, the template's
+/// functions and the app's region.
 pub struct AppScope<'a> {
     pub queues: &'a BTreeMap<String, ProvisionedQueue>,
+    /// Function names by logical id: `Ref` gives the name, `GetAtt F.Arn` the function's ARN.
+    pub functions: BTreeMap<String, String>,
+    /// Resources lockgate does not run: references resolve as CloudFormation's would.
+    pub others: BTreeMap<String, OtherResource>,
     pub region: String,
+}
+
+impl<'a> AppScope<'a> {
+    /// The scope of `template`'s functions and these queues.
+    pub fn of(
+        template: &Template,
+        queues: &'a BTreeMap<String, ProvisionedQueue>,
+        region: String,
+    ) -> Self {
+        Self {
+            queues,
+            functions: template
+                .functions
+                .iter()
+                .map(|(id, f)| (id.clone(), f.name.clone()))
+                .collect(),
+            others: template.others.clone(),
+            region,
+        }
+    }
+
+    fn region(&self) -> String {
+        if self.region.is_empty() {
+            "us-east-1".into()
+        } else {
+            self.region.clone()
+        }
+    }
+
+    /// The account the queues live in (the emulator's default before any exists).
+    fn account(&self) -> String {
+        self.queues
+            .values()
+            .find_map(|q| q.arn.split(':').nth(4))
+            .unwrap_or("000000000000")
+            .to_string()
+    }
 }
 
 impl Scope for AppScope<'_> {
     fn reference(&self, name: &str) -> Option<String> {
         match name {
-            "AWS::Region" => Some(if self.region.is_empty() {
-                "us-east-1".into()
-            } else {
-                self.region.clone()
-            }),
-            // The account the queues live in (the emulator's default before any exists).
-            "AWS::AccountId" => Some(
-                self.queues
-                    .values()
-                    .find_map(|q| q.arn.split(':').nth(4))
-                    .unwrap_or("000000000000")
-                    .to_string(),
-            ),
+            "AWS::Region" => Some(self.region()),
+            "AWS::AccountId" => Some(self.account()),
             "AWS::StackName" => Some("lockgate".into()),
             "AWS::Partition" => Some("aws".into()),
             "AWS::URLSuffix" => Some("amazonaws.com".into()),
-            id => self.queues.get(id).map(|q| q.url.clone()),
+            id => self
+                .queues
+                .get(id)
+                .map(|q| q.url.clone())
+                .or_else(|| self.functions.get(id).cloned())
+                .or_else(|| {
+                    let other = self.others.get(id)?;
+                    Some(other.reference(id, &self.region(), &self.account()))
+                }),
         }
     }
 
     fn attribute(&self, id: &str, attribute: &str) -> Option<String> {
+        if let Some(name) = self.functions.get(id) {
+            return (attribute == "Arn").then(|| {
+                format!(
+                    "arn:aws:lambda:{}:{}:function:{name}",
+                    self.region(),
+                    self.account()
+                )
+            });
+        }
+        if let Some(other) = self.others.get(id) {
+            return (attribute == "Arn")
+                .then(|| other.arn(id, &self.region(), &self.account()))
+                .flatten();
+        }
         let q = self.queues.get(id)?;
         match attribute {
             "Arn" => Some(q.arn.clone()),

@@ -14,8 +14,9 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 
-use crate::esm::{DEFAULT_MAX_CONCURRENCY, MappingHandle, MappingStats};
+use crate::esm::{MappingHandle, MappingStats};
 use crate::logbook::LogBook;
+use crate::template::Scaling;
 
 /// Lines printed this long after an invocation ended still count as its own (a process's
 /// output is read after its response may have arrived).
@@ -39,15 +40,22 @@ type Reading = (&'static str, &'static str, fn(&MappingStats) -> u64);
 pub struct RunningApp {
     pub functions: Vec<FunctionView>,
     pub logbook: Arc<LogBook>,
+    /// The functions the Lambda Invoke API reaches.
+    pub invocable: Arc<super::invocable::Invocable>,
     /// Per mapping (function index, mapping index): the last rate sample.
     rates: Mutex<HashMap<(usize, usize), RateSample>>,
 }
 
 impl RunningApp {
-    pub fn new(functions: Vec<FunctionView>, logbook: Arc<LogBook>) -> Arc<Self> {
+    pub fn new(
+        functions: Vec<FunctionView>,
+        logbook: Arc<LogBook>,
+        invocable: Arc<super::invocable::Invocable>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             functions,
             logbook,
+            invocable,
             rates: Mutex::default(),
         })
     }
@@ -78,7 +86,13 @@ impl RunningApp {
             "state": if get(&s.pollers) > 0 { "running" } else { "stopped" },
             "batchSize": m.config.batch_size,
             "batchingWindowSeconds": m.config.window.as_secs(),
-            "maxConcurrency": m.config.max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY),
+            "maxConcurrency": m.config.scaling.maximum(),
+            "scaling": match m.config.scaling {
+                Scaling::OnDemand { .. } => json!({"mode": "on-demand"}),
+                Scaling::Provisioned { minimum, maximum } => json!({
+                    "mode": "provisioned", "minimumPollers": minimum, "maximumPollers": maximum
+                }),
+            },
             "concurrency": get(&s.in_flight),
             "targetConcurrency": get(&s.target),
             "peakConcurrency": get(&s.peak_in_flight),
@@ -148,6 +162,10 @@ impl AppView for RunningApp {
     fn logs(&self, function: &str, after: u64) -> Option<Value> {
         let (lines, next) = self.logbook.after(function, after)?;
         Some(json!({ "function": function, "lines": lines, "next": next }))
+    }
+
+    fn functions(&self) -> Option<Arc<dyn lockgate_emulator::lambda::Functions>> {
+        Some(self.invocable.clone())
     }
 
     fn register_metrics(&self, registry: &mut Registry) {
@@ -231,7 +249,7 @@ impl Collector for MappingMetrics {
                 ConstCounter::new(value(stats)).encode(metric.encode_family(labels)?)?;
             }
         }
-        let gauges: [Reading; 3] = [
+        let gauges: [Reading; 5] = [
             (
                 "lockgate_function_concurrency",
                 "Invocations running now",
@@ -246,6 +264,16 @@ impl Collector for MappingMetrics {
                 "lockgate_mapping_pollers",
                 "Pollers receiving from the queue now",
                 |s| MappingStats::get(&s.pollers),
+            ),
+            (
+                "lockgate_mapping_pollers_minimum",
+                "Pollers kept even when the queue is idle (provisioned mode's MinimumPollers; 5 on demand)",
+                |s| MappingStats::get(&s.floor),
+            ),
+            (
+                "lockgate_mapping_pollers_maximum",
+                "Most pollers (concurrent batches): MaximumPollers, or MaximumConcurrency on demand",
+                |s| MappingStats::get(&s.maximum),
             ),
         ];
         for (name, help, value) in gauges {

@@ -57,6 +57,14 @@ impl Artifact {
     }
 }
 
+/// This machine's architecture as Lambda names it (`x86_64`, `arm64`).
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
 /// Where a function's prepared files go: `<template dir>/.lockgate/build/<LogicalId>`.
 pub fn build_dir(template_dir: &Path, function: &FunctionDef) -> PathBuf {
     template_dir
@@ -87,6 +95,17 @@ pub fn build(
         FunctionKind::Wasm { component } => CargoTarget::Component(component),
     };
     let manifest = code.join("Cargo.toml");
+    // cargo-lambda's (and SAM's rust-cargolambda's) default: without BuildProperties.Binary,
+    // a package's only binary is the bootstrap.
+    let chosen;
+    let target = match target {
+        CargoTarget::Bin(DEFAULT_BINARY) if manifest.exists() => {
+            chosen = bootstrap_binary(&manifest)
+                .with_context(|| format!("function {}", function.logical_id))?;
+            CargoTarget::Bin(&chosen)
+        }
+        other => other,
+    };
     if !manifest.exists() {
         // A component built by another language's toolchain (componentize-py, wasi-sdk, …)
         // is used as it is.
@@ -179,6 +198,64 @@ pub fn build(
             function.logical_id
         ),
     })
+}
+
+/// The binary a native function names when it names none (Handler's conventional value).
+const DEFAULT_BINARY: &str = "bootstrap";
+
+/// The binary of the package at `manifest` that is its bootstrap: one named `bootstrap`, else
+/// its only binary. Several binaries, none of them `bootstrap`, is an error naming them.
+fn bootstrap_binary(manifest: &Path) -> anyhow::Result<String> {
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed:\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let manifest = manifest.canonicalize()?;
+    let package = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| {
+            p["manifest_path"]
+                .as_str()
+                .and_then(|m| Path::new(m).canonicalize().ok())
+                .is_some_and(|m| m == manifest)
+        })
+        .context("cargo metadata does not list the package")?;
+    let binaries: Vec<&str> = package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| {
+            t["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"))
+        })
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    match binaries[..] {
+        _ if binaries.contains(&DEFAULT_BINARY) => Ok(DEFAULT_BINARY.to_string()),
+        [only] => Ok(only.to_string()),
+        [] => bail!("the package has no binary to run as the bootstrap"),
+        _ => bail!(
+            "the package has several binaries ({}): name the bootstrap with Metadata BuildProperties.Binary",
+            binaries.join(", ")
+        ),
+    }
 }
 
 /// What cargo builds for a function.

@@ -51,7 +51,14 @@ pub fn prepare(
     let task_root = match &function.bundle {
         Some(bundle) => {
             let out = build_dir.join("bundle");
-            esbuild(&code_root, &out, bundle)
+            // LOCKGATE_TOOLS_DIR: a cache of tools shared between projects (or filled ahead,
+            // as the test command does); else the project's build cache.
+            let tools = std::env::var_os("LOCKGATE_TOOLS_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| build_dir.parent().unwrap_or(build_dir).join(".tools"));
+            let program = esbuild_program(&code_root, &tools)
+                .with_context(|| format!("function {id}: finding esbuild"))?;
+            esbuild(&program, &code_root, &out, bundle)
                 .with_context(|| format!("function {id}: bundling with esbuild"))?;
             out
         }
@@ -70,19 +77,57 @@ pub fn prepare(
     })
 }
 
+/// The esbuild lockgate installs when a bundled function has none of its own: pinned, so every
+/// machine bundles alike.
+pub const ESBUILD_VERSION: &str = "0.28.2";
+
+/// esbuild as SAM finds it — the function's own `node_modules`, then PATH — else lockgate's
+/// pinned one, installed from npm once into `tools` (lockgate's build cache).
+fn esbuild_program(code: &Path, tools: &Path) -> anyhow::Result<PathBuf> {
+    let local = code.join("node_modules").join(".bin").join("esbuild");
+    if local.is_file() {
+        return Ok(local);
+    }
+    let on_path = Command::new("esbuild")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if on_path {
+        return Ok(PathBuf::from("esbuild"));
+    }
+    let dir = tools.join(format!("esbuild-{ESBUILD_VERSION}"));
+    let installed = dir.join("node_modules").join(".bin").join("esbuild");
+    if !installed.is_file() {
+        tracing::info!(
+            "esbuild is neither in the function's node_modules nor on PATH: installing esbuild {ESBUILD_VERSION} from npm into {} (once)",
+            dir.display()
+        );
+        std::fs::create_dir_all(&dir)?;
+        let output = Command::new("npm")
+            .args(["install", "--prefix"])
+            .arg(&dir)
+            .arg(format!("esbuild@{ESBUILD_VERSION}"))
+            .args(["--no-audit", "--no-fund", "--loglevel=error", "--no-save"])
+            .output()
+            .context("cannot run npm (install Node.js with npm)")?;
+        if !output.status.success() || !installed.is_file() {
+            bail!(
+                "installing esbuild {ESBUILD_VERSION} failed ({}):\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+    }
+    Ok(installed)
+}
+
 /// Bundles each entry point of `code` into `out` (`app.ts` → `out/app.js`) with SAM's esbuild
 /// options.
-fn esbuild(code: &Path, out: &Path, bundle: &Bundle) -> anyhow::Result<()> {
-    let local = code.join("node_modules").join(".bin").join("esbuild");
-    let program = if local.is_file() {
-        local
-    } else {
-        PathBuf::from("esbuild")
-    };
+fn esbuild(program: &Path, code: &Path, out: &Path, bundle: &Bundle) -> anyhow::Result<()> {
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("cannot clear {}", out.display()))?;
     }
-    let mut command = Command::new(&program);
+    let mut command = Command::new(program);
     command
         .current_dir(code)
         .args(&bundle.entry_points)
@@ -99,12 +144,9 @@ fn esbuild(code: &Path, out: &Path, bundle: &Bundle) -> anyhow::Result<()> {
     for package in &bundle.external {
         command.arg(format!("--external:{package}"));
     }
-    let output = command.output().with_context(|| {
-        format!(
-            "cannot run {} (add esbuild to the function's devDependencies: npm install --save-dev esbuild)",
-            program.display()
-        )
-    })?;
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {}", program.display()))?;
     if !output.status.success() {
         bail!(
             "esbuild failed ({}):\n{}",

@@ -17,9 +17,11 @@ use crate::template::FunctionDef;
 /// Lockgate's Runtime API loop for Python, shipped inside the binary.
 const BOOTSTRAP: &str = include_str!("../../bootstraps/python.py");
 
-/// The versions Lambda runs, newest first: where a requested one is missing, the nearest
-/// present stands in.
-const VERSIONS: &[&str] = &["3.13", "3.12", "3.11", "3.10", "3.9"];
+/// The Python versions Lambda runs or ran, newest first: where a requested one is missing,
+/// the nearest present stands in.
+fn versions() -> Vec<&'static str> {
+    crate::template::runtimes::versions(crate::template::runtimes::Family::Python).collect()
+}
 
 /// Prepares `function` (Runtime `python<version>`) under `build_dir`.
 pub fn prepare(
@@ -128,7 +130,7 @@ pub fn interpreter(version: &str) -> anyhow::Result<Interpreter> {
 fn by_nearness(version: &str) -> Vec<&'static str> {
     let minor = |v: &str| v.trim_start_matches("3.").parse::<i32>().unwrap_or(0);
     let wanted = minor(version);
-    let mut candidates = VERSIONS.to_vec();
+    let mut candidates = versions();
     candidates.sort_by_key(|v| ((minor(v) - wanted).abs(), -minor(v)));
     candidates
 }
@@ -251,8 +253,20 @@ mod tests {
 
     #[test]
     fn a_missing_version_is_replaced_by_the_nearest() {
-        assert_eq!(by_nearness("3.11"), ["3.11", "3.12", "3.10", "3.13", "3.9"]);
-        assert_eq!(by_nearness("3.14"), ["3.13", "3.12", "3.11", "3.10", "3.9"]);
+        assert_eq!(
+            by_nearness("3.11"),
+            [
+                "3.11", "3.12", "3.10", "3.13", "3.9", "3.14", "3.8", "3.7", "3.6"
+            ]
+        );
+        // The newest runtime first, then older interpreters nearest first.
+        assert_eq!(
+            by_nearness("3.14"),
+            [
+                "3.14", "3.13", "3.12", "3.11", "3.10", "3.9", "3.8", "3.7", "3.6"
+            ]
+        );
+        assert_eq!(by_nearness("3.6")[..3], ["3.6", "3.7", "3.8"]);
     }
 
     #[test]

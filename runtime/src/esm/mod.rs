@@ -54,7 +54,7 @@ pub struct MappingConfig {
     pub batch_size: u32,
     pub window: Duration,
     pub report_batch_item_failures: bool,
-    pub max_concurrency: Option<u32>,
+    pub scaling: crate::template::Scaling,
     pub filters: Vec<Value>,
 }
 
@@ -110,11 +110,17 @@ impl<I: Invoker> Mapping<I> {
         invoker: Arc<Current<I>>,
         clock: SharedClock,
     ) -> Arc<Self> {
-        let scaler = scaler::Scaler::new(config.max_concurrency, config.report_batch_item_failures);
+        let scaler = scaler::Scaler::new(config.scaling, config.report_batch_item_failures);
         let stats = Arc::new(MappingStats::default());
         stats
             .target
             .store(u64::from(scaler.target()), Ordering::Relaxed);
+        stats
+            .floor
+            .store(u64::from(scaler.floor()), Ordering::Relaxed);
+        stats
+            .maximum
+            .store(u64::from(scaler.max()), Ordering::Relaxed);
         Arc::new(Self {
             config: Arc::new(config),
             sqs,
@@ -139,10 +145,8 @@ impl<I: Invoker> Mapping<I> {
     /// Runs until `shutdown` turns true; then stops polling and lets in-flight batches finish
     /// (each bounded by the function timeout) before returning.
     pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
-        let mut scaler = scaler::Scaler::new(
-            self.config.max_concurrency,
-            self.config.report_batch_item_failures,
-        );
+        let mut scaler =
+            scaler::Scaler::new(self.config.scaling, self.config.report_batch_item_failures);
         let mut pollers = tokio::task::JoinSet::new();
         self.fill_slots(&mut pollers, &shutdown);
         let mut tick = tokio::time::interval(Duration::from_secs(1));

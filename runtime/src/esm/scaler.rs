@@ -15,16 +15,24 @@
 //!   second with a failure lowers the concurrency by five, to two at least, and it does not
 //!   grow that second. With ReportBatchItemFailures it does not back off: failures are the
 //!   function's answer, not a sign of overload.
+//! - Provisioned mode (`ProvisionedPollerConfig`): the minimum pollers are kept even when the
+//!   queue is idle (and failures back off no lower), it grows up to the maximum pollers, three
+//!   times as fast (AWS: "3 times faster scaling"). Each of lockgate's pollers runs one batch
+//!   at a time.
 //!
 //! The decision is a pure function of the observations, table-tested below; the mapping
 //! applies it (spawning pollers or letting the surplus retire after its current receive).
 
-/// Concurrent batches a mapping starts with, and falls back to when idle.
+use crate::template::Scaling;
+
+pub use crate::template::DEFAULT_MAX_CONCURRENCY;
+
+/// Concurrent batches an on-demand mapping starts with, and falls back to when idle.
 pub const START: u32 = 5;
-/// Lambda's most concurrent invocations for one SQS mapping without MaximumConcurrency.
-pub const DEFAULT_MAX_CONCURRENCY: u32 = 1250;
 /// Concurrency added (or removed by a failure) per second: 300 a minute.
 pub const STEP: u32 = 5;
+/// Provisioned mode's growth per second.
+pub const PROVISIONED_STEP: u32 = 3 * STEP;
 /// The least concurrency failures back off to.
 pub const BACKOFF_FLOOR: u32 = 2;
 /// Seconds in a row with idle pollers before they are retired.
@@ -45,7 +53,10 @@ pub struct Observed {
 #[derive(Debug, Clone)]
 pub struct Scaler {
     floor: u32,
+    /// What failures back off to.
+    backoff_floor: u32,
     max: u32,
+    step: u32,
     report_batch_item_failures: bool,
     target: u32,
     idle_seconds: u32,
@@ -60,16 +71,26 @@ pub struct Decision {
 }
 
 impl Scaler {
-    pub fn new(max_concurrency: Option<u32>, report_batch_item_failures: bool) -> Self {
-        let max = max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY);
-        let floor = START.min(max);
+    pub fn new(scaling: Scaling, report_batch_item_failures: bool) -> Self {
+        let max = scaling.maximum();
+        let (floor, backoff_floor, step) = match scaling {
+            Scaling::OnDemand { .. } => (START.min(max), BACKOFF_FLOOR.min(max), STEP),
+            Scaling::Provisioned { minimum, .. } => (minimum, minimum, PROVISIONED_STEP),
+        };
         Self {
             floor,
+            backoff_floor,
             max,
+            step,
             report_batch_item_failures,
             target: floor,
             idle_seconds: 0,
         }
+    }
+
+    /// The concurrency it falls back to when idle.
+    pub fn floor(&self) -> u32 {
+        self.floor
     }
 
     pub fn target(&self) -> u32 {
@@ -89,15 +110,12 @@ impl Scaler {
             self.idle_seconds = 0;
         }
         if seen.failed_invocations > 0 && !self.report_batch_item_failures {
-            self.target = self
-                .target
-                .saturating_sub(STEP)
-                .max(BACKOFF_FLOOR.min(self.max));
+            self.target = self.target.saturating_sub(STEP).max(self.backoff_floor);
         } else if seen.full_batches > 0 && seen.idle_pollers == 0 {
             if self.target >= self.max {
                 throttled = true;
             } else {
-                self.target = (self.target + STEP).min(self.max);
+                self.target = (self.target + self.step).min(self.max);
             }
         } else if self.idle_seconds >= IDLE_SECONDS && self.target > self.floor {
             // Retire the pollers that found nothing, keeping the floor.
@@ -117,6 +135,10 @@ impl Scaler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn on_demand(max_concurrency: Option<u32>) -> Scaling {
+        Scaling::OnDemand { max_concurrency }
+    }
 
     fn backlog() -> Observed {
         Observed {
@@ -153,13 +175,13 @@ mod tests {
 
     #[test]
     fn starts_at_five_and_grows_five_a_second_to_the_maximum() {
-        let mut s = Scaler::new(Some(20), false);
+        let mut s = Scaler::new(on_demand(Some(20)), false);
         assert_eq!(s.target(), 5);
         let targets: Vec<u32> = (0..5).map(|_| s.tick(backlog()).target).collect();
         assert_eq!(targets, [10, 15, 20, 20, 20]);
         // At the maximum with a backlog: throttled.
         assert!(s.tick(backlog()).throttled);
-        let mut s = Scaler::new(None, false);
+        let mut s = Scaler::new(on_demand(None), false);
         for _ in 0..300 {
             s.tick(backlog());
         }
@@ -169,7 +191,7 @@ mod tests {
             "Lambda's maximum without MaximumConcurrency"
         );
         // 300 a minute.
-        let mut s = Scaler::new(None, false);
+        let mut s = Scaler::new(on_demand(None), false);
         for _ in 0..60 {
             s.tick(backlog());
         }
@@ -178,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_maximum_below_five_is_where_it_starts() {
-        let mut s = Scaler::new(Some(2), false);
+        let mut s = Scaler::new(on_demand(Some(2)), false);
         assert_eq!(s.target(), 2);
         assert_eq!(
             s.tick(backlog()),
@@ -191,7 +213,7 @@ mod tests {
 
     #[test]
     fn idle_pollers_stop_growth_and_are_retired_after_a_few_seconds() {
-        let mut s = Scaler::new(Some(100), false);
+        let mut s = Scaler::new(on_demand(Some(100)), false);
         assert_eq!(settle(&mut s, backlog()), 100);
         // Full batches while pollers idle (a FIFO queue with fewer groups than pollers): no
         // growth, and the idle ones go.
@@ -211,7 +233,7 @@ mod tests {
 
     #[test]
     fn every_burst_scales_as_the_first() {
-        let mut s = Scaler::new(Some(20), false);
+        let mut s = Scaler::new(on_demand(Some(20)), false);
         let first: Vec<u32> = (0..4).map(|_| s.tick(backlog()).target).collect();
         assert_eq!(settle(&mut s, idle(20)), 5);
         let second: Vec<u32> = (0..4).map(|_| s.tick(backlog()).target).collect();
@@ -220,7 +242,7 @@ mod tests {
 
     #[test]
     fn failures_back_off_without_report_batch_item_failures() {
-        let mut s = Scaler::new(Some(50), false);
+        let mut s = Scaler::new(on_demand(Some(50)), false);
         settle(&mut s, backlog());
         let targets: Vec<u32> = (0..3).map(|_| s.tick(failing()).target).collect();
         assert_eq!(targets, [45, 40, 35]);
@@ -237,8 +259,24 @@ mod tests {
     }
 
     #[test]
+    fn provisioned_mode_keeps_its_minimum_and_grows_faster_to_its_maximum() {
+        let provisioned = Scaling::Provisioned {
+            minimum: 7,
+            maximum: 40,
+        };
+        let mut s = Scaler::new(provisioned, false);
+        assert_eq!(s.target(), 7);
+        let targets: Vec<u32> = (0..4).map(|_| s.tick(backlog()).target).collect();
+        assert_eq!(targets, [22, 37, 40, 40]);
+        // Idle: back to the minimum, never below; failures back off no lower either.
+        assert_eq!(settle(&mut s, idle(40)), 7);
+        assert_eq!(settle(&mut s, idle(7)), 7);
+        assert_eq!(settle(&mut s, failing()), 7);
+    }
+
+    #[test]
     fn with_report_batch_item_failures_failures_do_not_back_off() {
-        let mut s = Scaler::new(Some(50), true);
+        let mut s = Scaler::new(on_demand(Some(50)), true);
         settle(&mut s, backlog());
         let both = Observed {
             full_batches: 9,

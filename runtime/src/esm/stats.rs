@@ -21,6 +21,10 @@ pub struct MappingStats {
     pub pollers: AtomicU64,
     /// The concurrency the scaler wants now (pollers converge on it).
     pub target: AtomicU64,
+    /// The fewest and most pollers the mapping runs (provisioned mode's MinimumPollers and
+    /// MaximumPollers; on demand, 5 and MaximumConcurrency).
+    pub floor: AtomicU64,
+    pub maximum: AtomicU64,
     durations: Mutex<Vec<Duration>>,
     /// Every invocation's duration, in seconds (1 ms to ~65 s buckets).
     pub duration_seconds: Histogram,
@@ -55,6 +59,8 @@ impl Default for MappingStats {
             peak_in_flight: AtomicU64::new(0),
             pollers: AtomicU64::new(0),
             target: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
+            maximum: AtomicU64::new(0),
             durations: Mutex::default(),
             duration_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
             failures: Mutex::default(),

@@ -6,6 +6,7 @@
 //! in [`Template::skipped`], not rejected.
 
 pub mod intrinsic;
+pub mod runtimes;
 pub mod stack;
 
 use std::collections::BTreeMap;
@@ -26,9 +27,62 @@ pub struct Template {
     pub functions: BTreeMap<String, FunctionDef>,
     /// (logical id, type) of resources lockgate does not run.
     pub skipped: Vec<(String, String)>,
-    /// (logical id, Runtime) of functions whose runtime lockgate cannot run: skipped with a
-    /// warning, the rest of the template runs.
-    pub unsupported: Vec<(String, String)>,
+    /// What references to those resources resolve to (by logical id), so functions that name
+    /// a table or a topic in their environment still start.
+    pub others: BTreeMap<String, OtherResource>,
+    /// Functions whose runtime lockgate cannot run: skipped with a warning, the rest of the
+    /// template runs.
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// A resource lockgate does not run, as far as references to it go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherResource {
+    /// `AWS::DynamoDB::Table`, …
+    pub kind: String,
+    /// Its name property (`TableName`, `TopicName`, `BucketName`, …) when the template gives
+    /// a literal one.
+    pub name: Option<String>,
+}
+
+impl OtherResource {
+    /// What `!Ref` gives, as CloudFormation documents it for the common types: the name (or
+    /// the logical id where CloudFormation would generate one), an SNS topic's ARN.
+    pub fn reference(&self, id: &str, region: &str, account: &str) -> String {
+        let name = self.name.clone().unwrap_or_else(|| id.to_string());
+        match self.kind.as_str() {
+            "AWS::SNS::Topic" => format!("arn:aws:sns:{region}:{account}:{name}"),
+            _ => name,
+        }
+    }
+
+    /// What `!GetAtt X.Arn` gives for the common types (None for other attributes).
+    pub fn arn(&self, id: &str, region: &str, account: &str) -> Option<String> {
+        let name = self.name.clone().unwrap_or_else(|| id.to_string());
+        Some(match self.kind.as_str() {
+            "AWS::DynamoDB::Table" => format!("arn:aws:dynamodb:{region}:{account}:table/{name}"),
+            "AWS::SNS::Topic" => format!("arn:aws:sns:{region}:{account}:{name}"),
+            "AWS::S3::Bucket" => format!("arn:aws:s3:::{name}"),
+            "AWS::Events::EventBus" => {
+                format!("arn:aws:events:{region}:{account}:event-bus/{name}")
+            }
+            "AWS::StepFunctions::StateMachine" => {
+                format!("arn:aws:states:{region}:{account}:stateMachine:{name}")
+            }
+            "AWS::IAM::Role" => format!("arn:aws:iam::{account}:role/{name}"),
+            "AWS::Kinesis::Stream" => format!("arn:aws:kinesis:{region}:{account}:stream/{name}"),
+            _ => return None,
+        })
+    }
+}
+
+/// A function skipped for its runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub logical_id: String,
+    pub runtime: String,
+    /// Why, in words (from [`runtimes`]).
+    pub why: String,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +117,12 @@ pub struct FunctionDef {
     pub code_uri: PathBuf,
     pub timeout_s: u32,
     pub memory_mb: u32,
+    /// `x86_64` or `arm64` (Lambda's `Architectures`); locally a function is built for the
+    /// machine it runs on.
+    pub architecture: String,
+    /// It names a `CapacityProviderConfig` (Lambda Managed Instances): accepted, and run here as
+    /// any function is.
+    pub capacity_provider: bool,
     pub environment: BTreeMap<String, Expr>,
     pub kind: FunctionKind,
     /// Code given inline (`AWS::Lambda::Function` `Code.ZipFile`): it is the function's whole
@@ -135,10 +195,35 @@ pub struct SqsEvent {
     pub batch_size: u32,
     pub window_s: u32,
     pub report_batch_item_failures: bool,
-    pub max_concurrency: Option<u32>,
+    pub scaling: Scaling,
     /// Lambda filter patterns (each the JSON of one `Pattern` string).
     pub filters: Vec<serde_json::Value>,
     pub enabled: bool,
+}
+
+/// How an SQS mapping scales (Lambda developer guide, services-sqs-scaling): on demand, up to
+/// `ScalingConfig.MaximumConcurrency`, or in provisioned mode between
+/// `ProvisionedPollerConfig`'s minimum and maximum pollers (the two are exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaling {
+    OnDemand { max_concurrency: Option<u32> },
+    Provisioned { minimum: u32, maximum: u32 },
+}
+
+/// Lambda's most concurrent invocations for one on-demand SQS mapping without
+/// MaximumConcurrency.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 1250;
+
+impl Scaling {
+    /// The most batches the mapping runs at once.
+    pub fn maximum(&self) -> u32 {
+        match *self {
+            Scaling::OnDemand { max_concurrency } => {
+                max_concurrency.unwrap_or(DEFAULT_MAX_CONCURRENCY)
+            }
+            Scaling::Provisioned { maximum, .. } => maximum,
+        }
+    }
 }
 
 /// CloudFormation's own limit on a template's size.
@@ -230,6 +315,7 @@ impl Template {
             queues: BTreeMap::new(),
             functions: BTreeMap::new(),
             skipped: Vec::new(),
+            others: BTreeMap::new(),
             unsupported: Vec::new(),
         };
         let mut event_source_mappings = Vec::new();
@@ -265,8 +351,8 @@ impl Template {
                 }
                 "AWS::Serverless::Function" => {
                     let merged = merge_globals(&globals, props);
-                    if let Some(runtime) = unsupported_runtime(&merged) {
-                        template.unsupported.push((id, runtime));
+                    if let Some(skip) = unsupported_runtime(&id, &merged)? {
+                        template.unsupported.push(skip);
                         continue;
                     }
                     let metadata = resource.get("Metadata").unwrap_or(&empty);
@@ -278,8 +364,8 @@ impl Template {
                     let metadata = resource.get("Metadata").unwrap_or(&empty);
                     let (sam, inline_code) = lambda_function(props, metadata)
                         .with_context(|| format!("function {id}"))?;
-                    if let Some(runtime) = unsupported_runtime(&sam) {
-                        template.unsupported.push((id, runtime));
+                    if let Some(skip) = unsupported_runtime(&id, &sam)? {
+                        template.unsupported.push(skip);
                         continue;
                     }
                     let mut function = parse_function(&id, &sam, &empty)
@@ -290,7 +376,23 @@ impl Template {
                 "AWS::Lambda::EventSourceMapping" => {
                     event_source_mappings.push((id, props.clone()));
                 }
-                other => template.skipped.push((id, other.to_string())),
+                other => {
+                    let name = props.as_mapping().and_then(|m| {
+                        m.iter().find_map(|(k, v)| {
+                            let key = k.as_str()?;
+                            (key.ends_with("Name") && key != "DisplayName")
+                                .then(|| v.as_str().map(str::to_string))?
+                        })
+                    });
+                    template.others.insert(
+                        id.clone(),
+                        OtherResource {
+                            kind: other.to_string(),
+                            name,
+                        },
+                    );
+                    template.skipped.push((id, other.to_string()));
+                }
             }
         }
         for (id, props) in event_source_mappings {
@@ -322,11 +424,7 @@ impl Template {
             }
             other => bail!("FunctionName {other:?} does not name a function"),
         };
-        if self
-            .unsupported
-            .iter()
-            .any(|(skipped, _)| *skipped == target)
-        {
+        if self.unsupported.iter().any(|u| u.logical_id == target) {
             self.skipped.push((
                 id.to_string(),
                 format!("AWS::Lambda::EventSourceMapping of {target}, whose runtime is skipped"),
@@ -596,22 +694,21 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
         text("CodeUri")?.context("CodeUri is required (the function's crate directory)")?;
     let handler = text("Handler")?.unwrap_or_else(|| "bootstrap".into());
     let runtime = text("Runtime")?.unwrap_or_else(|| "provided.al2023".into());
-    let python = python_version(&runtime);
-    let node = node_version(&runtime);
-    if !runtime.starts_with("provided") && python.is_none() && node.is_none() {
-        bail!(
-            "Runtime {runtime} is not supported: use provided.al2023 (Rust, any bootstrap), python3.9 … python3.13 or nodejs18.x … nodejs24.x"
-        );
+    let known = runtimes::lookup(&runtime)
+        .with_context(|| format!("Runtime {runtime} is not one of Lambda's runtimes"))?;
+    let python = (known.family == runtimes::Family::Python).then(|| known.version.to_string());
+    let node = (known.family == runtimes::Family::Node).then(|| known.version.to_string());
+    if let runtimes::Family::Skipped(why) = known.family {
+        bail!("Runtime {runtime}: {why}");
     }
     let architectures: Vec<&str> = match props.get("Architectures") {
         Some(Value::Sequence(seq)) => seq.iter().filter_map(Value::as_str).collect(),
         _ => vec!["x86_64"],
     };
-    for arch in architectures {
-        if arch != "x86_64" && arch != "arm64" {
-            bail!("Architectures: {arch} is not x86_64 or arm64");
-        }
-    }
+    let architecture = match architectures[..] {
+        [arch @ ("x86_64" | "arm64")] => arch.to_string(),
+        _ => bail!("Architectures is [x86_64] or [arm64], got {architectures:?}"),
+    };
     let timeout_s = ranged(&props, "Timeout", 1, 900)?.unwrap_or(3);
     let memory_mb = ranged(&props, "MemorySize", 128, 10_240)?.unwrap_or(128);
     let mut environment = BTreeMap::new();
@@ -669,6 +766,8 @@ fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result
         code_uri: PathBuf::from(code_uri),
         timeout_s,
         memory_mb,
+        architecture,
+        capacity_provider: props.get("CapacityProviderConfig").is_some(),
         environment,
         bundle: bundle(&kind, metadata)?,
         kind,
@@ -763,27 +862,23 @@ fn lambda_function(props: &Value, metadata: &Value) -> anyhow::Result<(Mapping, 
     Ok((sam, inline))
 }
 
-/// The Python version of a Lambda Python runtime lockgate runs (`python3.12` → `3.12`).
-fn python_version(runtime: &str) -> Option<String> {
-    let version = runtime.strip_prefix("python")?;
-    let minor: u32 = version.strip_prefix("3.")?.parse().ok()?;
-    (9..=13).contains(&minor).then(|| version.to_string())
-}
-
-/// The Node.js major of a Lambda Node.js runtime lockgate runs (`nodejs20.x` → `20`).
-fn node_version(runtime: &str) -> Option<String> {
-    let major = runtime.strip_prefix("nodejs")?.strip_suffix(".x")?;
-    matches!(major, "18" | "20" | "22" | "24").then(|| major.to_string())
-}
-
-/// The Runtime of a function lockgate cannot run, if it names one (a literal that is not
-/// `provided*`, a supported Python or a supported Node.js).
-fn unsupported_runtime(props: &Mapping) -> Option<String> {
-    let runtime = props.get("Runtime")?.as_str()?;
-    let supported = runtime.starts_with("provided")
-        || python_version(runtime).is_some()
-        || node_version(runtime).is_some();
-    (!supported).then(|| runtime.to_string())
+/// The function is skipped when its Runtime (a literal) is one lockgate has no runner for; an
+/// identifier Lambda never had is an error (a typo should not silently skip a function).
+fn unsupported_runtime(id: &str, props: &Mapping) -> anyhow::Result<Option<Unsupported>> {
+    let Some(runtime) = props.get("Runtime").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let known = runtimes::lookup(runtime).with_context(|| {
+        format!("function {id}: Runtime {runtime} is not one of Lambda's runtimes")
+    })?;
+    Ok(match known.family {
+        runtimes::Family::Skipped(why) => Some(Unsupported {
+            logical_id: id.to_string(),
+            runtime: runtime.to_string(),
+            why: why.to_string(),
+        }),
+        _ => None,
+    })
 }
 
 /// `file.export`: a path under CodeUri (no extension) and an export name.
@@ -847,6 +942,24 @@ fn parse_sqs_event(_name: &str, p: &Value) -> anyhow::Result<SqsEvent> {
         Some(scaling) => ranged(scaling, "MaximumConcurrency", 2, 1000)?,
         None => None,
     };
+    let scaling = match p.get("ProvisionedPollerConfig") {
+        None => Scaling::OnDemand { max_concurrency },
+        Some(_) if max_concurrency.is_some() => bail!(
+            "ProvisionedPollerConfig and ScalingConfig.MaximumConcurrency cannot be used together: provisioned mode sets the pollers, MaximumConcurrency is for on-demand scaling"
+        ),
+        Some(provisioned) => {
+            // SQS mappings: MinimumPollers 2–200 (default 2), MaximumPollers 2–10,000
+            // (default 200).
+            let minimum = ranged(provisioned, "MinimumPollers", 2, 200)?.unwrap_or(2);
+            let maximum = ranged(provisioned, "MaximumPollers", 2, 10_000)?.unwrap_or(200);
+            if minimum > maximum {
+                bail!(
+                    "ProvisionedPollerConfig: MinimumPollers {minimum} is above MaximumPollers {maximum}"
+                );
+            }
+            Scaling::Provisioned { minimum, maximum }
+        }
+    };
     let mut filters = Vec::new();
     if let Some(list) = p
         .get("FilterCriteria")
@@ -877,7 +990,7 @@ fn parse_sqs_event(_name: &str, p: &Value) -> anyhow::Result<SqsEvent> {
         batch_size,
         window_s,
         report_batch_item_failures,
-        max_concurrency,
+        scaling,
         filters,
         enabled: boolean(p, "Enabled")?.unwrap_or(true),
     })

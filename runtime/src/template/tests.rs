@@ -80,7 +80,12 @@ fn the_bundled_template_loads() {
     );
     assert_eq!(orders.timeout_s, 10);
     assert!(orders.events[0].report_batch_item_failures);
-    assert_eq!(orders.events[0].max_concurrency, Some(5));
+    assert_eq!(
+        orders.events[0].scaling,
+        Scaling::OnDemand {
+            max_concurrency: Some(5)
+        }
+    );
     assert!(t.queues["SequenceQueue"].fifo);
 }
 
@@ -379,10 +384,15 @@ Resources:
     );
     // The rest of the template runs; the function lockgate cannot run is named.
     assert!(!python.functions.contains_key("Java"));
+    assert_eq!(python.unsupported.len(), 1);
     assert_eq!(
-        python.unsupported,
-        [("Java".to_string(), "java21".to_string())]
+        (
+            python.unsupported[0].logical_id.as_str(),
+            python.unsupported[0].runtime.as_str()
+        ),
+        ("Java", "java21")
     );
+    assert!(python.unsupported[0].why.contains("Java"));
 
     for (handler, fine) in [
         ("app.handler", true),
@@ -397,13 +407,37 @@ Resources:
         let result = Template::parse(&yaml, PathBuf::from("."));
         assert_eq!(result.is_ok(), fine, "{handler}: {:?}", result.err());
     }
-    for runtime in ["python3.8", "nodejs16.x", "ruby3.3", "dotnet8"] {
-        let yaml = format!(
+    let function = |runtime: &str| {
+        format!(
             "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: x\n      Runtime: {runtime}\n      Handler: a.b\n"
-        );
-        let t = Template::parse(&yaml, PathBuf::from(".")).unwrap();
-        assert_eq!(t.unsupported, [("F".to_string(), runtime.to_string())]);
+        )
+    };
+    for runtime in ["python2.7", "ruby3.3", "dotnet8", "java25", "go1.x"] {
+        let t = Template::parse(&function(runtime), PathBuf::from(".")).unwrap();
+        assert_eq!(t.unsupported.len(), 1, "{runtime}");
+        assert_eq!(t.unsupported[0].runtime, runtime);
+        assert!(t.functions.is_empty());
     }
+    // Every Python and Node.js runtime AWS lists, deprecated ones too, runs (on the nearest
+    // interpreter when its own is missing: the builders decide).
+    for (runtime, version) in [
+        ("python3.14", "3.14"),
+        ("python3.8", "3.8"),
+        ("nodejs16.x", "16"),
+        ("nodejs24.x", "24"),
+    ] {
+        let t = Template::parse(&function(runtime), PathBuf::from(".")).unwrap();
+        let kind = &t.functions["F"].kind;
+        assert!(
+            matches!(kind, FunctionKind::Python { version: v, .. } | FunctionKind::Node { version: v, .. } if v == version),
+            "{runtime}: {kind:?}"
+        );
+    }
+    let err = Template::parse(&function("pyhton3.12"), PathBuf::from(".")).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("Runtime pyhton3.12 is not one of Lambda's runtimes"),
+        "{err:#}"
+    );
 }
 
 #[test]

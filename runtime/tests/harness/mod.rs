@@ -179,6 +179,31 @@ impl App {
         }
     }
 
+    /// [`App::launch`] on a whole template (placeholders as in [`write_template`]).
+    pub fn launch_whole(
+        dir: &tempfile::TempDir,
+        text: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Child, Option<String>, Arc<Mutex<Vec<String>>>) {
+        Self::launch_template(dir, text, extra, env)
+    }
+
+    /// The endpoint of the emulator `lockgate up` embeds (from its log).
+    pub fn url_of_emulator(&self) -> String {
+        self.output
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|l| {
+                l.split("SQS emulator ready on ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_string)
+            })
+            .expect("lockgate up embeds an emulator")
+    }
+
     fn launch_template(
         dir: &tempfile::TempDir,
         text: &str,
