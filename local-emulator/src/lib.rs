@@ -42,13 +42,13 @@ mod clock;
 mod console;
 pub mod lambda;
 mod limits;
-pub mod model;
 mod move_tasks;
 mod request;
 mod s3;
 mod server;
 mod store;
 mod sts;
+pub mod template;
 mod tls;
 
 pub use auth::load_credentials;

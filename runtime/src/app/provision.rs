@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
 
-use crate::template::{AttributeValue, OtherResource, Scope, Template};
+use crate::template::{OtherResource, Scope, Template, queues};
 
 /// A template queue as it exists in SQS.
 #[derive(Debug, Clone)]
@@ -23,99 +23,62 @@ pub async fn create_queues(
     template: &Template,
 ) -> anyhow::Result<BTreeMap<String, ProvisionedQueue>> {
     let mut created: BTreeMap<String, ProvisionedQueue> = BTreeMap::new();
-    let mut remaining: Vec<&str> = template.queues.keys().map(String::as_str).collect();
-    while !remaining.is_empty() {
-        let before = remaining.len();
-        let mut next = Vec::new();
-        for id in remaining {
-            let queue = &template.queues[id];
-            let ready = queue.attributes.values().all(|v| match v {
-                AttributeValue::Redrive { target, .. } => {
-                    target.target().is_none_or(|t| created.contains_key(t))
-                }
-                _ => true,
-            });
-            if !ready {
-                next.push(id);
-                continue;
-            }
-            let scope = AppScope::of(template, &created, String::new());
-            let mut attrs: Vec<(String, String)> = Vec::new();
-            if queue.fifo {
-                attrs.push(("FifoQueue".into(), "true".into()));
-            }
-            for (key, value) in &queue.attributes {
-                let text = match value {
-                    AttributeValue::Plain(e) => e.resolve(&scope).map_err(anyhow::Error::msg)?,
-                    AttributeValue::Redrive {
-                        target,
-                        max_receive_count,
-                    } => serde_json::json!({
-                        "deadLetterTargetArn": target.resolve(&scope).map_err(anyhow::Error::msg)?,
-                        "maxReceiveCount": max_receive_count,
-                    })
-                    .to_string(),
-                    AttributeValue::Json(v) => v.to_string(),
-                };
-                attrs.push((key.clone(), text));
-            }
-            let mut request = sqs.create_queue().queue_name(&queue.name);
-            for (k, v) in &attrs {
-                request = request.attributes(k.as_str().into(), v);
-            }
-            let url = match request.send().await {
-                Ok(out) => out.queue_url.unwrap_or_default(),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_queue_name_exists()) =>
-                {
-                    let url = sqs
-                        .get_queue_url()
-                        .queue_name(&queue.name)
-                        .send()
-                        .await?
-                        .queue_url
-                        .unwrap_or_default();
-                    let mut set = sqs.set_queue_attributes().queue_url(&url);
-                    for (k, v) in attrs.iter().filter(|(k, _)| k != "FifoQueue") {
-                        set = set.attributes(k.as_str().into(), v);
-                    }
-                    set.send()
-                        .await
-                        .with_context(|| format!("queue {id}: updating attributes"))?;
-                    url
-                }
-                Err(e) => {
-                    let message = aws_sdk_sqs::error::DisplayErrorContext(&e);
-                    bail!("queue {id}: cannot create {}: {message}", queue.name);
-                }
-            };
-            let arn = sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .send()
-                .await?
-                .attributes
-                .and_then(|a| {
-                    a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                        .cloned()
-                })
-                .unwrap_or_default();
-            created.insert(
-                id.to_string(),
-                ProvisionedQueue {
-                    name: queue.name.clone(),
-                    url,
-                    arn,
-                    fifo: queue.fifo,
-                },
-            );
+    for id in queues::creation_order(&template.queues)? {
+        let queue = &template.queues[id];
+        let scope = AppScope::of(template, &created, String::new());
+        let attrs = queues::create_attributes(queue, &scope)?;
+        let mut request = sqs.create_queue().queue_name(&queue.name);
+        for (k, v) in &attrs {
+            request = request.attributes(k.as_str().into(), v);
         }
-        if next.len() == before {
-            bail!("queues {next:?} have dead-letter queues that form a cycle");
-        }
-        remaining = next;
+        let url = match request.send().await {
+            Ok(out) => out.queue_url.unwrap_or_default(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_queue_name_exists()) =>
+            {
+                let url = sqs
+                    .get_queue_url()
+                    .queue_name(&queue.name)
+                    .send()
+                    .await?
+                    .queue_url
+                    .unwrap_or_default();
+                let mut set = sqs.set_queue_attributes().queue_url(&url);
+                for (k, v) in attrs.iter().filter(|(k, _)| k != "FifoQueue") {
+                    set = set.attributes(k.as_str().into(), v);
+                }
+                set.send()
+                    .await
+                    .with_context(|| format!("queue {id}: updating attributes"))?;
+                url
+            }
+            Err(e) => {
+                let message = aws_sdk_sqs::error::DisplayErrorContext(&e);
+                bail!("queue {id}: cannot create {}: {message}", queue.name);
+            }
+        };
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .unwrap_or_default();
+        created.insert(
+            id.to_string(),
+            ProvisionedQueue {
+                name: queue.name.clone(),
+                url,
+                arn,
+                fifo: queue.fifo,
+            },
+        );
     }
     Ok(created)
 }

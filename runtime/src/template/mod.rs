@@ -5,9 +5,7 @@
 //! every message — so a template that runs locally deploys. Unknown resource types are listed
 //! in [`Template::skipped`], not rejected.
 
-pub mod intrinsic;
 pub mod runtimes;
-pub mod stack;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,10 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_yaml_ng::{Mapping, Value};
 
-pub use intrinsic::{Expr, Scope};
-use lockgate_emulator::model::{self, NUMERIC_ATTRIBUTES, QueueAttributes};
-use stack::Stack;
-pub use stack::StackOptions;
+pub use lockgate_emulator::template::queues::{AttributeValue, QueueDef};
+use lockgate_emulator::template::{Document, NoScope, boolean, ranged};
+pub use lockgate_emulator::template::{Expr, Scope, StackOptions, intrinsic, queues, stack};
 
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -83,30 +80,6 @@ pub struct Unsupported {
     pub runtime: String,
     /// Why, in words (from [`runtimes`]).
     pub why: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct QueueDef {
-    pub logical_id: String,
-    /// QueueName, or `<LogicalId>` (plus `.fifo`) when the template leaves it to CloudFormation.
-    pub name: String,
-    /// Queue attributes as SQS names them (`VisibilityTimeout`, `RedrivePolicy`, …); values may
-    /// hold intrinsics (a RedrivePolicy's target).
-    pub attributes: BTreeMap<String, AttributeValue>,
-    pub fifo: bool,
-    pub visibility_timeout: u32,
-}
-
-#[derive(Debug, Clone)]
-pub enum AttributeValue {
-    Plain(Expr),
-    /// RedrivePolicy: its target and count.
-    Redrive {
-        target: Expr,
-        max_receive_count: u32,
-    },
-    /// RedriveAllowPolicy, passed through as JSON (ARNs inside may be intrinsics).
-    Json(serde_json::Value),
 }
 
 #[derive(Debug, Clone)]
@@ -226,53 +199,6 @@ impl Scaling {
     }
 }
 
-/// CloudFormation's own limit on a template's size.
-const MAX_TEMPLATE_BYTES: usize = 1024 * 1024;
-/// Far deeper than any template; the YAML parser takes time quadratic in flow-collection
-/// depth (10,000 nested `[` took 40 s), so deeper input is refused before it is parsed.
-const MAX_FLOW_NESTING: usize = 100;
-
-/// Refuses templates over CloudFormation's size limit, or whose flow collections (`[…]`,
-/// `{…}`) nest deeper than any template needs. (Block-style nesting is bounded by the size.)
-fn check_size_and_nesting(text: &str) -> anyhow::Result<()> {
-    if text.len() > MAX_TEMPLATE_BYTES {
-        bail!(
-            "template is {} bytes; CloudFormation accepts at most {MAX_TEMPLATE_BYTES}",
-            text.len()
-        );
-    }
-    let mut depth = 0usize;
-    let mut quote = None;
-    let mut escaped = false;
-    let mut comment = false;
-    let mut previous = '\n';
-    for c in text.chars() {
-        match (quote, c) {
-            _ if comment => comment = c != '\n',
-            (Some('"'), '\\') if !escaped => {
-                escaped = true;
-                previous = c;
-                continue;
-            }
-            (Some(q), c) if c == q && !escaped => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '#') if previous.is_whitespace() => comment = true,
-            (None, '[' | '{') => {
-                depth += 1;
-                if depth > MAX_FLOW_NESTING {
-                    bail!("template nests collections more than {MAX_FLOW_NESTING} levels deep");
-                }
-            }
-            (None, ']' | '}') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        escaped = false;
-        previous = c;
-    }
-    Ok(())
-}
-
 impl Template {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         Self::load_with(path, &StackOptions::default())
@@ -294,22 +220,8 @@ impl Template {
     }
 
     pub fn parse_with(text: &str, dir: PathBuf, options: &StackOptions) -> anyhow::Result<Self> {
-        check_size_and_nesting(text)?;
-        let root: Value = serde_yaml_ng::from_str(text).context("template is not valid YAML")?;
-        let stack = Stack::new(&root, options)?;
-        let globals = root
-            .get("Globals")
-            .and_then(|g| g.get("Function"))
-            .map(|g| stack.fold(g))
-            .transpose()
-            .context("Globals")?
-            .flatten()
-            .and_then(|g| g.as_mapping().cloned())
-            .unwrap_or_default();
-        let resources = root
-            .get("Resources")
-            .and_then(Value::as_mapping)
-            .context("template has no Resources")?;
+        let document = Document::parse(text, options)?;
+        let globals = document.function_globals()?;
         let mut template = Template {
             dir,
             queues: BTreeMap::new(),
@@ -319,34 +231,22 @@ impl Template {
             unsupported: Vec::new(),
         };
         let mut event_source_mappings = Vec::new();
-        for (id, resource) in resources {
-            let id = id.as_str().context("resource ids are strings")?.to_string();
-            let kind = resource
-                .get("Type")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if !stack
-                .includes(resource)
-                .with_context(|| format!("resource {id}"))?
-            {
-                let condition = resource["Condition"].as_str().unwrap_or_default();
+        for resource in document.resources()? {
+            let id = resource.id;
+            let kind = resource.kind.as_str();
+            let Some(props) = &resource.properties else {
+                let condition = resource.condition.unwrap_or_default();
                 template
                     .skipped
                     .push((id, format!("{kind}, its Condition {condition} is false")));
                 continue;
-            }
-            let empty = Value::Mapping(Mapping::new());
-            let props = match resource.get("Properties") {
-                Some(props) => stack
-                    .fold(props)
-                    .with_context(|| format!("resource {id}"))?
-                    .unwrap_or_else(|| empty.clone()),
-                None => empty.clone(),
             };
-            let props = &props;
+            let empty = Value::Mapping(Mapping::new());
+            let metadata = &resource.metadata;
             match kind {
                 "AWS::SQS::Queue" => {
-                    let queue = parse_queue(&id, props).with_context(|| format!("queue {id}"))?;
+                    let queue =
+                        queues::parse_queue(&id, props).with_context(|| format!("queue {id}"))?;
                     template.queues.insert(id, queue);
                 }
                 "AWS::Serverless::Function" => {
@@ -355,13 +255,11 @@ impl Template {
                         template.unsupported.push(skip);
                         continue;
                     }
-                    let metadata = resource.get("Metadata").unwrap_or(&empty);
                     let function = parse_function(&id, &merged, metadata)
                         .with_context(|| format!("function {id}"))?;
                     template.functions.insert(id, function);
                 }
                 "AWS::Lambda::Function" => {
-                    let metadata = resource.get("Metadata").unwrap_or(&empty);
                     let (sam, inline_code) = lambda_function(props, metadata)
                         .with_context(|| format!("function {id}"))?;
                     if let Some(skip) = unsupported_runtime(&id, &sam)? {
@@ -457,22 +355,7 @@ impl Template {
     /// Checks that span resources: event queues exist, visibility timeout ≥ function timeout,
     /// FIFO mapping rules, dead-letter targets exist and match the queue type.
     fn validate(&self) -> anyhow::Result<()> {
-        for queue in self.queues.values() {
-            if let Some(AttributeValue::Redrive { target, .. }) =
-                queue.attributes.get("RedrivePolicy")
-                && let Some(dlq_id) = target.target()
-            {
-                let dlq = self.queues.get(dlq_id).with_context(|| {
-                    format!("queue {}: RedrivePolicy targets {dlq_id}, which is not a queue in this template", queue.logical_id)
-                })?;
-                if dlq.fifo != queue.fifo {
-                    bail!(
-                        "queue {}: its dead-letter queue {dlq_id} must be of the same type (FIFO or standard)",
-                        queue.logical_id
-                    );
-                }
-            }
-        }
+        queues::check_dead_letter_targets(&self.queues)?;
         for function in self.functions.values() {
             for event in &function.events {
                 let Some(queue_id) = event.queue.target() else {
@@ -541,141 +424,6 @@ fn merge_globals(globals: &Mapping, props: &Value) -> Mapping {
         }
     }
     merged
-}
-
-fn number(props: &Value, key: &str) -> anyhow::Result<Option<i64>> {
-    match props.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => Ok(n.as_i64()),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .with_context(|| format!("{key} must be a number, got {s:?}")),
-        Some(other) => bail!("{key} must be a number, got {other:?}"),
-    }
-}
-
-fn boolean(props: &Value, key: &str) -> anyhow::Result<Option<bool>> {
-    match props.get(key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(other) => bail!("{key} must be true or false, got {other:?}"),
-    }
-}
-
-fn ranged(props: &Value, key: &str, min: i64, max: i64) -> anyhow::Result<Option<u32>> {
-    match number(props, key)? {
-        Some(v) if !(min..=max).contains(&v) => {
-            bail!("{key} must be between {min} and {max}, got {v}")
-        }
-        other => Ok(other.map(|v| v as u32)),
-    }
-}
-
-fn parse_queue(id: &str, props: &Value) -> anyhow::Result<QueueDef> {
-    let fifo = boolean(props, "FifoQueue")?.unwrap_or(false);
-    let name = match props.get("QueueName") {
-        Some(v) => Expr::parse(v)
-            .map_err(anyhow::Error::msg)?
-            .resolve(&NoScope)
-            .map_err(anyhow::Error::msg)?,
-        None if fifo => format!("{id}.fifo"),
-        None => id.to_string(),
-    };
-    model::validate_queue_name(&name, fifo)
-        .map_err(|e| anyhow::anyhow!("QueueName {name:?}: {}", e.message))?;
-    let mut attributes = BTreeMap::new();
-    let mut check = QueueAttributes::defaults(fifo);
-    for &(key, min, max) in NUMERIC_ATTRIBUTES {
-        if let Some(v) = ranged(props, key, min.into(), max.into())? {
-            check
-                .set(key, &v.to_string())
-                .map_err(|e| anyhow::anyhow!("{key}: {}", e.message))?;
-            attributes.insert(
-                key.to_string(),
-                AttributeValue::Plain(Expr::Literal(v.to_string())),
-            );
-        }
-    }
-    for key in ["ContentBasedDeduplication", "SqsManagedSseEnabled"] {
-        if let Some(v) = boolean(props, key)? {
-            if key == "ContentBasedDeduplication" && !fifo {
-                bail!("ContentBasedDeduplication is only valid for FIFO queues");
-            }
-            attributes.insert(
-                key.to_string(),
-                AttributeValue::Plain(Expr::Literal(v.to_string())),
-            );
-        }
-    }
-    for key in [
-        "DeduplicationScope",
-        "FifoThroughputLimit",
-        "KmsMasterKeyId",
-    ] {
-        if let Some(v) = props.get(key) {
-            let expr = Expr::parse(v).map_err(anyhow::Error::msg)?;
-            if let Expr::Literal(text) = &expr {
-                check
-                    .set(key, text)
-                    .map_err(|e| anyhow::anyhow!("{key}: {}", e.message))?;
-            }
-            attributes.insert(key.to_string(), AttributeValue::Plain(expr));
-        }
-    }
-    if let Some(policy) = props.get("RedrivePolicy") {
-        let target = policy
-            .get("deadLetterTargetArn")
-            .context("RedrivePolicy needs deadLetterTargetArn")?;
-        let (min, max) = model::MAX_RECEIVE_COUNT;
-        let max_receive_count = ranged(policy, "maxReceiveCount", min.into(), max.into())?
-            .context("RedrivePolicy needs maxReceiveCount")?;
-        attributes.insert(
-            "RedrivePolicy".into(),
-            AttributeValue::Redrive {
-                target: Expr::parse(target).map_err(anyhow::Error::msg)?,
-                max_receive_count,
-            },
-        );
-    }
-    if let Some(policy) = props.get("RedriveAllowPolicy") {
-        let json = serde_json::to_value(policy).context("RedriveAllowPolicy")?;
-        attributes.insert("RedriveAllowPolicy".into(), AttributeValue::Json(json));
-    }
-    if let Some(Value::Mapping(map)) = Some(props).filter(|p| p.is_mapping()) {
-        for key in map.keys().filter_map(Value::as_str) {
-            const KNOWN: &[&str] = &[
-                "QueueName",
-                "FifoQueue",
-                "ContentBasedDeduplication",
-                "DelaySeconds",
-                "MaximumMessageSize",
-                "MessageRetentionPeriod",
-                "ReceiveMessageWaitTimeSeconds",
-                "VisibilityTimeout",
-                "RedrivePolicy",
-                "RedriveAllowPolicy",
-                "DeduplicationScope",
-                "FifoThroughputLimit",
-                "KmsMasterKeyId",
-                "KmsDataKeyReusePeriodSeconds",
-                "SqsManagedSseEnabled",
-                "Tags",
-            ];
-            if !KNOWN.contains(&key) {
-                bail!("unknown property {key}");
-            }
-        }
-    }
-    Ok(QueueDef {
-        logical_id: id.to_string(),
-        name,
-        attributes,
-        fifo,
-        visibility_timeout: check.visibility_timeout,
-    })
 }
 
 fn parse_function(id: &str, props: &Mapping, metadata: &Value) -> anyhow::Result<FunctionDef> {
@@ -994,24 +742,6 @@ fn parse_sqs_event(_name: &str, p: &Value) -> anyhow::Result<SqsEvent> {
         filters,
         enabled: boolean(p, "Enabled")?.unwrap_or(true),
     })
-}
-
-/// Resolves only pseudo parameters that make sense before anything exists.
-struct NoScope;
-
-impl Scope for NoScope {
-    fn reference(&self, name: &str) -> Option<String> {
-        match name {
-            "AWS::Region" => {
-                Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()))
-            }
-            "AWS::StackName" => Some("lockgate".into()),
-            _ => None,
-        }
-    }
-    fn attribute(&self, _: &str, _: &str) -> Option<String> {
-        None
-    }
 }
 
 #[cfg(test)]
