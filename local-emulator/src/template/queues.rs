@@ -128,14 +128,13 @@ pub fn parse_queue(id: &str, props: &Value) -> anyhow::Result<QueueDef> {
         let json = serde_json::to_value(policy).context("RedriveAllowPolicy")?;
         attributes.insert("RedriveAllowPolicy".into(), AttributeValue::Json(json));
     }
-    if let Some(map) = props.as_mapping() {
-        if let Some(key) = map
+    if let Some(map) = props.as_mapping()
+        && let Some(key) = map
             .keys()
             .filter_map(Value::as_str)
             .find(|key| !KNOWN.contains(key))
-        {
-            bail!("unknown property {key}");
-        }
+    {
+        bail!("unknown property {key}");
     }
     Ok(QueueDef {
         logical_id: id.to_string(),
