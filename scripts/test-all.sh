@@ -23,12 +23,22 @@ venv target/venv-query tests/python-query/requirements.txt
 venv target/venv-cli tests/cli/requirements.txt
 venv target/venv-wasm tests/wasm/requirements.txt   # componentize-py: the Python guest
 venv target/venv-console tests/console/requirements.txt   # Selenium, Prometheus's parser
+venv target/venv-container tests/container/requirements.txt   # Testcontainers, boto3
 
-echo "==> Debian's Chromium and ChromeDriver (the console's browser test) and tmux (the terminal display test)"
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v tmux >/dev/null; then
-    sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+echo "==> Debian's packages: Chromium and ChromeDriver (the console's browser test), tmux (the terminal display test), docker.io (the container image's tests), musl-tools (the static emulator in the image)"
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v tmux >/dev/null \
+    || ! command -v dockerd >/dev/null || ! command -v musl-gcc >/dev/null; then
     sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium chromium-driver tmux >/dev/null
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium chromium-driver tmux docker.io musl-tools >/dev/null
+fi
+rustup target add x86_64-unknown-linux-musl
+
+echo "==> the Docker daemon (root, as the machine allows; base images are never pulled)"
+if ! docker info >/dev/null 2>&1; then
+    sudo_if_needed sh -c 'dockerd >target/dockerd.log 2>&1 &'
+    for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+    docker info >/dev/null || { cat target/dockerd.log; exit 1; }
 fi
 
 echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/package.json)"
@@ -53,6 +63,10 @@ for guest in wasm-probe webhooks; do
     cargo build --locked --manifest-path "functions/$guest/Cargo.toml" --lib --target wasm32-wasip2
 done
 
+echo "==> the emulator's container image (static lockgate-emulator, FROM scratch)"
+rm -f target/dist/lockgate-emulator   # built from this checkout, never a stale one
+bash scripts/image.sh lockgate:test
+
 echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end with Rust, Python, Node.js and C functions, WASM host and guests)"
 cargo test --workspace --locked
 
@@ -65,5 +79,8 @@ echo "==> the web console in headless Chromium, /metrics through Prometheus's pa
 target/venv-console/bin/pytest -q tests/console
 echo "==> AWS CLI v1 tests"
 target/venv-cli/bin/pytest -q tests/cli
+echo "==> the container image: docker run, boto3, the AWS CLI, Testcontainers, a restart on its volume"
+TESTCONTAINERS_RYUK_DISABLED=true LOCKGATE_IMAGE=lockgate:test LOCKGATE_AWS_CLI="$PWD/target/venv-cli/bin/aws" \
+    target/venv-container/bin/pytest -q tests/container
 echo "==> AWS SDK for JavaScript v3 tests"
 (cd tests/node && node --test)

@@ -2,6 +2,7 @@
 //! answers success, nothing else) and with moto_server, all measured in the same run on the
 //! same machine. Prints msgs/s and ratios. See the README's "Benchmarks" section.
 
+mod distribution;
 mod floor;
 mod http;
 mod runtime;
@@ -66,6 +67,16 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_values_t = [runtime::Kind::Native, runtime::Kind::Wasm, runtime::Kind::Python, runtime::Kind::Node])]
         functions: Vec<runtime::Kind>,
     },
+    /// Sizes of the static binaries and the container image, and the time from starting each
+    /// to its first answered request (scripts/release.sh and scripts/image.sh first).
+    Distribution {
+        /// Where scripts/release.sh put the binaries.
+        #[arg(long, default_value = "target/dist")]
+        dist: PathBuf,
+        /// The image scripts/image.sh built.
+        #[arg(long, default_value = "lockgate:latest")]
+        image: String,
+    },
     /// WASM per-batch invocation overhead (instantiate + call + drop) for 1, 10, 100 messages.
     WasmOverhead {
         /// Batches per size.
@@ -100,6 +111,7 @@ fn main() -> anyhow::Result<()> {
                 &body,
             ));
         }
+        Some(Command::Distribution { dist, image }) => return distribution::run(&dist, &image),
         Some(Command::WasmOverhead { iterations, sizes }) => {
             let body = "x".repeat(args.body_bytes);
             return runtime.block_on(wasm::run(iterations, &sizes, &body));

@@ -17,11 +17,16 @@
 //! - [`error`]: the one error type, with SQS's codes and statuses.
 //! - [`clock`]: the time SQS's rules are measured in; injectable for tests.
 //! - [`console`]: the web console and its JSON API, `/metrics` and `/health`, on the same port.
+//! - [`lambda`]: the Lambda Invoke API on the same port, for an attached app's functions.
+//! - [`template`]: reading a SAM or CloudFormation template's queues (shared with `lockgate
+//!   up`'s loader); [`declare`]: queues created at start from a template or a queues file.
+//! - [`command`]: the emulator as a command (`lockgate-emulator`, `lockgate emulator`).
 //!
 //! The public surface: [`RunningEmulator`] / [`serve`] with their [`EmulatorConfig`], [`Config`]
-//! and [`Limits`]; [`AppView`], what an app adds to the console; the [`Clock`]s; [`load_credentials`]; and [`model`], what templates need of
-//! SQS's queue model. The layers below are private; the `fuzzing` feature opens them to the
-//! fuzz targets (not a stable interface).
+//! and [`Limits`]; [`AppView`], what an app adds to the console; the [`Clock`]s;
+//! [`load_credentials`]; [`template`], [`declare`], [`lambda`] and [`command`]. The layers
+//! below are private; the `fuzzing` feature opens them to the fuzz targets (not a stable
+//! interface).
 
 /// The layers below the server: private, or public with the `fuzzing` feature.
 macro_rules! layers {
@@ -39,7 +44,9 @@ macro_rules! layers {
 layers!(actions, auth, error, protocol, queue, sqs);
 
 mod clock;
+pub mod command;
 mod console;
+pub mod declare;
 pub mod lambda;
 mod limits;
 mod move_tasks;

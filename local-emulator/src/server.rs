@@ -36,6 +36,9 @@ pub struct EmulatorConfig {
     pub allowed_origins: Vec<String>,
     /// Serve https (see [`crate::tls`]); `None` serves plain HTTP.
     pub tls: Option<TlsSource>,
+    /// Queues created at start, before the first connection is accepted (a template's or a
+    /// queues file's: see [`crate::declare`]).
+    pub declare: crate::declare::Declared,
 }
 
 impl EmulatorConfig {
@@ -48,6 +51,7 @@ impl EmulatorConfig {
             limits: Limits::default(),
             allowed_origins: Vec::new(),
             tls: None,
+            declare: Default::default(),
         }
     }
 }
@@ -87,6 +91,11 @@ impl RunningEmulator {
             }
             None => (Sqs::in_memory(config.sqs.clone())?, None),
         };
+        if !config.declare.is_empty() {
+            crate::declare::create(&sqs, &config.declare, &config.bind.to_string())
+                .await
+                .map_err(|e| format!("declaring queues: {e:#}"))?;
+        }
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;

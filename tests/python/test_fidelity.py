@@ -121,15 +121,20 @@ def test_fifo_group_head_released_alone(sqs):
     assert [m["Body"] for m in again] == ["m1"]
 
 
-def test_dedup_scope_change_keeps_old_entries(sqs):
+def test_dedup_scope_is_fixed_at_creation(sqs):
+    """SQS deduplicates as the queue was created: a later DeduplicationScope changes what
+    GetQueueAttributes reports, not which sends are duplicates."""
     url = fifo(sqs)
     first = sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="A", MessageDeduplicationId="X")["MessageId"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DeduplicationScope": "messageGroup"})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={
+        "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"})
+    reported = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["DeduplicationScope"])["Attributes"]
+    assert reported["DeduplicationScope"] == "messageGroup"
     again = sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="B", MessageDeduplicationId="X")
     assert again["MessageId"] == first
     a = sqs.send_message(QueueUrl=url, MessageBody="y", MessageGroupId="A", MessageDeduplicationId="Y")["MessageId"]
     b = sqs.send_message(QueueUrl=url, MessageBody="y", MessageGroupId="B", MessageDeduplicationId="Y")["MessageId"]
-    assert a != b
+    assert a == b, "an id first seen after the change is still deduplicated queue-wide"
 
 
 def test_purge_clears_fifo_dedup_window(sqs):

@@ -85,6 +85,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             limits: Default::default(),
             allowed_origins: args.allowed_origins,
             tls,
+            declare: Default::default(),
         })),
     };
     let options = AppOptions {
