@@ -63,6 +63,11 @@ for guest in wasm-probe webhooks; do
     cargo build --locked --manifest-path "functions/$guest/Cargo.toml" --lib --target wasm32-wasip2
 done
 
+echo "==> the crates a user installs package cleanly (cargo package, offline, without building them again)"
+packaged=$(cargo package --offline --allow-dirty --no-verify -p lockgate-sdk -p lockgate-guest \
+    -p lockgate-wasm-host -p lockgate-emulator -p lockgate-runtime 2>&1) || { echo "$packaged"; exit 1; }
+if grep -qi "warning" <<<"$packaged"; then echo "$packaged"; exit 1; fi
+
 echo "==> the emulator's container image (static lockgate-emulator, FROM scratch)"
 rm -f target/dist/lockgate-emulator   # built from this checkout, never a stale one
 bash scripts/image.sh lockgate:test

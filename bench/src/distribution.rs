@@ -55,10 +55,17 @@ pub fn run(dist: &Path, image: &str) -> anyhow::Result<()> {
                 "image {image:<14} {:>6.1} MB (uncompressed)",
                 size as f64 / 1e6
             );
-            let times = (0..RUNS)
+            let runs = (0..RUNS)
                 .map(|_| docker_start(image))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            report("docker run to first request", times);
+            report(
+                "docker run to first request",
+                runs.iter().map(|r| r.0).collect(),
+            );
+            report(
+                "docker stop (SIGTERM) to exited",
+                runs.iter().map(|r| r.1).collect(),
+            );
         }
         None => println!("image {image} not built (run scripts/image.sh)"),
     }
@@ -104,8 +111,9 @@ fn binary_start(binary: &Path) -> anyhow::Result<Duration> {
     ready
 }
 
-/// From `docker run` to the container's first answered ListQueues.
-fn docker_start(image: &str) -> anyhow::Result<Duration> {
+/// From `docker run` to the container's first answered ListQueues, and from `docker stop`
+/// (SIGTERM) until the container has exited.
+fn docker_start(image: &str) -> anyhow::Result<(Duration, Duration)> {
     let port = free_port()?;
     let started = Instant::now();
     let out = Command::new("docker")
@@ -119,10 +127,15 @@ fn docker_start(image: &str) -> anyhow::Result<Duration> {
     }
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let ready = first_request(port, started);
-    let _ = Command::new("docker")
-        .args(["stop", "--time", "5", &id])
-        .output();
-    ready
+    let stopping = Instant::now();
+    let stopped = Command::new("docker")
+        .args(["stop", "--time", "10", &id])
+        .output()
+        .context("stopping the container")?;
+    if !stopped.status.success() {
+        bail!("docker stop: {}", String::from_utf8_lossy(&stopped.stderr));
+    }
+    Ok((ready?, stopping.elapsed()))
 }
 
 /// Polls until a ListQueues on `port` is answered 200; the time since `started`.
