@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// e.g. to keep keys off the disk that holds the messages.
     #[arg(long, env = "LOCKGATE_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// Memory for message bodies about to be delivered (a durable emulator keeps bodies on
+    /// disk and only an index of each message in memory): bytes, or with KiB, MiB or GiB.
+    #[arg(long, env = "LOCKGATE_CACHE_SIZE", value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub cache_size: usize,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -208,6 +212,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             credentials,
             max_store_bytes: args.max_store_size,
             key_file: args.key_file,
+            cache_bytes: args.cache_size,
             ..Config::default()
         },
         limits: Limits {
@@ -324,5 +329,49 @@ pub async fn health(args: HealthArgs) -> anyhow::Result<()> {
         Ok(())
     } else {
         bail!("not ready: {}", reply.lines().last().unwrap_or_default())
+    }
+}
+
+/// A size in bytes: a number, optionally followed by KiB, MiB or GiB (or K, M, G, which
+/// mean the same here).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 64MiB, 1GiB, 1048576)"))?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KiB" | "KB" | "k" => 10,
+        "M" | "MiB" | "MB" => 20,
+        "G" | "GiB" | "GB" => 30,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB or GiB)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_with_binary_units() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(
+            parse_size("5TiB")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
+        assert!(parse_size("99999999999999999999GiB").is_err());
     }
 }

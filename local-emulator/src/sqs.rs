@@ -13,8 +13,9 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::attributes::QueueAttributes;
 use crate::queue::receipt::HandleKey;
-use crate::queue::{Moved, Queue, QueueState};
-use crate::store::{QueueRecord, Store, StoreOp, records, sqlite};
+use crate::queue::message::Content;
+use crate::queue::{Delivery, Moved, Queue, QueueState};
+use crate::store::{ContentReader, Fetched, QueueRecord, Store, StoreOp, records, sqlite};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -33,7 +34,12 @@ pub struct Config {
     pub https: bool,
     /// The keyring of encrypted queues' keys; `None` keeps it in the data directory.
     pub key_file: Option<std::path::PathBuf>,
+    /// Bytes of message contents a durable emulator keeps in memory (`--cache-size`).
+    pub cache_bytes: usize,
 }
+
+/// `--cache-size`'s default.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
 impl Config {
     pub fn scheme(&self) -> &'static str {
@@ -51,6 +57,7 @@ impl Default for Config {
             clock: SystemClock::shared(),
             https: false,
             key_file: None,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -65,6 +72,9 @@ fn key(region: &str, account: &str, name: &str) -> QueueKey {
 pub struct Sqs {
     pub config: Config,
     pub store: Store,
+    /// A durable emulator's readers of message contents (None in memory: contents are kept
+    /// by the queues).
+    pub contents: Option<Arc<ContentReader>>,
     /// The S3-compatible endpoint's buckets and objects (beside the queues, in the same
     /// data directory and under the same keyring).
     pub objects: crate::s3::Objects,
@@ -82,6 +92,9 @@ pub struct Sqs {
     /// When each (region, account, name) was last deleted: SQS refuses to re-create it for 60 s.
     deleted: std::sync::Mutex<HashMap<QueueKey, u64>>,
 }
+
+/// Messages read ahead when a delivery misses the cache.
+const READ_AHEAD: usize = 256;
 
 /// How long a deleted queue's name stays reserved.
 pub const QUEUE_NAME_REUSE_MS: u64 = 60_000;
@@ -152,7 +165,7 @@ impl Sqs {
         let objects = crate::s3::Objects::open(&root, &root.join(".keyring"), true)?;
         Ok(Arc::new(Self::with_store(
             config,
-            Store::memory(),
+            (Store::memory(), None),
             objects,
             key,
             1,
@@ -160,39 +173,28 @@ impl Sqs {
         )))
     }
 
-    /// Opens the durable store under `dir`, recovering every queue and message.
+    /// Opens the durable store under `dir`, recovering every queue and message's index entry
+    /// (contents stay on disk until delivered).
     pub fn durable(config: Config, dir: &Path) -> Result<(Arc<Self>, JoinHandle<()>), String> {
         let now = config.clock.now_ms();
         let keyring = config
             .key_file
             .clone()
             .unwrap_or_else(|| crate::store::sealing::default_keyring(dir));
-        let (store, snapshot, writer) =
-            sqlite::open(dir, now, config.max_store_bytes, &keyring)?;
+        let mut recovery = sqlite::open(dir, now, config.max_store_bytes, &keyring)?;
         let handle_key = handle_key(dir)?;
-        let next_seq = snapshot
-            .messages
-            .iter()
-            .map(|m| m.seq)
-            .chain(snapshot.dedup.iter().map(|d| d.seq))
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let next_queue_id = snapshot.queues.iter().map(|q| q.id).max().unwrap_or(0) + 1;
-        let objects = crate::s3::Objects::open(&dir.join("s3"), &keyring, false)?;
-        let sqs = Self::with_store(config, store, objects, handle_key, next_seq, next_queue_id);
         let mut by_id = HashMap::new();
-        for record in snapshot.queues {
-            let (attrs, tags) = records::queue_settings(&record)
+        for record in &recovery.queues {
+            let (attrs, tags) = records::queue_settings(record)
                 .map_err(|e| format!("{e} (in {})", dir.display()))?;
             // Queues stored before queues had regions belong to the default region.
             let region = record
                 .region
                 .clone()
-                .unwrap_or_else(|| sqs.config.region.clone());
+                .unwrap_or_else(|| config.region.clone());
             let queue = Arc::new(Queue::new(
                 record.id,
-                region.clone(),
+                region,
                 record.account.clone(),
                 record.name.clone(),
                 attrs,
@@ -204,18 +206,28 @@ impl Sqs {
                 state.modified_s = record.modified_s;
                 state.set_publish_after_commit(true);
             }
-            by_id.insert(record.id, queue.clone());
-            sqs.write_registry()
-                .insert(key(&region, &record.account, &record.name), queue);
+            by_id.insert(record.id, queue);
         }
-        for m in snapshot.messages {
-            let Some(queue) = by_id.get(&m.queue_id) else {
-                continue;
+        let max_message_seq = recovery.read_index(|record| {
+            let Some(queue) = by_id.get(&record.queue_id) else {
+                return false;
             };
-            let (seq, message) = (m.seq, records::message_from_record(m));
-            queue.lock().insert(seq, message, now);
-        }
-        for d in snapshot.dedup {
+            let seq = record.seq;
+            let (mut message, source) = record.into_message();
+            let mut state = queue.lock();
+            message.dead_letter_source = state.source_index(source.as_deref());
+            state.insert(seq, message, now);
+            true
+        })?;
+        let next_seq = recovery
+            .dedup
+            .iter()
+            .map(|d| d.seq)
+            .chain([max_message_seq])
+            .max()
+            .unwrap_or(0)
+            + 1;
+        for d in std::mem::take(&mut recovery.dedup) {
             if let Some(queue) = by_id.get(&d.queue_id) {
                 queue
                     .lock()
@@ -225,12 +237,27 @@ impl Sqs {
         for queue in by_id.values() {
             queue.lock().finish_restore();
         }
-        Ok((Arc::new(sqs), writer))
+        let next_queue_id = recovery.queues.iter().map(|q| q.id).max().unwrap_or(0) + 1;
+        let opened = recovery.start(config.cache_bytes)?;
+        let objects = crate::s3::Objects::open(&dir.join("s3"), &keyring, false)?;
+        let sqs = Self::with_store(
+            config,
+            (opened.store, Some(opened.contents)),
+            objects,
+            handle_key,
+            next_seq,
+            next_queue_id,
+        );
+        for queue in by_id.into_values() {
+            let key = key(&queue.region, &queue.account, &queue.name);
+            sqs.write_registry().insert(key, queue);
+        }
+        Ok((Arc::new(sqs), opened.writer))
     }
 
     fn with_store(
         config: Config,
-        store: Store,
+        (store, contents): (Store, Option<Arc<ContentReader>>),
         objects: crate::s3::Objects,
         handle_key: HandleKey,
         next_seq: u64,
@@ -239,6 +266,7 @@ impl Sqs {
         Self {
             config,
             store,
+            contents,
             objects,
             handle_key,
             queues: RwLock::new(HashMap::new()),
@@ -438,10 +466,67 @@ impl Sqs {
         {
             let mut state = dlq.lock();
             for m in moved {
-                state.insert(m.seq, m.message, now);
+                state.insert_moved(m, now);
             }
         }
         dlq.notify.notify_waiters();
+    }
+
+    /// What the messages of `deliveries` say, in their order: kept with them in memory mode;
+    /// read from the store (through its cache) by a durable emulator. On a miss the messages
+    /// `queue` will deliver next are read ahead in the same pass.
+    pub async fn read_contents(&self, queue: &Queue, deliveries: &[Delivery]) -> Vec<Fetched> {
+        let Some(reader) = &self.contents else {
+            return deliveries
+                .iter()
+                .map(|d| d.content.clone().map_or(Fetched::Gone, Fetched::Found))
+                .collect();
+        };
+        let cached: Vec<Option<Arc<Content>>> =
+            deliveries.iter().map(|d| reader.cached(d.seq)).collect();
+        if cached.iter().all(Option::is_some) {
+            return cached.into_iter().flatten().map(Fetched::Found).collect();
+        }
+        let wanted: Vec<u64> = deliveries.iter().map(|d| d.seq).collect();
+        let after = wanted.iter().max().copied().unwrap_or(0);
+        let ahead = queue.lock().upcoming(after, READ_AHEAD);
+        let reader = reader.clone();
+        tokio::task::spawn_blocking(move || reader.fetch(&wanted, &ahead))
+            .await
+            .unwrap_or_else(|e| {
+                vec![Fetched::Unreadable(format!("the read failed: {e}")); deliveries.len()]
+            })
+    }
+
+    /// The contents of messages the console browses (not kept in the cache).
+    pub async fn browse_contents(&self, deliveries: &[Delivery]) -> Vec<Fetched> {
+        let Some(reader) = &self.contents else {
+            return deliveries
+                .iter()
+                .map(|d| d.content.clone().map_or(Fetched::Gone, Fetched::Found))
+                .collect();
+        };
+        let wanted: Vec<u64> = deliveries.iter().map(|d| d.seq).collect();
+        let reader = reader.clone();
+        tokio::task::spawn_blocking(move || reader.browse(&wanted))
+            .await
+            .unwrap_or_else(|e| {
+                vec![Fetched::Unreadable(format!("the read failed: {e}")); deliveries.len()]
+            })
+    }
+
+    /// A message just sent to a durable queue: kept for its delivery.
+    pub fn remember(&self, seq: u64, content: Arc<Content>) {
+        if let Some(reader) = &self.contents {
+            reader.remember(seq, content);
+        }
+    }
+
+    /// A deleted message's content is not needed again.
+    pub fn forget(&self, seq: u64) {
+        if let Some(reader) = &self.contents {
+            reader.forget(seq);
+        }
     }
 }
 

@@ -233,7 +233,7 @@ async fn turning_sse_off_applies_to_new_messages_and_a_dead_letter_queue_seals_a
     )
     .unwrap()
     .prepare(
-        "SELECT q.name, m.key_name, m.body FROM messages m JOIN queues q ON q.id = m.queue_id
+        "SELECT q.name, m.key_name, m.body FROM message_contents m JOIN queues q ON q.id = m.queue_id
                  ORDER BY m.seq",
     )
     .unwrap()

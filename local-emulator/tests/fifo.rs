@@ -345,7 +345,7 @@ async fn fair_standard_queue_accepts_groups(h: Harness) {
 }
 
 /// A format-4 data directory (queues stored without their deduplication scope at creation)
-/// opens under format 5: its FIFO queues deduplicate by the scope they had stored.
+/// opens under format 6: its FIFO queues deduplicate by the scope they had stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_format_4_directory_keeps_its_deduplication_scope() {
     let h = Harness::durable().await;
@@ -365,6 +365,7 @@ async fn a_format_4_directory_keeps_its_deduplication_scope() {
     let dir = dir.expect("durable");
     // What format 4 wrote: the same row without `created_deduplication_scope`.
     let db = dir.path().join("lockgate.sqlite3");
+    common::formats::rewrite_as_format_5(&db);
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
@@ -384,5 +385,5 @@ async fn a_format_4_directory_keeps_its_deduplication_scope() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(version, "5");
+    assert_eq!(version, "6");
 }

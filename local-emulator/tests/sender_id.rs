@@ -146,6 +146,7 @@ async fn a_format_2_directory_opens_and_is_upgraded() {
     // What format 2 wrote is what format 4 writes for such a message (no sender kept, not
     // encrypted), without format 4's columns.
     let db = dir.path().join("lockgate.sqlite3");
+    common::formats::rewrite_as_format_5(&db);
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
@@ -165,5 +166,5 @@ async fn a_format_2_directory_opens_and_is_upgraded() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(version, "5");
+    assert_eq!(version, "6");
 }

@@ -50,6 +50,7 @@ pub async fn single(ctx: &Context, req: Request) -> SqsResult<Empty> {
             state.delete(&handle, raw, ctx.sqs.now_ms(), ops)
         })
         .await?;
+    ctx.sqs.forget(handle.seq);
     Ok(Empty {})
 }
 
@@ -62,6 +63,7 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
     let now = ctx.sqs.now_ms();
     let mut successful = Vec::new();
     let mut failed = Vec::new();
+    let mut deleted = Vec::new();
     queue
         .commit(&ctx.sqs.store, wake_of(&queue), |state, ops| {
             for entry in &req.entries {
@@ -69,7 +71,9 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
                 let result =
                     required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
                         let handle = handle_for(ctx, &queue, raw)?;
-                        state.delete(&handle, raw, now, ops)
+                        state.delete(&handle, raw, now, ops)?;
+                        deleted.push(handle.seq);
+                        Ok(())
                     });
                 match result {
                     Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
@@ -79,6 +83,9 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
             Ok(())
         })
         .await?;
+    for seq in deleted {
+        ctx.sqs.forget(seq);
+    }
     Ok(BatchResponse { successful, failed })
 }
 

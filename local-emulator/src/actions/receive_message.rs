@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::send_message::sequence_number;
 use super::{Context, validate};
 use crate::error::{SqsError, SqsResult};
-use crate::queue::message::{Attributes, format_message_id, hex, md5_of_attributes};
+use crate::queue::message::{Attributes, Content, format_message_id, hex, md5_of_attributes};
 use crate::queue::receipt::{HandleKey, ReceiptHandle};
 use crate::queue::{Delivery, Queue, ReceiveOptions, Redrive};
+use crate::store::Fetched;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -193,19 +194,38 @@ pub async fn handle(ctx: &Context, req: Request) -> SqsResult<Response> {
 
     let system_names =
         requested_system_attributes(&req.attribute_names, &req.message_system_attribute_names);
-    let messages = deliveries
-        .into_iter()
-        .map(|d| {
-            render(
+    let contents = ctx.sqs.read_contents(&queue, &deliveries).await;
+    let mut messages = Vec::with_capacity(deliveries.len());
+    let mut unreadable = None;
+    for (d, fetched) in deliveries.into_iter().zip(contents) {
+        match fetched {
+            Fetched::Found(content) => messages.push(render(
                 &queue,
                 d,
+                &content,
                 &ctx.sqs.handle_key,
                 &system_names,
                 &req.message_attribute_names,
-            )
-        })
-        .collect();
-    Ok(Response { messages })
+            )),
+            // Deleted (with an earlier handle) or purged since it was taken: not delivered.
+            Fetched::Gone => {}
+            // Left in flight: it comes back when its visibility timeout ends, and a redrive
+            // policy moves it to the dead-letter queue like any message that keeps failing.
+            Fetched::Unreadable(why) => {
+                tracing::error!(queue = %queue.arn, seq = d.seq, error = %why, "a received message cannot be read from the store; the others are delivered");
+                unreadable.get_or_insert(why);
+            }
+        }
+    }
+    match unreadable {
+        Some(why) if messages.is_empty() => Err(SqsError::new(
+            crate::error::ErrorCode::InternalError,
+            format!(
+                "A message cannot be read from the store: {why}. It stays in the queue (in flight until its visibility timeout ends)."
+            ),
+        )),
+        _ => Ok(Response { messages }),
+    }
 }
 
 fn requested_system_attributes<'a>(
@@ -238,6 +258,7 @@ fn attribute_selected(name: &str, patterns: &[String]) -> bool {
 fn render(
     queue: &Arc<Queue>,
     d: Delivery,
+    content: &Content,
     key: &HandleKey,
     system_names: &[&'static str],
     attribute_patterns: &[String],
@@ -247,28 +268,28 @@ fn render(
         queue_id: queue.id,
         seq: d.seq,
         receive_count: m.receive_count,
-        salt: crate::queue::receipt::salt_of(m.id),
+        salt: m.salt,
     }
     .encode(key);
     let mut attributes = BTreeMap::new();
     for &name in system_names {
         let value = match name {
-            "SenderId" => Some(m.sender_id().unwrap_or(&queue.account).to_string()),
+            "SenderId" => Some(content.sender_id().unwrap_or(&queue.account).to_string()),
             "SentTimestamp" => Some(m.sent_ms.to_string()),
             "ApproximateReceiveCount" => Some(m.receive_count.to_string()),
             "ApproximateFirstReceiveTimestamp" => Some(m.first_receive_ms.to_string()),
             "SequenceNumber" if queue.fifo => Some(sequence_number(d.seq)),
             "MessageGroupId" => m.group.as_deref().map(str::to_string),
-            "MessageDeduplicationId" => m.dedup_id().map(str::to_string),
-            "AWSTraceHeader" => m.trace_header().map(str::to_string),
-            "DeadLetterQueueSourceArn" => m.dead_letter_source_arn().map(str::to_string),
+            "MessageDeduplicationId" => content.dedup_id().map(str::to_string),
+            "AWSTraceHeader" => content.trace_header().map(str::to_string),
+            "DeadLetterQueueSourceArn" => d.dead_letter_source.as_deref().map(str::to_string),
             _ => None,
         };
         if let Some(value) = value {
             attributes.insert(name, value);
         }
     }
-    let message_attributes: Attributes = m
+    let message_attributes: Attributes = content
         .attributes()
         .map(|all| {
             all.iter()
@@ -278,10 +299,10 @@ fn render(
         })
         .unwrap_or_default();
     ReceivedMessage {
-        message_id: format_message_id(m.id),
+        message_id: format_message_id(content.id),
         receipt_handle: handle,
-        md5_of_body: hex(&m.md5_of_body),
-        body: m.body.to_string(),
+        md5_of_body: hex(&content.md5_of_body),
+        body: content.body.to_string(),
         attributes,
         md5_of_message_attributes: md5_of_attributes(&message_attributes).map(|d| hex(&d)),
         message_attributes,

@@ -272,7 +272,6 @@ fn prepare(ctx: &Context, queue: &Queue, settings: &Settings, entry: Entry) -> S
             attributes: entry.message_attributes,
             trace_header,
             dedup_id,
-            dead_letter_source_arn: None,
             sender_id,
         })
     });
@@ -327,8 +326,8 @@ async fn enqueue(
                 let md5_of_message_body = hex(&p.message.md5_of_body);
                 let fresh_id = p.message.id;
                 let (id, seq) = match state.send(p.message, ctx.sqs.next_seq(), now, ops) {
-                    SendOutcome::Enqueued { seq } => {
-                        enqueued.push(seq);
+                    SendOutcome::Enqueued { seq, content } => {
+                        enqueued.push((seq, content));
                         (fresh_id, seq)
                     }
                     SendOutcome::Duplicate { id, seq } => (id, seq),
@@ -344,8 +343,14 @@ async fn enqueue(
             Ok(())
         })
         .await?;
-    // Committed: receivable now (a durable queue held them back until this point).
-    queue.lock().publish(&enqueued, ctx.sqs.now_ms());
+    // Committed: receivable now (a durable queue held them back until this point), their
+    // contents in the readers' cache first.
+    let mut seqs = Vec::with_capacity(enqueued.len());
+    for (seq, content) in enqueued {
+        ctx.sqs.remember(seq, content);
+        seqs.push(seq);
+    }
+    queue.lock().publish(&seqs, ctx.sqs.now_ms());
     queue.notify.notify_waiters();
     Ok(responses)
 }

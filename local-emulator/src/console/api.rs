@@ -16,9 +16,10 @@ use serde_json::{Value, json};
 use super::{AppView, Caller, error, json_response};
 use crate::actions::{self, Context};
 use crate::error::{ErrorCode, SqsError};
-use crate::queue::Queue;
-use crate::queue::message::State;
+use crate::queue::message::{Content, State};
+use crate::queue::{Delivery, Queue};
 use crate::sqs::Sqs;
+use crate::store::Fetched;
 
 /// Messages one browse returns at most (and by default).
 pub const MAX_BROWSE: usize = 100;
@@ -95,7 +96,7 @@ async fn on_queue(
                         )
                     })?,
             };
-            Ok(json!({ "messages": browse(req.sqs, queue, limit) }))
+            Ok(json!({ "messages": browse(req.sqs, queue, limit).await }))
         }
         ["messages"] if post => {
             // SendMessage's own request, with the queue from the path.
@@ -260,57 +261,82 @@ fn dead_letter_sources(
     sources
 }
 
-/// The first `limit` messages in send order, copied: nothing about them changes.
-fn browse(sqs: &Sqs, queue: &Queue, limit: usize) -> Vec<Value> {
+/// The first `limit` messages in send order, copied: nothing about them changes. A durable
+/// queue's contents are read for these alone (never the whole queue), past the readers'
+/// cache; one that cannot be read is shown with the reason instead of its body.
+async fn browse(sqs: &Sqs, queue: &Queue, limit: usize) -> Vec<Value> {
     let now = sqs.now_ms();
     let peeked = queue.lock().peek(limit);
+    let contents = sqs.browse_contents(&peeked).await;
     peeked
         .into_iter()
-        .map(|p| {
-            let m = &p.message;
-            let state = match m.state {
-                State::Ready => "visible",
-                State::InFlight if m.visible_at_ms > now => "in flight",
-                State::Delayed if m.visible_at_ms > now => "delayed",
-                // A timer that has passed but was not applied yet: visible to the next receive.
-                _ => "visible",
+        .zip(contents)
+        .filter_map(|(p, fetched)| {
+            let content = match fetched {
+                Fetched::Found(content) => Ok(content),
+                Fetched::Gone => return None, // deleted since the copy
+                Fetched::Unreadable(why) => Err(why),
             };
-            let extras = m.extras.as_deref();
-            let attributes: serde_json::Map<String, Value> = extras
-                .map(|e| {
-                    e.attributes
-                        .iter()
-                        .map(|(name, value)| {
-                            let mut v = json!({ "DataType": value.data_type });
-                            if let Some(s) = &value.string_value {
-                                v["StringValue"] = s.clone().into();
-                            }
-                            if let Some(b) = &value.binary_value {
-                                v["BinaryValue"] =
-                                    base64::engine::general_purpose::STANDARD.encode(b).into();
-                            }
-                            (name.clone(), v)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            json!({
-                "messageId": crate::queue::message::format_message_id(m.id),
-                "body": m.body,
-                "md5OfBody": crate::queue::message::hex(&m.md5_of_body),
-                "state": state,
-                "sentTimestamp": m.sent_ms,
-                "approximateReceiveCount": m.receive_count,
-                "approximateFirstReceiveTimestamp": (m.first_receive_ms > 0).then_some(m.first_receive_ms),
-                "visibleAt": (state != "visible").then_some(m.visible_at_ms),
-                "messageGroupId": m.group.as_deref(),
-                "senderId": m.sender_id().unwrap_or(&queue.account),
-                "messageDeduplicationId": extras.and_then(|e| e.dedup_id.as_deref()),
-                "deadLetterQueueSourceArn": extras.and_then(|e| e.dead_letter_source_arn.as_deref()),
-                "messageAttributes": attributes,
-            })
+            Some(describe_message(queue, &p, content, now))
         })
         .collect()
+}
+
+fn describe_message(
+    queue: &Queue,
+    p: &Delivery,
+    content: Result<Arc<Content>, String>,
+    now: u64,
+) -> Value {
+    let m = &p.message;
+    let state = match m.state {
+        State::Ready => "visible",
+        State::InFlight if m.visible_at_ms > now => "in flight",
+        State::Delayed if m.visible_at_ms > now => "delayed",
+        // A timer that has passed but was not applied yet: visible to the next receive.
+        _ => "visible",
+    };
+    let mut value = json!({
+        "state": state,
+        "sentTimestamp": m.sent_ms,
+        "approximateReceiveCount": m.receive_count,
+        "approximateFirstReceiveTimestamp": (m.first_receive_ms > 0).then_some(m.first_receive_ms),
+        "visibleAt": (state != "visible").then_some(m.visible_at_ms),
+        "messageGroupId": m.group.as_deref(),
+        "deadLetterQueueSourceArn": p.dead_letter_source.as_deref(),
+    });
+    let content = match content {
+        Ok(content) => content,
+        Err(why) => {
+            value["unreadable"] = why.into();
+            return value;
+        }
+    };
+    let attributes: serde_json::Map<String, Value> = content
+        .attributes()
+        .map(|all| {
+            all.iter()
+                .map(|(name, value)| {
+                    let mut v = json!({ "DataType": value.data_type });
+                    if let Some(s) = &value.string_value {
+                        v["StringValue"] = s.clone().into();
+                    }
+                    if let Some(b) = &value.binary_value {
+                        v["BinaryValue"] =
+                            base64::engine::general_purpose::STANDARD.encode(b).into();
+                    }
+                    (name.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    value["messageId"] = crate::queue::message::format_message_id(content.id).into();
+    value["body"] = content.body.to_string().into();
+    value["md5OfBody"] = crate::queue::message::hex(&content.md5_of_body).into();
+    value["senderId"] = content.sender_id().unwrap_or(&queue.account).into();
+    value["messageDeduplicationId"] = content.dedup_id().into();
+    value["messageAttributes"] = attributes.into();
+    value
 }
 
 fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, SqsError> {

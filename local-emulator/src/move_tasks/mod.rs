@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::queue::Queue;
-use crate::queue::message::Message;
+use crate::queue::{Moved, Queue};
 use crate::sqs::Sqs;
-use crate::store::StoreOp;
+use crate::store::{IndexRecord, StoreOp};
 pub use task::MoveTask;
 
 /// Runs a task to completion (or cancellation) on the async runtime.
@@ -68,21 +67,21 @@ async fn step(sqs: &Sqs, source: &Queue, task: &MoveTask, max: usize) -> Result<
             let destination_arn = task
                 .destination_arn
                 .clone()
-                .or_else(|| m.message.dead_letter_source_arn().map(str::to_string));
+                .or_else(|| m.dead_letter_source.as_deref().map(str::to_string));
             let destination = destination_arn
                 .as_deref()
                 .and_then(|arn| sqs.queue_by_arn(arn));
             match (destination, &failure) {
                 (Some(queue), None) => {
-                    let message = redriven(m.message);
-                    ops.push(StoreOp::PutMessage(Box::new(
-                        crate::store::records::message_record(queue.id, m.seq, &message),
-                    )));
-                    moved.push((queue, m.seq, message));
+                    let m = redriven(m);
+                    ops.push(StoreOp::MoveMessage(Box::new(IndexRecord::moved(
+                        queue.id, &m,
+                    ))));
+                    moved.push((queue, m));
                 }
                 _ => {
                     // Nowhere to go (or the task is stopping): it stays in the source.
-                    state.insert(m.seq, m.message, now);
+                    state.insert_moved(m, now);
                     failure.get_or_insert_with(|| {
                         format!(
                             "destination {} does not exist",
@@ -98,8 +97,8 @@ async fn step(sqs: &Sqs, source: &Queue, task: &MoveTask, max: usize) -> Result<
     };
     commit.await.map_err(|e| e.to_string())?;
     let count = moved.len();
-    for (queue, seq, message) in moved {
-        queue.lock().insert(seq, message, now);
+    for (queue, m) in moved {
+        queue.lock().insert_moved(m, now);
         queue.notify.notify_waiters();
     }
     task.moved.fetch_add(count as u64, Ordering::Relaxed);
@@ -109,13 +108,12 @@ async fn step(sqs: &Sqs, source: &Queue, task: &MoveTask, max: usize) -> Result<
     }
 }
 
-/// A message starts over in its destination: visible now, never received.
-fn redriven(mut message: Message) -> Message {
-    message.receive_count = 0;
-    message.first_receive_ms = 0;
-    message.visible_at_ms = 0;
-    if let Some(extras) = message.extras.as_mut() {
-        extras.dead_letter_source_arn = None;
-    }
-    message
+/// A message starts over in its destination: visible now, never received, from no
+/// dead-letter queue.
+fn redriven(mut m: Moved) -> Moved {
+    m.message.receive_count = 0;
+    m.message.first_receive_ms = 0;
+    m.message.visible_at_ms = 0;
+    m.dead_letter_source = None;
+    m
 }

@@ -1,8 +1,9 @@
 //! A message as the queue engine keeps it, and the checksums SQS computes over it.
 //!
-//! Messages are kept compact (the body plus ~100 bytes) because a backlog of millions must fit
-//! in memory: rarely used parts (user attributes, trace header, dedup id) live in a boxed
-//! [`MessageExtras`] that is absent for plain messages.
+//! The engine keeps a compact index entry per message ([`Message`]: its state and timers,
+//! 56 bytes) so a backlog of tens of millions fits in memory. What a message says
+//! ([`Content`]: id, body, attributes) is kept in memory only by an in-memory emulator; a
+//! durable one keeps it on disk and reads it when the message is delivered or browsed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,7 +52,6 @@ pub struct MessageExtras {
     pub attributes: Attributes,
     pub trace_header: Option<String>,
     pub dedup_id: Option<String>,
-    pub dead_letter_source_arn: Option<String>,
     /// Who sent it, when that is not the queue's own account: the signer's access key id
     /// (with `--credentials`) or the sending account (a cross-account send).
     pub sender_id: Option<String>,
@@ -68,24 +68,17 @@ pub enum State {
     InFlight,
 }
 
-#[derive(Debug, Clone)]
-pub struct Message {
+/// What a message says: read from the store when it is delivered (a durable queue), or kept
+/// with its index entry (an in-memory one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
     pub id: u128,
     pub body: Box<str>,
     pub md5_of_body: [u8; 16],
     pub extras: Option<Box<MessageExtras>>,
-    pub group: Option<Arc<str>>,
-    pub sent_ms: u64,
-    pub first_receive_ms: u64,
-    pub visible_at_ms: u64,
-    /// Also the receipt generation: a receipt handle is current while it carries this count.
-    pub receive_count: u32,
-    /// Bumped on every state change so stale timer and ready-list entries are skipped.
-    pub timer_gen: u32,
-    pub state: State,
 }
 
-impl Message {
+impl Content {
     pub fn attributes(&self) -> Option<&Attributes> {
         self.extras
             .as_ref()
@@ -105,11 +98,41 @@ impl Message {
         self.extras.as_ref().and_then(|e| e.sender_id.as_deref())
     }
 
-    pub fn dead_letter_source_arn(&self) -> Option<&str> {
-        self.extras
-            .as_ref()
-            .and_then(|e| e.dead_letter_source_arn.as_deref())
+    /// Bytes it takes in memory (what a cache of contents counts).
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.body.len()
+            + self.extras.as_ref().map_or(0, |e| {
+                std::mem::size_of::<MessageExtras>()
+                    + e.attributes
+                        .iter()
+                        .map(|(k, v)| k.len() + v.wire_size(k) + 64)
+                        .sum::<usize>()
+                    + [&e.trace_header, &e.dedup_id, &e.sender_id]
+                        .iter()
+                        .map(|s| s.as_ref().map_or(0, String::len))
+                        .sum::<usize>()
+            })
     }
+}
+
+/// A message's index entry: what the engine needs to deliver it, kept for every message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The low bits of the message id, which receipt handles carry.
+    pub salt: u32,
+    /// Also the receipt generation: a receipt handle is current while it carries this count.
+    pub receive_count: u32,
+    /// Bumped on every state change so stale timer entries are skipped.
+    pub timer_gen: u32,
+    pub state: State,
+    /// The queue it was dead-lettered from: an index into its queue's table of source ARNs
+    /// (0: none). Kept here, not in the content, so moves never rewrite what a message says.
+    pub dead_letter_source: u16,
+    pub sent_ms: u64,
+    pub first_receive_ms: u64,
+    pub visible_at_ms: u64,
+    pub group: Option<Arc<str>>,
 }
 
 pub fn md5_of_body(body: &str) -> [u8; 16] {
@@ -184,7 +207,6 @@ pub fn format_message_id(id: u128) -> String {
         &h[20..32]
     )
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -1,19 +1,25 @@
 //! The queue engine: one [`Queue`] per SQS queue, all hot state in memory behind one mutex.
 //!
 //! Invariants that keep every operation independent of queue depth:
-//! - `messages` owns each message once, keyed by its global sequence number.
-//! - A standard queue's visible messages are in `ready` (in the order they became visible); a
-//!   FIFO queue's are reached through `ready_groups`, whose groups each hold their messages in
-//!   send order in `groups`.
-//! - Delayed and in-flight messages have an entry in `timers`; entries (and `ready` entries)
-//!   carry the message's `timer_gen` and are skipped when it no longer matches, so nothing is
-//!   ever searched for and removed from the middle of a heap.
+//! - `messages` owns each message's index entry once, in sequence (= send) order
+//!   ([`log::MessageLog`]): retention expires from its front, browsing walks it.
+//! - A standard queue's visible messages are in `ready`, oldest first; a FIFO queue's are
+//!   reached through `ready_groups`, whose groups each hold their messages in send order in
+//!   `groups`. A `ready` entry whose message is no longer visible is skipped.
+//! - Delayed and in-flight messages have an entry in `timers`; entries carry the message's
+//!   `timer_gen` and are skipped when it no longer matches, so nothing is ever searched for and
+//!   removed from the middle of a heap.
 //! - Counters for the Approximate* attributes are kept as messages change state.
+//! - A message's content (id, body, attributes) is kept in `contents` only in memory mode; a
+//!   durable queue leaves it on disk and the caller reads it for what it delivers.
+//! - The queues a message was dead-lettered from are ARNs in `dead_letter_sources`, which
+//!   entries name by index (most messages have none; a dead-letter queue has few sources).
 //!
 //! Every mutation also pushes the [`StoreOp`]s that make it durable; the caller hands them to
 //! the store before releasing the lock.
 
 pub mod attributes;
+pub mod log;
 pub mod message;
 pub mod receipt;
 
@@ -28,10 +34,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::error::{ErrorCode, SqsError, SqsResult};
-use crate::store::records::message_record;
-use crate::store::{DedupRecord, MessageRecord, Store, StoreOp};
+use crate::store::{DedupRecord, IndexRecord, MessageRecord, Store, StoreOp};
 use attributes::QueueAttributes;
-use message::{Message, MessageExtras, State};
+use log::MessageLog;
+use message::{Content, Message, MessageExtras, State};
+
 use receipt::ReceiptHandle;
 
 /// SQS's in-flight limits.
@@ -143,8 +150,10 @@ pub struct NewMessage {
 }
 
 pub enum SendOutcome {
+    /// Enqueued: its content is what a durable queue's readers may keep in their cache.
     Enqueued {
         seq: u64,
+        content: Arc<Content>,
     },
     /// A FIFO duplicate within the window: answered with the original message's id.
     Duplicate {
@@ -153,16 +162,23 @@ pub enum SendOutcome {
     },
 }
 
-/// A message handed out by a receive: a copy taken under the lock.
+/// A message handed out by a receive or browsed: its index entry, copied under the lock,
+/// with its content in memory mode (a durable queue's is read from the store by the caller)
+/// and the ARN of the queue it was dead-lettered from.
 pub struct Delivery {
     pub seq: u64,
     pub message: Message,
+    pub content: Option<Arc<Content>>,
+    pub dead_letter_source: Option<Arc<str>>,
 }
 
-/// A message the redrive policy moves to the dead-letter queue.
+/// A message taken out of its queue for another (a redrive, a move task): what the
+/// destination's [`QueueState::insert_moved`] needs.
 pub struct Moved {
     pub seq: u64,
     pub message: Message,
+    pub content: Option<Arc<Content>>,
+    pub dead_letter_source: Option<Arc<str>>,
 }
 
 pub struct ReceiveOptions<'a> {
@@ -205,14 +221,13 @@ pub struct QueueState {
     pub created_s: u64,
     pub modified_s: u64,
     pub last_purge_ms: Option<u64>,
-    messages: HashMap<u64, Box<Message>>,
-    /// Visible messages of a standard queue as (seq, timer generation), oldest first: a
-    /// message whose visibility timeout ended keeps its place before later sends (SQS is
-    /// best-effort ordered and returns the older message first). Entries whose generation
-    /// moved on are stale and skipped.
-    ready: BinaryHeap<Reverse<(u64, u32)>>,
+    messages: MessageLog<Message>,
+    /// Visible messages of a standard queue by sequence number, oldest first: a message whose
+    /// visibility timeout ended keeps its place before later sends (SQS is best-effort
+    /// ordered and returns the older message first). An entry whose message is no longer
+    /// visible is skipped.
+    ready: BinaryHeap<Reverse<u64>>,
     timers: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    retention: BinaryHeap<Reverse<(u64, u64)>>,
     groups: HashMap<Arc<str>, Group>,
     ready_groups: VecDeque<Arc<str>>,
     dedup: HashMap<String, DedupEntry>,
@@ -223,6 +238,13 @@ pub struct QueueState {
     /// their send is committed: a receive never hands out what the disk may not have.
     publish_after_commit: bool,
     unpublished: HashMap<u64, u64>,
+    /// Contents live on disk (a durable queue): `contents` stays empty.
+    contents_on_disk: bool,
+    /// Memory mode: what each message says, by sequence number.
+    contents: HashMap<u64, Arc<Content>>,
+    /// ARNs of the queues messages here were dead-lettered from; `Message::dead_letter_source`
+    /// n > 0 names entry n - 1. Only grows (by the number of distinct sources).
+    dead_letter_sources: Vec<Arc<str>>,
     n_ready: u64,
     n_inflight: u64,
     n_delayed: u64,
@@ -236,12 +258,6 @@ pub struct Totals {
     pub sent: u64,
     pub received: u64,
     pub deleted: u64,
-}
-
-/// A message as the console shows it, copied out under the lock.
-pub struct Peeked {
-    pub seq: u64,
-    pub message: Message,
 }
 
 impl QueueState {
@@ -260,10 +276,9 @@ impl QueueState {
             created_s,
             modified_s: created_s,
             last_purge_ms: None,
-            messages: HashMap::new(),
+            messages: MessageLog::default(),
             ready: BinaryHeap::new(),
             timers: BinaryHeap::new(),
-            retention: BinaryHeap::new(),
             groups: HashMap::new(),
             ready_groups: VecDeque::new(),
             dedup: HashMap::new(),
@@ -272,6 +287,9 @@ impl QueueState {
             attempt_order: VecDeque::new(),
             publish_after_commit: false,
             unpublished: HashMap::new(),
+            contents_on_disk: false,
+            contents: HashMap::new(),
+            dead_letter_sources: Vec::new(),
             n_ready: 0,
             n_inflight: 0,
             n_delayed: 0,
@@ -279,16 +297,23 @@ impl QueueState {
         }
     }
 
-    /// Makes sends wait for [`QueueState::publish`] (a durable store's queues).
+    /// A durable store's queue: sends wait for [`QueueState::publish`], and contents stay on
+    /// disk.
     pub fn set_publish_after_commit(&mut self, on: bool) {
         self.publish_after_commit = on;
+        self.contents_on_disk = on;
+    }
+
+    /// Whether this queue's contents are read from the store.
+    pub fn contents_on_disk(&self) -> bool {
+        self.contents_on_disk
     }
 
     /// Makes messages whose send has committed receivable (now, or when their delay ends).
     pub fn publish(&mut self, seqs: &[u64], now_ms: u64) {
         for seq in seqs {
             let (Some(at), Some(message)) =
-                (self.unpublished.remove(seq), self.messages.get_mut(seq))
+                (self.unpublished.remove(seq), self.messages.get_mut(*seq))
             else {
                 continue;
             };
@@ -310,44 +335,70 @@ impl QueueState {
         self.messages.len()
     }
 
-    /// When the oldest message still in the queue was sent (retention order; entries of
-    /// messages gone since are dropped on the way).
+    /// When the oldest message still in the queue was sent.
     pub fn oldest_sent_ms(&mut self) -> Option<u64> {
-        while let Some(&Reverse((sent_ms, seq))) = self.retention.peek() {
-            if self.messages.contains_key(&seq) {
-                return Some(sent_ms);
-            }
-            self.retention.pop();
-        }
-        None
+        self.messages.first().map(|(_, m)| m.sent_ms)
     }
 
-    /// Up to `limit` messages in send order, copied, without changing anything: no receive
-    /// count, no visibility (what the console browses). Messages whose send is not committed
-    /// yet are left out. Costs one pass over the queue (a heap of `limit` entries).
-    pub fn peek(&self, limit: usize) -> Vec<Peeked> {
-        let mut first: BinaryHeap<u64> = BinaryHeap::with_capacity(limit + 1);
-        for (&seq, message) in &self.messages {
-            if message.visible_at_ms == UNPUBLISHED {
-                continue;
-            }
-            first.push(seq);
-            if first.len() > limit {
-                first.pop();
-            }
-        }
-        let mut seqs = first.into_vec();
-        seqs.sort_unstable();
-        seqs.into_iter()
-            .map(|seq| Peeked {
-                seq,
-                message: (*self.messages[&seq]).clone(),
-            })
+    /// Up to `limit` messages in send order, their entries copied, without changing anything:
+    /// no receive count, no visibility (what the console browses). Messages whose send is not
+    /// committed yet are left out. Walks only the messages it returns (and any unpublished
+    /// ones among them).
+    pub fn peek(&self, limit: usize) -> Vec<Delivery> {
+        self.messages
+            .iter()
+            .filter(|(_, m)| m.visible_at_ms != UNPUBLISHED)
+            .take(limit)
+            .map(|(seq, message)| self.copy_out(seq, message))
             .collect()
+    }
+
+    /// A message's entry, content (memory mode) and dead-letter source, copied.
+    fn copy_out(&self, seq: u64, message: &Message) -> Delivery {
+        Delivery {
+            seq,
+            message: message.clone(),
+            content: self.contents.get(&seq).cloned(),
+            dead_letter_source: self.source_arn(message.dead_letter_source),
+        }
+    }
+
+    fn source_arn(&self, index: u16) -> Option<Arc<str>> {
+        index
+            .checked_sub(1)
+            .and_then(|i| self.dead_letter_sources.get(usize::from(i)))
+            .cloned()
+    }
+
+    /// The index entries use for dead-letter source `arn` (0 for none). Past 65,535 distinct
+    /// sources (never in practice: one per queue that redrives here) the ARN is not kept.
+    pub fn source_index(&mut self, arn: Option<&str>) -> u16 {
+        let Some(arn) = arn else { return 0 };
+        if let Some(i) = self.dead_letter_sources.iter().position(|a| &**a == arn) {
+            return i as u16 + 1;
+        }
+        if self.dead_letter_sources.len() >= usize::from(u16::MAX) {
+            tracing::warn!(arn, "too many dead-letter sources for one queue: not recorded");
+            return 0;
+        }
+        self.dead_letter_sources.push(Arc::from(arn));
+        self.dead_letter_sources.len() as u16
     }
 
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
+    }
+
+    /// Up to `limit` visible messages after `after` in send order: those a standard queue
+    /// delivers next (and, on a FIFO queue, some of them), which a durable queue reads ahead.
+    pub fn upcoming(&self, after: u64, limit: usize) -> Vec<u64> {
+        self.messages
+            .iter_after(after)
+            .take(limit * 4) // a bounded walk, whatever lies between
+            .filter(|(_, m)| m.state == State::Ready)
+            .take(limit)
+            .map(|(seq, _)| seq)
+            .collect()
     }
 
     /// The earliest moment a delayed or in-flight message may become visible, or a message
@@ -357,9 +408,9 @@ impl QueueState {
         let timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
         let retention_ms = u64::from(self.attrs.message_retention_period) * 1000;
         let expiry = self
-            .retention
-            .peek()
-            .map(|Reverse((sent_ms, _))| sent_ms + retention_ms);
+            .messages
+            .first()
+            .map(|(_, m)| m.sent_ms + retention_ms);
         match (timer, expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -378,27 +429,21 @@ impl QueueState {
             self.timers.pop();
             let due = self
                 .messages
-                .get(&seq)
+                .get(seq)
                 .is_some_and(|m| m.timer_gen == gen_ && m.state != State::Ready);
             if due {
                 self.make_ready(seq);
                 woke = true;
             }
         }
+        // Retention: messages expire in send order, from the front of the log.
         let retention_ms = u64::from(self.attrs.message_retention_period) * 1000;
-        while let Some(&Reverse((sent_ms, seq))) = self.retention.peek() {
-            if sent_ms + retention_ms > now_ms {
+        while let Some((seq, message)) = self.messages.first() {
+            if message.sent_ms + retention_ms > now_ms {
                 break;
             }
-            self.retention.pop();
-            if self
-                .messages
-                .get(&seq)
-                .is_some_and(|m| m.sent_ms == sent_ms)
-            {
-                self.remove(seq);
-                ops.push(StoreOp::DeleteMessage(seq));
-            }
+            self.remove(seq);
+            ops.push(StoreOp::DeleteMessage(seq));
         }
         while let Some((expires, _)) = self.dedup_order.front() {
             if *expires > now_ms {
@@ -469,11 +514,14 @@ impl QueueState {
             );
         }
         let visible_at_ms = now_ms + u64::from(new.delay_s) * 1000;
-        let message = Message {
+        let content = Content {
             id: new.id,
             body: new.body,
             md5_of_body: new.md5_of_body,
             extras: new.extras,
+        };
+        let mut message = Message {
+            salt: receipt::salt_of(new.id),
             group: new.group,
             sent_ms: now_ms,
             first_receive_ms: 0,
@@ -481,21 +529,46 @@ impl QueueState {
             receive_count: 0,
             timer_gen: 0,
             state: State::Delayed,
+            dead_letter_source: 0,
         };
-        ops.push(StoreOp::PutMessage(Box::new(self.record(seq, &message))));
-        let mut message = message;
+        let content = Arc::new(content);
+        ops.push(StoreOp::PutMessage(Box::new(MessageRecord::new(
+            self.queue_id,
+            seq,
+            &message,
+            None,
+            content.clone(),
+        ))));
+        if !self.contents_on_disk {
+            self.contents.insert(seq, content.clone());
+        }
         if self.publish_after_commit {
             self.unpublished.insert(seq, message.visible_at_ms);
             message.visible_at_ms = UNPUBLISHED;
         }
         self.insert(seq, message, now_ms);
         self.totals.sent += 1;
-        SendOutcome::Enqueued { seq }
+        SendOutcome::Enqueued { seq, content }
     }
 
-    /// Puts a message (new, recovered or moved here) into the structures for its state.
+    /// Puts a message taken from another queue here (its store op is already written).
+    pub fn insert_moved(&mut self, moved: Moved, now_ms: u64) {
+        let Moved {
+            seq,
+            mut message,
+            content,
+            dead_letter_source,
+        } = moved;
+        message.dead_letter_source = self.source_index(dead_letter_source.as_deref());
+        if let (Some(content), false) = (content, self.contents_on_disk) {
+            self.contents.insert(seq, content);
+        }
+        self.insert(seq, message, now_ms);
+    }
+
+    /// Puts a message (new, recovered or moved here) into the structures for its state. Its
+    /// `dead_letter_source` must already be an index of this queue's.
     pub fn insert(&mut self, seq: u64, mut message: Message, now_ms: u64) {
-        self.retention.push(Reverse((message.sent_ms, seq)));
         let in_flight = message.receive_count > 0 && message.visible_at_ms > now_ms;
         let delayed = message.receive_count == 0 && message.visible_at_ms > now_ms;
         if self.fifo {
@@ -519,11 +592,11 @@ impl QueueState {
                 self.timers
                     .push(Reverse((message.visible_at_ms, seq, message.timer_gen)));
             }
-            self.messages.insert(seq, Box::new(message));
+            self.messages.insert(seq, message);
         } else {
             // Counted as delayed for the moment so make_ready's bookkeeping is uniform.
             self.n_delayed += 1;
-            self.messages.insert(seq, Box::new(message));
+            self.messages.insert(seq, message);
             self.make_ready(seq);
         }
     }
@@ -547,7 +620,7 @@ impl QueueState {
     }
 
     fn make_ready(&mut self, seq: u64) {
-        let Some(message) = self.messages.get_mut(&seq) else {
+        let Some(message) = self.messages.get_mut(seq) else {
             return;
         };
         match message.state {
@@ -562,7 +635,7 @@ impl QueueState {
             let group_name = message.group.clone().unwrap_or_else(|| Arc::from(""));
             self.list_group_if_ready(&group_name);
         } else {
-            self.ready.push(Reverse((seq, message.timer_gen)));
+            self.ready.push(Reverse(seq));
         }
     }
 
@@ -580,7 +653,7 @@ impl QueueState {
         let head_ready = group
             .seqs
             .front()
-            .and_then(|seq| self.messages.get(seq))
+            .and_then(|seq| self.messages.get(*seq))
             .is_some_and(|m| m.state == State::Ready);
         if head_ready {
             group.listed = true;
@@ -588,10 +661,11 @@ impl QueueState {
         }
     }
 
-    /// Removes a message entirely (delete, purge, expiry, move to a DLQ).
-    fn remove(&mut self, seq: u64) -> Option<Box<Message>> {
-        let message = self.messages.remove(&seq)?;
+    /// Removes a message entirely (delete, expiry, move to another queue).
+    fn remove(&mut self, seq: u64) -> Option<Message> {
+        let message = self.messages.remove(seq)?;
         self.unpublished.remove(&seq);
+        self.contents.remove(&seq);
         match message.state {
             State::Ready => self.n_ready -= 1,
             State::InFlight => self.n_inflight -= 1,
@@ -665,14 +739,11 @@ impl QueueState {
         let attempt = self.attempts.get(attempt_id)?;
         let mut out = Vec::with_capacity(attempt.deliveries.len());
         for (seq, count) in &attempt.deliveries {
-            let message = self.messages.get(seq)?;
+            let message = self.messages.get(*seq)?;
             if message.receive_count != *count || message.state != State::InFlight {
                 return None;
             }
-            out.push(Delivery {
-                seq: *seq,
-                message: (**message).clone(),
-            });
+            out.push(self.copy_out(*seq, message));
         }
         (!out.is_empty()).then_some(out)
     }
@@ -697,13 +768,13 @@ impl QueueState {
         }
     }
 
-    /// The next visible message of a standard queue, skipping stale ready-list entries.
+    /// The next visible message of a standard queue, skipping stale ready entries.
     fn pop_ready(&mut self) -> Option<u64> {
-        while let Some(Reverse((seq, gen_))) = self.ready.pop() {
+        while let Some(Reverse(seq)) = self.ready.pop() {
             let current = self
                 .messages
-                .get(&seq)
-                .is_some_and(|m| m.state == State::Ready && m.timer_gen == gen_);
+                .get(seq)
+                .is_some_and(|m| m.state == State::Ready);
             if current {
                 return Some(seq);
             }
@@ -737,7 +808,7 @@ impl QueueState {
                 let Some(&seq) = self.groups.get(&name).and_then(|g| g.seqs.get(next)) else {
                     break;
                 };
-                if self.messages.get(&seq).map(|m| m.state) != Some(State::Ready) {
+                if self.messages.get(seq).map(|m| m.state) != Some(State::Ready) {
                     break;
                 }
                 if self.exceeds_receives(seq, opts) {
@@ -752,15 +823,15 @@ impl QueueState {
     }
 
     fn exceeds_receives(&self, seq: u64, opts: &ReceiveOptions<'_>) -> bool {
-        match (&opts.redrive, self.messages.get(&seq)) {
+        match (&opts.redrive, self.messages.get(seq)) {
             (Some(redrive), Some(m)) => m.receive_count >= redrive.max_receive_count,
             _ => false,
         }
     }
 
-    /// Takes a message out for the dead-letter queue. The store op that re-homes it is
-    /// written here, in the same commit as this receive, so a crash cannot lose it between
-    /// the two queues; the caller then puts it into the DLQ's memory.
+    /// Takes a message out for the dead-letter queue. The store op that re-homes it (and
+    /// records its source) is written here, in the same commit as this receive, so a crash
+    /// cannot lose it between the two queues; the caller then puts it into the DLQ's memory.
     fn move_out(
         &mut self,
         seq: u64,
@@ -771,21 +842,27 @@ impl QueueState {
         let Some(redrive) = &opts.redrive else {
             return;
         };
-        if let Some(mut message) = self.remove(seq) {
-            message
-                .extras
-                .get_or_insert_with(Default::default)
-                .dead_letter_source_arn = Some(redrive.source_arn.to_string());
-            ops.push(StoreOp::PutMessage(Box::new(message_record(
+        if let Some(mut out) = self.take(seq) {
+            out.dead_letter_source = Some(Arc::from(redrive.source_arn));
+            ops.push(StoreOp::MoveMessage(Box::new(IndexRecord::moved(
                 redrive.dead_letter_queue_id,
-                seq,
-                &message,
+                &out,
             ))));
-            moved.push(Moved {
-                seq,
-                message: *message,
-            });
+            moved.push(out);
         }
+    }
+
+    /// Removes a message to move it to another queue.
+    fn take(&mut self, seq: u64) -> Option<Moved> {
+        let content = self.contents.get(&seq).cloned();
+        let message = self.remove(seq)?;
+        let dead_letter_source = self.source_arn(message.dead_letter_source);
+        Some(Moved {
+            seq,
+            message,
+            content,
+            dead_letter_source,
+        })
     }
 
     fn deliver(
@@ -797,7 +874,7 @@ impl QueueState {
     ) -> Delivery {
         let message = self
             .messages
-            .get_mut(&seq)
+            .get_mut(seq)
             .expect("delivering a present message");
         message.receive_count += 1;
         if message.first_receive_ms == 0 {
@@ -814,10 +891,8 @@ impl QueueState {
             receive_count: message.receive_count,
             first_receive_ms: message.first_receive_ms,
         });
-        let delivery = Delivery {
-            seq,
-            message: (**message).clone(),
-        };
+        let message = message.clone();
+        let delivery = self.copy_out(seq, &message);
         self.n_ready -= 1;
         self.n_inflight += 1;
         self.totals.received += 1;
@@ -836,8 +911,8 @@ impl QueueState {
     ) -> SqsResult<()> {
         let Some(message) = self
             .messages
-            .get(&handle.seq)
-            .filter(|m| receipt::salt_of(m.id) == handle.salt)
+            .get(handle.seq)
+            .filter(|m| m.salt == handle.salt)
         else {
             return Ok(()); // already gone: deletes are idempotent
         };
@@ -867,8 +942,8 @@ impl QueueState {
         self.tick(now_ms, ops);
         let Some(message) = self
             .messages
-            .get_mut(&handle.seq)
-            .filter(|m| receipt::salt_of(m.id) == handle.salt && m.state != State::Delayed)
+            .get_mut(handle.seq)
+            .filter(|m| m.salt == handle.salt && m.state != State::Delayed)
         else {
             return Err(SqsError::invalid_value(
                 raw_handle,
@@ -908,7 +983,7 @@ impl QueueState {
     /// Makes a visible message of a standard queue invisible until `until_ms` (a visibility
     /// change through a handle whose timeout had already passed).
     fn hide(&mut self, seq: u64, until_ms: u64, ops: &mut Vec<StoreOp>) {
-        let Some(message) = self.messages.get_mut(&seq) else {
+        let Some(message) = self.messages.get_mut(seq) else {
             return;
         };
         message.state = State::InFlight;
@@ -942,7 +1017,7 @@ impl QueueState {
                     .and_then(|g| g.seqs.front().copied())
                     .filter(|seq| {
                         self.messages
-                            .get(seq)
+                            .get(*seq)
                             .is_some_and(|m| m.state == State::Ready)
                     });
                 match head {
@@ -961,12 +1036,7 @@ impl QueueState {
                 };
                 seq
             };
-            if let Some(message) = self.remove(seq) {
-                taken.push(Moved {
-                    seq,
-                    message: *message,
-                });
-            }
+            taken.extend(self.take(seq));
         }
         taken
     }
@@ -977,10 +1047,10 @@ impl QueueState {
         self.dedup.clear();
         self.dedup_order.clear();
         self.unpublished.clear();
+        self.contents.clear();
         self.messages.clear();
         self.ready.clear();
         self.timers.clear();
-        self.retention.clear();
         self.groups.clear();
         self.ready_groups.clear();
         self.attempts.clear();
@@ -989,11 +1059,6 @@ impl QueueState {
         self.n_inflight = 0;
         self.n_delayed = 0;
         ops.push(StoreOp::Purge(self.queue_id));
-    }
-
-    /// The persisted form of a message of this queue.
-    pub fn record(&self, seq: u64, m: &Message) -> MessageRecord {
-        message_record(self.queue_id, seq, m)
     }
 }
 

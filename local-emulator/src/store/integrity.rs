@@ -4,7 +4,8 @@
 //!   up to the first one whose checksum fails and silently drops the rest; a torn last
 //!   transaction after a crash is expected (it was never acknowledged), but frames of the
 //!   current log that follow a bad one are committed changes SQLite would lose;
-//! - SQLite's `quick_check` on the database (a truncated or damaged file).
+//! - the database file's length against its header (a truncated file), and SQLite's
+//!   `quick_check` on the tables a start reads (a damaged file).
 
 use std::path::Path;
 
@@ -104,19 +105,55 @@ fn checksum(data: &[u8], (mut s0, mut s1): (u32, u32), big_endian: bool) -> (u32
     (s0, s1)
 }
 
-/// `quick_check` of an open database: Ok, or what SQLite found.
-pub fn quick_check(conn: &rusqlite::Connection) -> Result<(), String> {
-    let mut stmt = conn
-        .prepare("PRAGMA quick_check(20)")
-        .map_err(|e| e.to_string())?;
-    let findings: Vec<String> = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(|e| e.to_string())?
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    if findings.len() == 1 && findings[0] == "ok" {
+/// `quick_check` of the tables a start reads (everything but the messages' contents, which
+/// are read when delivered and checked then: a damaged content row is an error for that
+/// message, and reading all of them would make a start as slow as the backlog is large):
+/// Ok, or what SQLite found.
+pub fn quick_check(conn: &rusqlite::Connection, tables: &[&str]) -> Result<(), String> {
+    let mut findings = Vec::new();
+    for table in tables {
+        let mut stmt = conn
+            .prepare(&format!("PRAGMA quick_check({table})"))
+            .map_err(|e| e.to_string())?;
+        let found: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| e.to_string())?
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        findings.extend(found.into_iter().filter(|f| f != "ok"));
+    }
+    if findings.is_empty() {
         Ok(())
     } else {
+        findings.truncate(20);
         Err(findings.join("; "))
     }
+}
+
+/// Whether the database file is as long as its header says (a truncated file is not), read
+/// from the header alone. The header's page count is trusted only when SQLite marks it valid
+/// (its version-valid-for number equals the change counter).
+pub fn check_length(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let mut header = [0u8; 100];
+    if file.read_exact(&mut header).is_err() {
+        return Ok(()); // empty or new: SQLite decides
+    }
+    let be = |at: usize| u32::from_be_bytes(header[at..at + 4].try_into().expect("4 bytes"));
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    let (change_counter, pages, valid_for) = (be(24), u64::from(be(28)), be(92));
+    let len = file.metadata().map_or(0, |m| m.len());
+    if valid_for == change_counter && pages > 0 && len < pages * page_size {
+        return Err(format!(
+            "the file is {len} bytes where its header says {} (truncated)",
+            pages * page_size
+        ));
+    }
+    Ok(())
 }

@@ -1,21 +1,31 @@
-//! Durability. The queue engine keeps all hot state in memory and describes every change as a
-//! [`StoreOp`]; a [`Store`] makes those changes durable. Ops are handed over while the queue's
-//! lock is held, so the store sees them in the order the engine applied them.
+//! Durability. The queue engine keeps its state in memory — for a durable queue, each
+//! message's index entry, not what it says — and describes every change as a [`StoreOp`]; a
+//! [`Store`] makes those changes durable. Ops are handed over while the queue's lock is held,
+//! so the store sees them in the order the engine applied them.
 //!
 //! - [`Store::memory`]: nothing is written (`--in-memory`).
-//! - [`records`]: what is stored, and its mapping to and from the engine's types.
+//! - [`records`]: what is stored, and its mapping to and from the engine's types;
+//!   [`stored_content`]: a content row read back and opened.
+//! - [`schema`]: the tables, and the in-place upgrades from earlier formats.
 //! - [`sealing`]: encryption at rest of SSE queues' messages, and the keyring.
-//! - [`sqlite`]: SQLite in WAL mode with group commit: one writer thread drains every op that
-//!   arrived while the previous transaction was committing into the next transaction, so many
-//!   concurrent requests share one fsync.
+//! - [`sqlite`]: opening the store: checks, recovery of the index, the writer started.
+//! - [`writer`]: one thread with group commit: every op that arrived while the previous
+//!   transaction was committing goes into the next one, so concurrent requests share an fsync.
+//! - [`reader`]: contents read back for deliveries and browsing, through [`cache`].
 
+mod cache;
 mod dir_lock;
 pub mod integrity;
+pub mod reader;
 pub mod records;
+mod schema;
 pub mod sealing;
 pub mod sqlite;
+mod stored_content;
+mod writer;
 
-pub use records::{DedupRecord, MessageRecord, QueueRecord};
+pub use reader::{ContentReader, Fetched};
+pub use records::{DedupRecord, IndexRecord, MessageRecord, QueueRecord};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,8 +39,12 @@ use tokio::sync::oneshot;
 pub enum StoreOp {
     PutQueue(QueueRecord),
     DeleteQueue(u64),
-    /// Insert or replace (a send, or a move to another queue).
+    /// A new message: its index entry and its content.
     PutMessage(Box<MessageRecord>),
+    /// A message re-homed in another queue (a redrive, a move task): its new index entry. Its
+    /// content follows it (sealed again for the new queue if it is sealed or the queue
+    /// encrypts).
+    MoveMessage(Box<IndexRecord>),
     /// A receive or visibility change.
     UpdateMessage {
         seq: u64,
@@ -42,15 +56,6 @@ pub enum StoreOp {
     /// Every message of a queue and its deduplication entries.
     Purge(u64),
     PutDedup(Box<DedupRecord>),
-}
-
-/// Everything read back at start-up.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub queues: Vec<QueueRecord>,
-    /// Ordered by sequence number.
-    pub messages: Vec<MessageRecord>,
-    pub dedup: Vec<DedupRecord>,
 }
 
 /// Why a change was not made durable.

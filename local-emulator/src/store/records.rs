@@ -1,27 +1,31 @@
 //! What the store keeps, and the one mapping between it and the engine's types.
 //!
-//! Records are written by the engine as [`StoreOp`](super::StoreOp)s and read back at start-up.
+//! Records are written by the engine as [`StoreOp`](super::StoreOp)s; index records are read
+//! back at start-up, contents when a message is delivered.
 //! Their JSON parts (queue attributes, tags, a message's extras) have schemas of their own
 //! here, so renaming a field of an engine type cannot change the disk format by accident; the
 //! format test below pins every persisted shape to [`FORMAT_VERSION`]: a change to a record
-//! fails it until the version is raised and `sqlite::check_format` learns to upgrade the
+//! fails it until the version is raised and `schema::prepare` learns to upgrade the
 //! previous one.
 //!
-//! Recovery is strict and uniform: a record that cannot be read stops the start with an
-//! error naming the queue or message and the data directory, never a silent drop.
+//! A queue or index record that cannot be read stops the start with an error naming it and
+//! the data directory, never a silent drop; a content that cannot be read is an error for
+//! that message when it is delivered (`store::reader`), and the others are delivered.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::queue::Moved;
 use crate::queue::attributes::{QueueAttributes, RedrivePolicy};
-use crate::queue::message::{AttributeValue, Message, MessageExtras, State, md5_of_body};
+use crate::queue::message::{AttributeValue, Content, Message, MessageExtras, State, md5_of_body};
 
 /// The storage format this build writes and reads. Format 2 added `queues.region`, 3 a
 /// message's sender, 4 encrypted messages (`messages.key_name`, `messages.sealed`), 5 a
-/// queue's deduplication scope at creation.
-pub const FORMAT_VERSION: &str = "5";
+/// queue's deduplication scope at creation, 6 split each message into an index row and a
+/// content row (the dead-letter source moved to the index) and added key check values.
+pub const FORMAT_VERSION: &str = "6";
 
 /// A queue as it is persisted.
 #[derive(Debug, Clone)]
@@ -39,20 +43,28 @@ pub struct QueueRecord {
     pub modified_s: u64,
 }
 
-/// A message as it is persisted. `extras` stays the engine's type until the writer thread
-/// encodes it ([`encode_extras`]), off the request path.
+/// A new message as it is persisted: its index entry and its content (which stays the
+/// engine's type until the writer thread encodes it, off the request path).
 #[derive(Debug, Clone)]
 pub struct MessageRecord {
+    pub index: IndexRecord,
+    pub content: Arc<Content>,
+}
+
+/// A message's index entry as it is persisted: everything but what it says. Start-up reads
+/// only these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRecord {
     pub seq: u64,
     pub queue_id: u64,
-    pub id: u128,
-    pub body: Box<str>,
-    pub extras: Option<Box<MessageExtras>>,
-    pub group: Option<String>,
+    /// The low bits of its id, which receipt handles carry.
+    pub salt: u32,
+    pub group: Option<Arc<str>>,
     pub sent_ms: u64,
     pub visible_at_ms: u64,
     pub receive_count: u32,
     pub first_receive_ms: u64,
+    pub dead_letter_source: Option<Arc<str>>,
 }
 
 /// A FIFO deduplication entry, kept after its message is gone until the window ends.
@@ -103,6 +115,7 @@ struct StoredExtras {
     trace_header: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dedup_id: Option<String>,
+    /// Until format 6, which keeps it in the index (the upgrade moves it there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dead_letter_source_arn: Option<String>,
     /// Since format 3.
@@ -163,37 +176,73 @@ pub fn queue_settings(
     Ok((decode_attributes(stored), tags))
 }
 
-/// The persisted form of message `m`, number `seq` of queue `queue_id`.
-pub fn message_record(queue_id: u64, seq: u64, m: &Message) -> MessageRecord {
-    MessageRecord {
-        seq,
-        queue_id,
-        id: m.id,
-        body: m.body.clone(),
-        extras: m.extras.clone(),
-        group: m.group.as_deref().map(str::to_string),
-        sent_ms: m.sent_ms,
-        visible_at_ms: m.visible_at_ms,
-        receive_count: m.receive_count,
-        first_receive_ms: m.first_receive_ms,
+impl MessageRecord {
+    /// The persisted form of message `m`, number `seq` of queue `queue_id`.
+    pub fn new(
+        queue_id: u64,
+        seq: u64,
+        m: &Message,
+        dead_letter_source: Option<Arc<str>>,
+        content: Arc<Content>,
+    ) -> Self {
+        Self {
+            index: IndexRecord::new(queue_id, seq, m, dead_letter_source),
+            content,
+        }
     }
 }
 
-/// A stored message as the engine holds it (its state is worked out when it is inserted).
-pub fn message_from_record(m: MessageRecord) -> Message {
-    Message {
-        id: m.id,
-        md5_of_body: md5_of_body(&m.body),
-        body: m.body,
-        extras: m.extras,
-        group: m.group.map(Arc::from),
-        sent_ms: m.sent_ms,
-        first_receive_ms: m.first_receive_ms,
-        visible_at_ms: m.visible_at_ms,
-        receive_count: m.receive_count,
-        timer_gen: 0,
-        state: State::Delayed,
+impl IndexRecord {
+    pub fn new(queue_id: u64, seq: u64, m: &Message, dead_letter_source: Option<Arc<str>>) -> Self {
+        Self {
+            seq,
+            queue_id,
+            salt: m.salt,
+            group: m.group.clone(),
+            sent_ms: m.sent_ms,
+            visible_at_ms: m.visible_at_ms,
+            receive_count: m.receive_count,
+            first_receive_ms: m.first_receive_ms,
+            dead_letter_source,
+        }
     }
+
+    /// The entry of a message moved to queue `queue_id`.
+    pub fn moved(queue_id: u64, m: &Moved) -> Self {
+        Self::new(queue_id, m.seq, &m.message, m.dead_letter_source.clone())
+    }
+
+    /// The engine's entry (its state is worked out when it is inserted), and the ARN of the
+    /// queue it was dead-lettered from (which the queue turns into an index).
+    pub fn into_message(self) -> (Message, Option<Arc<str>>) {
+        let message = Message {
+            salt: self.salt,
+            group: self.group,
+            sent_ms: self.sent_ms,
+            first_receive_ms: self.first_receive_ms,
+            visible_at_ms: self.visible_at_ms,
+            receive_count: self.receive_count,
+            timer_gen: 0,
+            state: State::Delayed,
+            dead_letter_source: 0,
+        };
+        (message, self.dead_letter_source)
+    }
+}
+
+/// A stored message's content from its columns: `extras` as stored (JSON), opened already if
+/// it was sealed.
+pub fn content_from_parts(id: u128, body: String, extras: Option<&str>) -> Result<Content, String> {
+    let extras = extras
+        .map(|text| decode_extras(text).map(Box::new))
+        .transpose()
+        .map_err(|e| format!("its extras are unreadable: {e}"))?;
+    Ok(Content {
+        id,
+        md5_of_body: md5_of_body(&body),
+        body: body.into_boxed_str(),
+        extras,
+    })
 }
 
 pub fn encode_extras(extras: &MessageExtras) -> String {
@@ -212,7 +261,7 @@ pub fn encode_extras(extras: &MessageExtras) -> String {
             .collect(),
         trace_header: extras.trace_header.clone(),
         dedup_id: extras.dedup_id.clone(),
-        dead_letter_source_arn: extras.dead_letter_source_arn.clone(),
+        dead_letter_source_arn: None,
         sender_id: extras.sender_id.clone(),
     };
     serde_json::to_string(&stored).expect("extras serialize")
@@ -235,9 +284,15 @@ pub fn decode_extras(text: &str) -> Result<MessageExtras, String> {
             .collect(),
         trace_header: stored.trace_header,
         dedup_id: stored.dedup_id,
-        dead_letter_source_arn: stored.dead_letter_source_arn,
         sender_id: stored.sender_id,
     })
+}
+
+/// The dead-letter source a format-5 message kept in its extras (read by the upgrade).
+pub fn dead_letter_source_of_v5(text: &str) -> Result<Option<String>, String> {
+    let stored: StoredExtras =
+        serde_json::from_str(text).map_err(|e| format!("its extras are unreadable: {e}"))?;
+    Ok(stored.dead_letter_source_arn)
 }
 
 fn encode_attributes(a: &QueueAttributes) -> String {
@@ -327,18 +382,17 @@ mod tests {
             attributes,
             trace_header: Some("Root=1-abc".into()),
             dedup_id: Some("d-1".into()),
-            dead_letter_source_arn: None,
             sender_id: Some("AKIDSENDER".into()),
         }
     }
 
-    /// The persisted shapes of format 5, byte for byte. If this fails, a record changed:
-    /// raise FORMAT_VERSION, teach `sqlite::check_format` to upgrade a directory of the
-    /// previous format, add a test that opens one (as the format-1 test in fidelity.rs does),
-    /// and then update these strings.
+    /// The persisted shapes of format 6, byte for byte. If this fails, a record changed:
+    /// raise FORMAT_VERSION, teach `schema::prepare` to upgrade a directory of the previous
+    /// format, add a test that opens one (as tests/upgrade.rs does), and then update these
+    /// strings.
     #[test]
     fn the_persisted_shapes_are_those_of_the_format_version() {
-        assert_eq!(FORMAT_VERSION, "5");
+        assert_eq!(FORMAT_VERSION, "6");
         assert_eq!(
             encode_attributes(&attributes()),
             r#"{"delay_seconds":0,"maximum_message_size":1048576,"message_retention_period":345600,"receive_message_wait_time_seconds":0,"visibility_timeout":30,"policy":null,"redrive_policy":{"dead_letter_target_arn":"arn:aws:sqs:us-east-1:000000000000:dlq.fifo","max_receive_count":3},"redrive_allow_policy":null,"fifo_queue":true,"content_based_deduplication":false,"deduplication_scope":"queue","created_deduplication_scope":"queue","fifo_throughput_limit":"perQueue","kms_master_key_id":"alias/aws/sqs","kms_data_key_reuse_period_seconds":300,"sqs_managed_sse_enabled":true}"#
@@ -367,6 +421,13 @@ mod tests {
         assert_eq!(read, attrs);
         assert_eq!(tags["team"], "orders");
         assert_eq!(decode_extras(&encode_extras(&extras())).unwrap(), extras());
+        let v5 =
+            r#"{"dedup_id":"d","dead_letter_source_arn":"arn:aws:sqs:us-east-1:000000000000:src"}"#;
+        assert_eq!(
+            dead_letter_source_of_v5(v5).unwrap().as_deref(),
+            Some("arn:aws:sqs:us-east-1:000000000000:src")
+        );
+        assert_eq!(decode_extras(v5).unwrap().dedup_id.as_deref(), Some("d"));
     }
 
     #[test]

@@ -36,6 +36,8 @@ const HEADER_LEN: usize = 1 + 8 + NONCE_LEN;
 const TAG_LEN: usize = 16;
 /// HKDF salt: fixed, so the same master key and period always give the same data key.
 const DATA_KEY_SALT: &[u8] = b"lockgate sse data key v1";
+/// What a key's check value is the HMAC of (see [`Sealer::key_check`]).
+const KEY_CHECK_INPUT: &[u8] = b"lockgate key check v1";
 
 /// How a queue's new messages are sealed, from its attributes; `None` stores them in plain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +88,8 @@ impl Keyring {
         &self.path
     }
 
-    fn reload(&mut self) -> Result<(), String> {
+    /// Reads the file again (another process, or the store's writer, may have added keys).
+    pub fn reload(&mut self) -> Result<(), String> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -242,12 +245,7 @@ impl Sealer {
             let master = if create {
                 self.keyring.get_or_create(name)?
             } else {
-                *self.keyring.get(name).ok_or_else(|| {
-                    format!(
-                        "it is encrypted with key {name}, which the keyring {} does not hold (was the emulator started with another --key-file?)",
-                        self.keyring.path().display()
-                    )
-                })?
+                *self.keyring.get(name).ok_or_else(|| self.lacks(name))?
             };
             let info = period.to_be_bytes();
             let info = [&info[..]];
@@ -294,6 +292,53 @@ impl Sealer {
             .map_err(|_| "sealing failed")?;
         blob.extend_from_slice(tag.as_ref());
         Ok(blob)
+    }
+
+    /// Key `name`'s check value: an HMAC-SHA256 of a fixed text under the master key. The store
+    /// keeps one per key its messages use, so a start can tell a missing or different key
+    /// without opening a message.
+    pub fn key_check(&mut self, name: &str, create: bool) -> Result<Vec<u8>, String> {
+        let master = if create {
+            self.keyring.get_or_create(name)?
+        } else {
+            *self.keyring.get(name).ok_or_else(|| self.lacks(name))?
+        };
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &master);
+        Ok(aws_lc_rs::hmac::sign(&key, KEY_CHECK_INPUT)
+            .as_ref()
+            .to_vec())
+    }
+
+    /// Checks that the keyring holds key `name` as it was when `check` was made.
+    pub fn verify(&mut self, name: &str, check: &[u8]) -> Result<(), String> {
+        if self.keyring.get(name).is_none() {
+            self.keyring.reload()?;
+        }
+        if self.keyring.get(name).is_none() {
+            return Err(format!(
+                "messages stored here are encrypted with key {name}, which the keyring {} does not hold (was the emulator started with another --key-file?)",
+                self.keyring.path().display()
+            ));
+        }
+        if self.key_check(name, false)? == check {
+            return Ok(());
+        }
+        Err(format!(
+            "messages stored here cannot be decrypted with key {name} from {}: it is not the key they were encrypted with (was the emulator started with another --key-file?)",
+            self.keyring.path().display()
+        ))
+    }
+
+    fn lacks(&self, name: &str) -> String {
+        format!(
+            "it is encrypted with key {name}, which the keyring {} does not hold (was the emulator started with another --key-file?)",
+            self.keyring.path().display()
+        )
+    }
+
+    /// Reads the keyring file again, for keys made since it was opened.
+    pub fn reload_keys(&mut self) -> Result<(), String> {
+        self.keyring.reload()
     }
 
     /// Opens a blob [`Sealer::seal`] made; the error says why it cannot be.

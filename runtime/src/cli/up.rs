@@ -58,6 +58,10 @@ pub struct Args {
     /// The keyring of encrypted queues' keys (default: `keyring` in the data directory).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// Memory for message bodies about to be delivered (the emulator keeps bodies on disk):
+    /// bytes, or with KiB, MiB or GiB.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = lockgate_emulator::command::parse_size)]
+    pub cache_size: usize,
     #[command(flatten)]
     pub tls: super::emulator::TlsArgs,
 }
@@ -80,6 +84,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             sqs: Config {
                 region: args.region.clone(),
                 key_file: args.key_file,
+                cache_bytes: args.cache_size,
                 ..Config::default()
             },
             limits: Default::default(),

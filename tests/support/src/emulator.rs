@@ -38,7 +38,8 @@ impl Harness {
         Self::start(dir, clock).await
     }
 
-    async fn start(dir: Option<tempfile::TempDir>, clock: SharedClock) -> Self {
+    /// An emulator on `dir` (durable) or in memory (None), measuring time on `clock`.
+    pub async fn start(dir: Option<tempfile::TempDir>, clock: SharedClock) -> Self {
         let mut config = EmulatorConfig::ephemeral();
         config.data_dir = dir.as_ref().map(|d| d.path().to_path_buf());
         config.sqs.clock = clock.clone();

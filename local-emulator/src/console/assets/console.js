@@ -194,12 +194,12 @@ function queueView(region, account, name) {
         ? el("table", { id: "message-table" },
             el("thead", {}, el("tr", {}, ["Message", "State", "Receives", "Sent", "Body and attributes"].map((h) => el("th", {}, h)))),
             el("tbody", {}, messages.map((m) => el("tr", { class: "message", "data-message-id": m.messageId },
-              el("td", {}, el("code", {}, m.messageId), m.messageGroupId ? el("div", { class: "muted" }, "group " + m.messageGroupId) : ""),
+              el("td", {}, el("code", {}, m.messageId || "(unreadable)"), m.messageGroupId ? el("div", { class: "muted" }, "group " + m.messageGroupId) : ""),
               el("td", {}, el("span", { class: "tag " + m.state.replace(" ", "") }, m.state)),
               el("td", { class: "num receive-count" }, m.approximateReceiveCount),
               el("td", { class: "muted" }, fmtTime(m.sentTimestamp)),
-              el("td", {}, el("pre", { class: "body" }, m.body),
-                Object.entries(m.messageAttributes).map(([k, v]) =>
+              el("td", {}, m.unreadable ? el("p", { class: "bad unreadable" }, "Cannot be read: " + m.unreadable) : el("pre", { class: "body" }, m.body),
+                Object.entries(m.messageAttributes || {}).map(([k, v]) =>
                   el("div", { class: "muted" }, k + " (" + v.DataType + "): " + (v.StringValue !== undefined ? v.StringValue : v.BinaryValue))))))))
         : el("p", { class: "muted", id: "no-messages" }, "No messages."));
       const attrs = Object.entries(info.attributes);

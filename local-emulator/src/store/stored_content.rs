@@ -1,0 +1,83 @@
+//! A row of `message_contents` as read back: what a message says, in plain or sealed, and
+//! its opening into the engine's [`Content`] (shared by the readers and the format upgrade).
+
+use crate::queue::message::Content;
+
+use super::records;
+use super::sealing::{self, Binding, Sealer};
+
+/// The columns [`Row::from_sql`] reads, in its order.
+pub const COLUMNS: &str = "seq, queue_id, message_id, body, extras, key_name, sealed";
+
+pub struct Row {
+    pub seq: u64,
+    /// The queue the content is bound to (its current queue: a move re-homes it).
+    pub queue_id: u64,
+    pub message_id: Vec<u8>,
+    pub body: String,
+    pub extras: Option<String>,
+    pub key_name: Option<String>,
+    pub sealed: Option<Vec<u8>>,
+}
+
+impl Row {
+    pub fn from_sql(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: r.get::<_, i64>(0)? as u64,
+            queue_id: r.get::<_, i64>(1)? as u64,
+            message_id: r.get(2)?,
+            body: r.get(3)?,
+            extras: r.get(4)?,
+            key_name: r.get(5)?,
+            sealed: r.get(6)?,
+        })
+    }
+
+    pub fn id(&self) -> u128 {
+        id_of(&self.message_id)
+    }
+
+    /// Bytes read for it (what a read-ahead counts).
+    pub fn len(&self) -> usize {
+        self.body.len()
+            + self.extras.as_ref().map_or(0, String::len)
+            + self.sealed.as_ref().map_or(0, Vec::len)
+    }
+
+    /// The body and extras JSON, opened first if the row is sealed. A key the sealer does not
+    /// know may have been made since it read the keyring: it reads the file again once.
+    pub fn open(self, sealer: &mut Sealer) -> Result<(String, Option<String>), String> {
+        let (Some(key), Some(blob)) = (&self.key_name, &self.sealed) else {
+            return Ok((self.body, self.extras));
+        };
+        let binding = Binding {
+            queue_id: self.queue_id,
+            seq: self.seq,
+            message_id: self.id(),
+            key,
+        };
+        let plain = match sealer.open(&binding, blob) {
+            Err(why) if why.contains("does not hold") => {
+                sealer.reload_keys()?;
+                sealer.open(&binding, blob)
+            }
+            other => other,
+        }?;
+        sealing::split(plain)
+    }
+
+    /// The engine's content; an error says why the row cannot be read.
+    pub fn into_content(self, sealer: &mut Sealer) -> Result<Content, String> {
+        let id = self.id();
+        let (body, extras) = self.open(sealer)?;
+        records::content_from_parts(id, body, extras.as_deref())
+    }
+}
+
+/// A message id from its stored bytes (big-endian; a short blob is padded with zeros).
+pub fn id_of(blob: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = blob.len().min(16);
+    bytes[..n].copy_from_slice(&blob[..n]);
+    u128::from_be_bytes(bytes)
+}
