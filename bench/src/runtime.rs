@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::http::Connection;
 use crate::servers::{start, start_until};
-use crate::workloads::receive_delete_for;
+use crate::workloads::{fill, receive_delete_for};
 
 /// What `lockgate up` logs once its mappings run.
 const RUNNING: &str = "running: send messages";
@@ -42,7 +42,7 @@ impl std::fmt::Display for Kind {
 }
 
 /// The function's part of the template: where it is and how it is named.
-fn function_source(kind: Kind) -> anyhow::Result<String> {
+pub fn function_source(kind: Kind) -> anyhow::Result<String> {
     let dir = |d: &str| -> anyhow::Result<PathBuf> {
         Path::new(d)
             .canonicalize()
@@ -123,8 +123,16 @@ pub async fn run(
     Ok(())
 }
 
+/// What one drain through `lockgate up` measured, in msgs/s.
+pub struct DrainFigures {
+    pub overall: f64,
+    pub sustained: f64,
+    /// The emulator alone, drained by the lean client, in the same run.
+    pub floor: f64,
+}
+
 /// Fills a queue with `messages`, then times `lockgate up` draining it through the function.
-async fn drain(
+pub async fn drain(
     lockgate: &Path,
     function: &str,
     kind: Kind,
@@ -132,7 +140,7 @@ async fn drain(
     messages: usize,
     connections: usize,
     body: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<DrainFigures> {
     let lockgate = &lockgate
         .canonicalize()
         .context("build lockgate with --release first")?;
@@ -157,8 +165,7 @@ async fn drain(
         )
         .await?;
     let url = reply["QueueUrl"].as_str().unwrap_or_default().to_string();
-    let per_conn = messages.div_ceil(10 * connections);
-    let filled = fill(&emulator.host, &url, per_conn, connections, body).await?;
+    let filled = fill(&emulator.host, &url, body, messages, connections, 10).await?;
     let started = Instant::now();
     let drained = receive_delete_for(
         &emulator.host,
@@ -173,7 +180,7 @@ async fn drain(
         "the emulator acknowledged {filled} messages and {drained} were drained"
     );
     let floor = drained as f64 / started.elapsed().as_secs_f64();
-    let total = fill(&emulator.host, &url, per_conn, connections, body).await?;
+    let total = fill(&emulator.host, &url, body, messages, connections, 10).await?;
     emulator.stop();
 
     let mut command = Command::new(lockgate);
@@ -247,41 +254,11 @@ async fn drain(
     );
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
-}
-
-/// Sends `per_conn` batches of ten on each of `connections` connections; returns the messages
-/// the emulator acknowledged.
-async fn fill(
-    host: &str,
-    url: &str,
-    per_conn: usize,
-    connections: usize,
-    body: &str,
-) -> anyhow::Result<u64> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..connections {
-        let mut c = Connection::open(host).await?;
-        let entries: Vec<_> = (0..10)
-            .map(|i| json!({"Id": format!("m{i}"), "MessageBody": body}))
-            .collect();
-        let request = c.request(
-            "SendMessageBatch",
-            &json!({"QueueUrl": url, "Entries": entries}).to_string(),
-        );
-        tasks.spawn(async move {
-            let mut acknowledged = 0;
-            for _ in 0..per_conn {
-                acknowledged += c.send_batch(&request).await?;
-            }
-            anyhow::Ok(acknowledged)
-        });
-    }
-    let mut acknowledged = 0;
-    while let Some(r) = tasks.join_next().await {
-        acknowledged += r??;
-    }
-    Ok(acknowledged)
+    Ok(DrainFigures {
+        overall: rate,
+        sustained,
+        floor,
+    })
 }
 
 /// A process function's cold start and the Runtime API round trip once it is warm

@@ -76,7 +76,14 @@ pub async fn start(ctx: &Context, req: StartRequest) -> SqsResult<StartResponse>
     }
     let started_ms = ctx.sqs.now_ms();
     let handle = format!("{}-{}", started_ms, tasks.len() + 1);
-    let to_move = source.lock().counts().0;
+    // Messages whose visibility timeout has just ended count: apply what is due first.
+    let to_move = {
+        let mut state = source.lock();
+        let mut expired = Vec::new();
+        state.tick(started_ms, &mut expired);
+        ctx.sqs.store.submit_detached(expired);
+        state.counts().0
+    };
     let task = Arc::new(MoveTask {
         handle: handle.clone(),
         source_arn: source.arn.clone(),

@@ -25,6 +25,30 @@ pub fn scrape(sqs: &Sqs, app: Option<&dyn AppView>) -> Response {
         "Time to commit one group of changes to the store (one transaction, one fsync)",
         sqs.store.commit_seconds.clone(),
     );
+    if let Some(reader) = &sqs.contents {
+        let cached = Gauge::<i64>::default();
+        cached.set(i64::try_from(reader.cached_bytes()).unwrap_or(i64::MAX));
+        registry.register(
+            "lockgate_store_cache_bytes",
+            "Bytes of message contents held in memory for delivery (bounded by --cache-size)",
+            cached,
+        );
+        registry.register(
+            "lockgate_store_content_hits",
+            "Delivered messages whose contents were in the cache",
+            reader.stats.hits.clone(),
+        );
+        registry.register(
+            "lockgate_store_content_reads",
+            "Message contents read from the store (deliveries, read-ahead, browsing)",
+            reader.stats.reads.clone(),
+        );
+        registry.register(
+            "lockgate_store_content_unreadable",
+            "Message contents the store could not read or open (each is an error for its message)",
+            reader.stats.unreadable.clone(),
+        );
+    }
     if let Some(rss) = resident_bytes() {
         let gauge = Gauge::<i64>::default();
         gauge.set(rss);

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use prometheus_client::metrics::counter::Counter;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::cache::ContentCache;
@@ -42,6 +43,18 @@ pub struct ContentReader {
     cache: ContentCache,
     /// Bytes a read-ahead may bring into the cache at once.
     read_ahead_bytes: usize,
+    pub stats: ReadStats,
+}
+
+/// What the readers did since the emulator started (for `/metrics`).
+#[derive(Default)]
+pub struct ReadStats {
+    /// Contents of deliveries found in the cache.
+    pub hits: Counter,
+    /// Contents read from the store (deliveries, read-ahead and browsing).
+    pub reads: Counter,
+    /// Contents that could not be read or opened.
+    pub unreadable: Counter,
 }
 
 struct Reader {
@@ -57,6 +70,7 @@ impl ContentReader {
             idle: Mutex::new(Vec::new()),
             cache: ContentCache::new(cache_bytes),
             read_ahead_bytes: cache_bytes / 8,
+            stats: ReadStats::default(),
         }
     }
 
@@ -70,8 +84,13 @@ impl ContentReader {
         self.cache.remove(seq);
     }
 
+    /// A delivery's content if the cache holds it (counted as a hit).
     pub fn cached(&self, seq: u64) -> Option<Arc<Content>> {
-        self.cache.get(seq)
+        let found = self.cache.get(seq);
+        if found.is_some() {
+            self.stats.hits.inc();
+        }
+        found
     }
 
     pub fn cached_bytes(&self) -> usize {
@@ -102,6 +121,7 @@ impl ContentReader {
                 .collect();
             match self.with_reader(|r| r.read(&missing, &ahead, self.read_ahead_bytes)) {
                 Ok(read) => {
+                    self.count(read.iter().map(|(_, f)| f));
                     for (seq, fetched) in read {
                         let wanted_now = missing.binary_search(&seq).is_ok();
                         match (&fetched, wanted_now) {
@@ -139,7 +159,19 @@ impl ContentReader {
                 })
                 .collect::<Vec<_>>())
         });
-        read.unwrap_or_else(|why| vec![Fetched::Unreadable(why); wanted.len()])
+        let read = read.unwrap_or_else(|why| vec![Fetched::Unreadable(why); wanted.len()]);
+        self.count(read.iter());
+        read
+    }
+
+    fn count<'a>(&self, read: impl Iterator<Item = &'a Fetched>) {
+        for fetched in read {
+            match fetched {
+                Fetched::Found(_) => self.stats.reads.inc(),
+                Fetched::Unreadable(_) => self.stats.unreadable.inc(),
+                Fetched::Gone => 0,
+            };
+        }
     }
 
     /// Runs `f` with an idle reader (opening one if none is idle) and puts it back.

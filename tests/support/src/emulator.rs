@@ -15,6 +15,8 @@ pub struct Harness {
     pub dir: Option<tempfile::TempDir>,
     /// The clock the emulator measures SQS's rules in.
     pub clock: SharedClock,
+    /// `--cache-size` (what a restart keeps).
+    pub cache_bytes: usize,
 }
 
 impl Harness {
@@ -38,11 +40,24 @@ impl Harness {
         Self::start(dir, clock).await
     }
 
+    /// A durable emulator that keeps no contents in memory (`--cache-size 0`): every
+    /// delivery reads its message back from the store.
+    pub async fn durable_uncached() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::open(Some(dir), SystemClock::shared(), 0).await
+    }
+
     /// An emulator on `dir` (durable) or in memory (None), measuring time on `clock`.
     pub async fn start(dir: Option<tempfile::TempDir>, clock: SharedClock) -> Self {
+        let cache_bytes = lockgate_emulator::Config::default().cache_bytes;
+        Self::open(dir, clock, cache_bytes).await
+    }
+
+    async fn open(dir: Option<tempfile::TempDir>, clock: SharedClock, cache_bytes: usize) -> Self {
         let mut config = EmulatorConfig::ephemeral();
         config.data_dir = dir.as_ref().map(|d| d.path().to_path_buf());
         config.sqs.clock = clock.clone();
+        config.sqs.cache_bytes = cache_bytes;
         let emulator = RunningEmulator::start(config)
             .await
             .expect("emulator starts");
@@ -52,14 +67,15 @@ impl Harness {
             client,
             dir,
             clock,
+            cache_bytes,
         }
     }
 
-    /// Stops the emulator and starts a new one on the same data directory and clock.
+    /// Stops the emulator and starts a new one on the same data directory, clock and cache.
     pub async fn restart(self) -> Self {
         let dir = self.dir.expect("restart needs a durable harness");
         self.emulator.shutdown().await;
-        Self::start(Some(dir), self.clock).await
+        Self::open(Some(dir), self.clock, self.cache_bytes).await
     }
 
     pub async fn create(&self, name: &str) -> String {
@@ -249,7 +265,8 @@ pub fn error_of<E: ProvideErrorMetadata + std::fmt::Debug>(
     )
 }
 
-/// Runs one scenario against both stores.
+/// Runs one scenario against both stores, the durable one twice: with its cache of contents
+/// (what was just sent is delivered from memory) and without (every delivery reads the store).
 #[macro_export]
 macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
@@ -260,6 +277,10 @@ macro_rules! both_stores {
         mod durable {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name($crate::Harness::durable().await).await })*
+        }
+        mod durable_uncached {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Harness::durable_uncached().await).await })*
         }
     };
 }

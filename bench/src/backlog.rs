@@ -1,0 +1,137 @@
+//! Backlogs larger than memory (`lockgate-bench backlog`): a durable queue filled in steps to
+//! each size, and at each step the emulator's resident memory (and per message, above the
+//! same emulator empty) while full, a restart timed from process start to serving, and the
+//! resident memory after it; then the largest backlog drained. A second queue holds large
+//! messages (2,000 × 1 MiB by default), where memory must not follow the payload.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::servers::{Server, Storage};
+use crate::workloads::{create_queue, fill, receive_delete_for, restart};
+
+pub struct Sizes {
+    /// Backlog sizes, in increasing order (the queue is filled from one to the next).
+    pub steps: Vec<usize>,
+    pub body_bytes: usize,
+    pub large: usize,
+    pub large_bytes: usize,
+    pub connections: usize,
+}
+
+const MIB: f64 = 1048576.0;
+
+pub async fn run(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
+    println!(
+        "lockgate-bench backlog: durable, SSE off, {} B bodies in batches of 10 on {} connections",
+        sizes.body_bytes, sizes.connections
+    );
+    growth(binary, sizes).await?;
+    if sizes.large > 0 {
+        large(binary, sizes).await?;
+    }
+    Ok(())
+}
+
+/// Resident memory and restart time against backlog size; then the drain of the largest.
+async fn growth(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
+    let mut server = Server::lockgate(binary, Storage::Durable).await?;
+    let url = create_queue(
+        &server.host,
+        "bench-large-backlog",
+        server.queue_attributes.clone(),
+    )
+    .await?;
+    let empty = server.rss_bytes().unwrap_or(0) as f64;
+    println!("empty emulator: resident {:.0} MiB", empty / MIB);
+    println!(
+        "{:>11} {:>11} {:>13} {:>10} {:>11} {:>14}",
+        "messages", "fill msg/s", "RSS full MiB", "B/message", "restart s", "RSS after MiB"
+    );
+    let body = "x".repeat(sizes.body_bytes);
+    let mut filled = 0u64;
+    for &step in &sizes.steps {
+        let started = Instant::now();
+        let want = (step as u64).saturating_sub(filled) as usize;
+        let acknowledged = fill(&server.host, &url, &body, want, sizes.connections, 10).await?;
+        let rate = acknowledged as f64 / started.elapsed().as_secs_f64();
+        filled += acknowledged;
+        let full = server.rss_bytes().unwrap_or(0) as f64;
+        let (restarted, recovery) = restart(server, binary)?;
+        server = restarted;
+        let after = server.rss_bytes().unwrap_or(0) as f64;
+        println!(
+            "{filled:>11} {rate:>11.0} {:>13.0} {:>10.1} {:>11.2} {:>14.0}",
+            full / MIB,
+            (full - empty) / filled as f64,
+            recovery.as_secs_f64(),
+            after / MIB
+        );
+    }
+    let url = url.replace(url.split('/').nth(2).unwrap_or_default(), &server.host);
+    let started = Instant::now();
+    let drained = receive_delete_for(
+        &server.host,
+        &url,
+        sizes.connections,
+        Arc::new(AtomicBool::new(false)),
+        true,
+    )
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "drained {drained} of {filled} messages in {seconds:.1} s = {:.0} msgs/s; resident at the end {:.0} MiB",
+        drained as f64 / seconds,
+        server.rss_bytes().unwrap_or(0) as f64 / MIB
+    );
+    server.stop();
+    Ok(())
+}
+
+/// Large messages: resident memory full and after a restart, and the drain.
+async fn large(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
+    let server = Server::lockgate(binary, Storage::Durable).await?;
+    let url = create_queue(
+        &server.host,
+        "bench-large-messages",
+        serde_json::json!({"SqsManagedSseEnabled": "false", "MaximumMessageSize": "1048576"}),
+    )
+    .await?;
+    let empty = server.rss_bytes().unwrap_or(0) as f64;
+    let body = "y".repeat(sizes.large_bytes);
+    let started = Instant::now();
+    let acknowledged = fill(&server.host, &url, &body, sizes.large, sizes.connections, 1).await?;
+    let fill_seconds = started.elapsed().as_secs_f64();
+    let full = server.rss_bytes().unwrap_or(0) as f64;
+    let (server, recovery) = restart(server, binary)?;
+    let after = server.rss_bytes().unwrap_or(0) as f64;
+    let payload = acknowledged as f64 * sizes.large_bytes as f64;
+    println!(
+        "{acknowledged} messages of {:.0} KiB ({:.0} MiB) filled in {fill_seconds:.1} s: resident {:.0} MiB full (empty: {:.0} MiB), {:.0} MiB after a restart of {:.2} s",
+        sizes.large_bytes as f64 / 1024.0,
+        payload / MIB,
+        full / MIB,
+        empty / MIB,
+        after / MIB,
+        recovery.as_secs_f64()
+    );
+    let url = url.replace(url.split('/').nth(2).unwrap_or_default(), &server.host);
+    let started = Instant::now();
+    let drained = receive_delete_for(
+        &server.host,
+        &url,
+        sizes.connections,
+        Arc::new(AtomicBool::new(false)),
+        true,
+    )
+    .await?;
+    println!(
+        "drained {drained} large messages at {:.0} msgs/s; resident at the end {:.0} MiB",
+        drained as f64 / started.elapsed().as_secs_f64(),
+        server.rss_bytes().unwrap_or(0) as f64 / MIB
+    );
+    server.stop();
+    Ok(())
+}
