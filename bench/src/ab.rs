@@ -1,7 +1,8 @@
 //! A/B of two builds in one run (`lockgate-bench ab --baseline OLD`): durable send, drain and
 //! cycle with a small backlog, each build twice in alternation (A B A B, so a machine getting
 //! slower during the run weighs on both), then `lockgate up` draining through the native no-op
-//! function at BatchSize 100 for each. Prints each build's figures and this build ÷ baseline.
+//! function at BatchSize 100 for each, and a durable backlog (1,000,000 messages by default)
+//! filled, restarted and drained by each. Prints each build's figures and this ÷ baseline.
 
 use std::path::Path;
 
@@ -15,6 +16,7 @@ pub async fn run(
     load: &Load,
     rounds: usize,
     runtime_messages: usize,
+    backlog: usize,
 ) -> anyhow::Result<()> {
     println!(
         "A/B: baseline {} against this build {}, durable (SSE off), {rounds} rounds alternating",
@@ -44,6 +46,14 @@ pub async fn run(
         ratio(1),
         ratio(2)
     );
+    if backlog > 0 {
+        // Fill, resident memory, restart and drain of a durable backlog, each build in turn.
+        for (name, binary) in [("baseline", baseline), ("this", this)] {
+            println!("{name}:");
+            let server = Server::lockgate(binary, Storage::Durable).await?;
+            crate::workloads::backlog(server, binary, load, backlog).await?;
+        }
+    }
     if runtime_messages > 0 {
         let function = runtime::function_source(Kind::Native)?;
         let mut figures = Vec::new();

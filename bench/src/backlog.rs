@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crate::servers::{Server, Storage};
-use crate::workloads::{create_queue, fill, receive_delete_for, restart};
+use crate::workloads::{create_queue, fill, receive_delete_for, restart, settle_disk};
 
 pub struct Sizes {
     /// Backlog sizes, in increasing order (the queue is filled from one to the next).
@@ -71,6 +71,7 @@ async fn growth(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
         );
     }
     let url = url.replace(url.split('/').nth(2).unwrap_or_default(), &server.host);
+    settle_disk();
     let started = Instant::now();
     let drained = receive_delete_for(
         &server.host,
@@ -118,6 +119,7 @@ async fn large(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
         recovery.as_secs_f64()
     );
     let url = url.replace(url.split('/').nth(2).unwrap_or_default(), &server.host);
+    settle_disk();
     let started = Instant::now();
     let drained = receive_delete_for(
         &server.host,

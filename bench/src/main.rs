@@ -107,7 +107,13 @@ enum Command {
         /// Messages of the end-to-end drain through lockgate up (0 skips it).
         #[arg(long, default_value_t = 100_000)]
         runtime_messages: usize,
+        /// Messages of the durable backlog each build fills, restarts and drains (0 skips it).
+        #[arg(long = "ab-backlog", default_value_t = 1_000_000)]
+        ab_backlog: usize,
     },
+    /// The durable cycle alone, on one server, for a profiler: prints the server's pid, waits
+    /// a second, then runs the cycle for --seconds.
+    Cycle,
     /// WASM per-batch invocation overhead (instantiate + call + drop) for 1, 10, 100 messages.
     WasmOverhead {
         /// Batches per size.
@@ -158,10 +164,37 @@ fn main() -> anyhow::Result<()> {
             };
             return runtime.block_on(backlog::run(&args.lockgate, &sizes));
         }
+        Some(Command::Cycle) => {
+            let load = Load {
+                duration: Duration::from_secs(args.seconds),
+                connections: args.connections,
+                body: "x".repeat(args.body_bytes),
+            };
+            return runtime.block_on(async {
+                let server = Server::lockgate(&args.lockgate, Storage::Durable).await?;
+                println!("server pid {}", server.child.id());
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let rate = workloads::cycle(&server, &load).await?;
+                println!("durable cycle: {rate:.0} msgs/s");
+                let mut conn = http::Connection::open(&server.host).await?;
+                let request = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", server.host);
+                let (_, body) = conn.send(request.as_bytes()).await?;
+                for line in String::from_utf8_lossy(&body).lines() {
+                    if line.starts_with("lockgate_store_commit_seconds_count")
+                        || line.starts_with("lockgate_store_commit_seconds_sum")
+                    {
+                        println!("{line}");
+                    }
+                }
+                server.stop();
+                Ok(())
+            });
+        }
         Some(Command::Ab {
             baseline,
             rounds,
             runtime_messages,
+            ab_backlog,
         }) => {
             let load = Load {
                 duration: Duration::from_secs(args.seconds),
@@ -174,6 +207,7 @@ fn main() -> anyhow::Result<()> {
                 &load,
                 rounds,
                 runtime_messages,
+                ab_backlog,
             ));
         }
         Some(Command::WasmOverhead { iterations, sizes }) => {

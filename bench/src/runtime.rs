@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::http::Connection;
 use crate::servers::{start, start_until};
-use crate::workloads::{fill, receive_delete_for};
+use crate::workloads::{fill, receive_delete_for, settle_disk};
 
 /// What `lockgate up` logs once its mappings run.
 const RUNNING: &str = "running: send messages";
@@ -166,6 +166,7 @@ pub async fn drain(
         .await?;
     let url = reply["QueueUrl"].as_str().unwrap_or_default().to_string();
     let filled = fill(&emulator.host, &url, body, messages, connections, 10).await?;
+    settle_disk();
     let started = Instant::now();
     let drained = receive_delete_for(
         &emulator.host,
@@ -182,6 +183,7 @@ pub async fn drain(
     let floor = drained as f64 / started.elapsed().as_secs_f64();
     let total = fill(&emulator.host, &url, body, messages, connections, 10).await?;
     emulator.stop();
+    settle_disk();
 
     let mut command = Command::new(lockgate);
     command

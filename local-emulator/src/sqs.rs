@@ -484,14 +484,21 @@ impl Sqs {
         };
         let cached: Vec<Option<Arc<Content>>> =
             deliveries.iter().map(|d| reader.cached(d.seq)).collect();
+        let last = deliveries.iter().map(|d| d.seq).max().unwrap_or(0);
         if cached.iter().all(Option::is_some) {
+            // Keep ahead of the deliveries: the next read-ahead runs in the background once
+            // they are half way through the last one.
+            if reader.wants_read_ahead(queue.id, last) {
+                let ahead = queue.lock().upcoming(last, READ_AHEAD);
+                let (reader, queue_id) = (reader.clone(), queue.id);
+                tokio::task::spawn_blocking(move || reader.read_ahead(queue_id, &ahead));
+            }
             return cached.into_iter().flatten().map(Fetched::Found).collect();
         }
         let wanted: Vec<u64> = deliveries.iter().map(|d| d.seq).collect();
-        let after = wanted.iter().max().copied().unwrap_or(0);
-        let ahead = queue.lock().upcoming(after, READ_AHEAD);
-        let reader = reader.clone();
-        tokio::task::spawn_blocking(move || reader.fetch(&wanted, &ahead))
+        let ahead = queue.lock().upcoming(last, READ_AHEAD);
+        let (reader, queue_id) = (reader.clone(), queue.id);
+        tokio::task::spawn_blocking(move || reader.fetch(queue_id, &wanted, &ahead))
             .await
             .unwrap_or_else(|e| {
                 vec![Fetched::Unreadable(format!("the read failed: {e}")); deliveries.len()]

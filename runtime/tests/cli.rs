@@ -424,3 +424,91 @@ fn the_emulator_raises_its_open_file_limit() {
     );
     assert_ne!(soft, "1024");
 }
+
+/// `--cache-size` (or `LOCKGATE_CACHE_SIZE`) bounds the memory for message bodies about to be
+/// delivered: with none, every delivery reads the store; with some, a message just sent is
+/// delivered from memory. A size that is not one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_size_bounds_what_deliveries_take_from_memory() {
+    for (flag, variable, from_memory) in [(Some("0"), None, false), (None, Some("1MiB"), true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lockgate"));
+        command
+            .args(["emulator", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("LOCKGATE_CACHE_SIZE")
+            .stderr(Stdio::piped());
+        if let Some(size) = flag {
+            command.args(["--cache-size", size]);
+        }
+        if let Some(size) = variable {
+            command.env("LOCKGATE_CACHE_SIZE", size);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let host = lines
+            .find_map(|l| {
+                let l = l.ok()?;
+                let rest = l.split("ready on http://").nth(1)?;
+                Some(rest.split_whitespace().next()?.to_string())
+            })
+            .expect("the emulator started");
+        std::thread::spawn(move || for _ in lines {});
+        let endpoint = format!("http://{host}");
+        let client = lockgate_test_support::client(&endpoint, "AKIDEXAMPLE");
+        let url = client
+            .create_queue()
+            .queue_name("cached")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        for i in 0..3 {
+            client
+                .send_message()
+                .queue_url(&url)
+                .message_body(format!("m{i}"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let got = client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        assert_eq!(got.len(), 3);
+        let (_, _, metrics) =
+            lockgate_test_support::raw_request(host.parse().unwrap(), "GET", "/metrics", &[], b"")
+                .await;
+        let value = |name: &str| -> f64 {
+            metrics
+                .lines()
+                .find(|l| l.split([' ', '{']).next() == Some(name))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap_or(-1.0)
+        };
+        let (hits, reads) = (
+            value("lockgate_store_content_hits_total"),
+            value("lockgate_store_content_reads_total"),
+        );
+        if from_memory {
+            assert_eq!((hits, reads), (3.0, 0.0), "{metrics}");
+            assert!(value("lockgate_store_cache_bytes") > 0.0);
+        } else {
+            assert_eq!((hits, reads), (0.0, 3.0), "{metrics}");
+            assert_eq!(value("lockgate_store_cache_bytes"), 0.0);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let out = lockgate(&["emulator", "--in-memory", "--cache-size", "lots"]);
+    assert!(failed(&out).contains("not a size"));
+}

@@ -74,9 +74,10 @@ async fn step(sqs: &Sqs, source: &Queue, task: &MoveTask, max: usize) -> Result<
             match (destination, &failure) {
                 (Some(queue), None) => {
                     let m = redriven(m);
-                    ops.push(StoreOp::MoveMessage(Box::new(IndexRecord::moved(
-                        queue.id, &m,
-                    ))));
+                    ops.push(StoreOp::MoveMessage {
+                        from: source.id,
+                        to: Box::new(IndexRecord::moved(queue.id, &m)),
+                    });
                     moved.push((queue, m));
                 }
                 _ => {

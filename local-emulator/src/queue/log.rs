@@ -11,20 +11,32 @@ use std::collections::VecDeque;
 const CHUNK: usize = 4096;
 
 struct Chunk<T> {
+    /// No entry of this chunk is numbered below it, and every entry of the next chunk is
+    /// numbered at or above the next chunk's: kept in the chunk itself, so finding a chunk
+    /// reads the chunk list alone, not each chunk's entries.
+    first: u64,
     entries: Vec<(u64, Option<T>)>,
     live: usize,
+    /// Every entry before this one is a tombstone (messages leave a queue mostly from its
+    /// front, so the oldest message is found without walking them).
+    skip: usize,
 }
 
 impl<T> Chunk<T> {
-    fn new() -> Self {
+    fn new(first: u64) -> Self {
         Self {
+            first,
             entries: Vec::with_capacity(CHUNK),
             live: 0,
+            skip: 0,
         }
     }
 
-    fn first_seq(&self) -> u64 {
-        self.entries.first().map_or(u64::MAX, |e| e.0)
+    /// Live entries (from `skip` on).
+    fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+        self.entries[self.skip..]
+            .iter()
+            .filter_map(|(seq, v)| v.as_ref().map(|v| (*seq, v)))
     }
 
     fn position(&self, seq: u64) -> Result<usize, usize> {
@@ -35,6 +47,7 @@ impl<T> Chunk<T> {
     fn sweep_if_sparse(&mut self) {
         if self.live * 2 <= self.entries.len() {
             self.entries.retain(|e| e.1.is_some());
+            self.skip = 0;
         }
     }
 }
@@ -68,7 +81,7 @@ impl<T> MessageLog<T> {
         if self.chunks.is_empty() {
             return None;
         }
-        let after = self.chunks.partition_point(|c| c.first_seq() <= seq);
+        let after = self.chunks.partition_point(|c| c.first <= seq);
         Some(after.saturating_sub(1))
     }
 
@@ -92,7 +105,7 @@ impl<T> MessageLog<T> {
             .is_none_or(|c| c.entries.last().is_none_or(|e| e.0 < seq));
         if appends {
             if self.chunks.back().is_none_or(|c| c.entries.len() >= CHUNK) {
-                self.chunks.push_back(Chunk::new());
+                self.chunks.push_back(Chunk::new(seq));
             }
             let last = self.chunks.back_mut().expect("a chunk");
             last.entries.push((seq, Some(value)));
@@ -102,14 +115,17 @@ impl<T> MessageLog<T> {
         }
         let index = self.chunk_of(seq).unwrap_or(0);
         let chunk = &mut self.chunks[index];
+        chunk.first = chunk.first.min(seq);
         match chunk.position(seq) {
             Ok(at) => {
                 if chunk.entries[at].1.replace(value).is_none() {
                     chunk.live += 1;
                     self.len += 1;
                 }
+                chunk.skip = chunk.skip.min(at);
             }
             Err(at) => {
+                chunk.skip = chunk.skip.min(at);
                 chunk.entries.insert(at, (seq, Some(value)));
                 chunk.live += 1;
                 self.len += 1;
@@ -118,11 +134,14 @@ impl<T> MessageLog<T> {
                     let tail = chunk.entries.split_off(CHUNK / 2);
                     let tail_live = tail.iter().filter(|e| e.1.is_some()).count();
                     chunk.live -= tail_live;
+                    chunk.skip = chunk.skip.min(chunk.entries.len());
                     self.chunks.insert(
                         index + 1,
                         Chunk {
+                            first: tail[0].0,
                             entries: tail,
                             live: tail_live,
+                            skip: 0,
                         },
                     );
                 }
@@ -137,6 +156,11 @@ impl<T> MessageLog<T> {
         let value = chunk.entries[at].1.take()?;
         chunk.live -= 1;
         self.len -= 1;
+        if at == chunk.skip {
+            while chunk.entries.get(chunk.skip).is_some_and(|e| e.1.is_none()) {
+                chunk.skip += 1;
+            }
+        }
         if chunk.live == 0 {
             self.chunks.remove(index);
         } else {
@@ -152,10 +176,7 @@ impl<T> MessageLog<T> {
 
     /// Every message in sequence order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
-        self.chunks
-            .iter()
-            .flat_map(|c| c.entries.iter())
-            .filter_map(|(seq, v)| v.as_ref().map(|v| (*seq, v)))
+        self.chunks.iter().flat_map(Chunk::iter)
     }
 
     /// Messages numbered above `after`, in sequence order.
@@ -168,7 +189,10 @@ impl<T> MessageLog<T> {
         self.chunks
             .range(start..)
             .enumerate()
-            .flat_map(move |(i, c)| c.entries[if i == 0 { offset } else { 0 }..].iter())
+            .flat_map(move |(i, c)| {
+                let from = if i == 0 { offset.max(c.skip) } else { c.skip };
+                c.entries[from..].iter()
+            })
             .filter_map(|(seq, v)| v.as_ref().map(|v| (*seq, v)))
     }
 
@@ -223,6 +247,10 @@ mod tests {
                     prop_assert_eq!(log.remove(seq), model.remove(&seq));
                 }
                 prop_assert_eq!(log.len(), model.len());
+                prop_assert_eq!(
+                    log.first().map(|(s, v)| (s, *v)),
+                    model.iter().next().map(|(s, v)| (*s, *v))
+                );
             }
             let got: Vec<(u64, u64)> = log.iter().map(|(s, v)| (s, *v)).collect();
             let want: Vec<(u64, u64)> = model.iter().map(|(s, v)| (*s, *v)).collect();

@@ -443,7 +443,10 @@ impl QueueState {
                 break;
             }
             self.remove(seq);
-            ops.push(StoreOp::DeleteMessage(seq));
+            ops.push(StoreOp::DeleteMessage {
+                queue_id: self.queue_id,
+                seq,
+            });
         }
         while let Some((expires, _)) = self.dedup_order.front() {
             if *expires > now_ms {
@@ -844,10 +847,10 @@ impl QueueState {
         };
         if let Some(mut out) = self.take(seq) {
             out.dead_letter_source = Some(Arc::from(redrive.source_arn));
-            ops.push(StoreOp::MoveMessage(Box::new(IndexRecord::moved(
-                redrive.dead_letter_queue_id,
-                &out,
-            ))));
+            ops.push(StoreOp::MoveMessage {
+                from: self.queue_id,
+                to: Box::new(IndexRecord::moved(redrive.dead_letter_queue_id, &out)),
+            });
             moved.push(out);
         }
     }
@@ -886,6 +889,7 @@ impl QueueState {
         self.timers
             .push(Reverse((message.visible_at_ms, seq, message.timer_gen)));
         ops.push(StoreOp::UpdateMessage {
+            queue_id: self.queue_id,
             seq,
             visible_at_ms: message.visible_at_ms,
             receive_count: message.receive_count,
@@ -921,7 +925,10 @@ impl QueueState {
         }
         self.remove(handle.seq);
         self.totals.deleted += 1;
-        ops.push(StoreOp::DeleteMessage(handle.seq));
+        ops.push(StoreOp::DeleteMessage {
+            queue_id: self.queue_id,
+            seq: handle.seq,
+        });
         Ok(())
     }
 
@@ -962,6 +969,7 @@ impl QueueState {
         }
         message.visible_at_ms = now_ms + u64::from(visibility_s) * 1000;
         ops.push(StoreOp::UpdateMessage {
+            queue_id: self.queue_id,
             seq: handle.seq,
             visible_at_ms: message.visible_at_ms,
             receive_count: message.receive_count,
@@ -992,6 +1000,7 @@ impl QueueState {
         self.timers
             .push(Reverse((until_ms, seq, message.timer_gen)));
         ops.push(StoreOp::UpdateMessage {
+            queue_id: self.queue_id,
             seq,
             visible_at_ms: until_ms,
             receive_count: message.receive_count,

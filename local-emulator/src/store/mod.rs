@@ -44,15 +44,22 @@ pub enum StoreOp {
     /// A message re-homed in another queue (a redrive, a move task): its new index entry. Its
     /// content follows it (sealed again for the new queue if it is sealed or the queue
     /// encrypts).
-    MoveMessage(Box<IndexRecord>),
+    MoveMessage {
+        from: u64,
+        to: Box<IndexRecord>,
+    },
     /// A receive or visibility change.
     UpdateMessage {
+        queue_id: u64,
         seq: u64,
         visible_at_ms: u64,
         receive_count: u32,
         first_receive_ms: u64,
     },
-    DeleteMessage(u64),
+    DeleteMessage {
+        queue_id: u64,
+        seq: u64,
+    },
     /// Every message of a queue and its deduplication entries.
     Purge(u64),
     PutDedup(Box<DedupRecord>),

@@ -43,7 +43,18 @@ pub struct ContentReader {
     cache: ContentCache,
     /// Bytes a read-ahead may bring into the cache at once.
     read_ahead_bytes: usize,
+    /// Per queue, the messages the last read-ahead brought in (by sequence number): once
+    /// deliveries are half way through them, the next read-ahead starts in the background.
+    windows: Mutex<HashMap<u64, Window>>,
     pub stats: ReadStats,
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    from: u64,
+    to: u64,
+    /// A read-ahead of this queue is running.
+    busy: bool,
 }
 
 /// What the readers did since the emulator started (for `/metrics`).
@@ -70,6 +81,7 @@ impl ContentReader {
             idle: Mutex::new(Vec::new()),
             cache: ContentCache::new(cache_bytes),
             read_ahead_bytes: cache_bytes / 8,
+            windows: Mutex::new(HashMap::new()),
             stats: ReadStats::default(),
         }
     }
@@ -97,10 +109,71 @@ impl ContentReader {
         self.cache.bytes()
     }
 
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Window>> {
+        self.windows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether queue `queue_id`'s deliveries, now at `delivered`, are half way through what
+    /// the last read-ahead brought in, and no read-ahead is running: then the caller starts
+    /// the next one ([`ContentReader::read_ahead`]) and it is marked running. A queue whose
+    /// deliveries never missed the cache has no window and never reads ahead.
+    pub fn wants_read_ahead(&self, queue_id: u64, delivered: u64) -> bool {
+        let mut windows = self.windows();
+        match windows.get_mut(&queue_id) {
+            Some(w) if !w.busy && delivered >= w.from + (w.to - w.from) / 2 => {
+                w.busy = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads `ahead` (the messages queue `queue_id` delivers next, in sequence order) into the
+    /// cache (blocking), and records them as its window.
+    pub fn read_ahead(&self, queue_id: u64, ahead: &[u64]) {
+        let missing: Vec<u64> = ahead
+            .iter()
+            .copied()
+            .filter(|seq| !self.cache.contains(*seq))
+            .take(READ_AHEAD_ROWS)
+            .collect();
+        if !missing.is_empty() {
+            let read = self.with_reader(|r| r.read(&[], &missing, self.read_ahead_bytes));
+            if let Ok(read) = read {
+                self.count(read.iter().map(|(_, f)| f));
+                for (seq, fetched) in read {
+                    if let Fetched::Found(content) = fetched {
+                        self.cache.insert(seq, content);
+                    }
+                }
+            }
+        }
+        self.set_window(queue_id, ahead);
+    }
+
+    fn set_window(&self, queue_id: u64, ahead: &[u64]) {
+        let mut windows = self.windows();
+        match (ahead.first(), ahead.last()) {
+            (Some(&from), Some(&to)) => {
+                windows.insert(
+                    queue_id,
+                    Window {
+                        from,
+                        to,
+                        busy: false,
+                    },
+                );
+            }
+            _ => {
+                windows.remove(&queue_id);
+            }
+        }
+    }
+
     /// The contents of `wanted` (blocking): from the cache, else from the store, reading
     /// `ahead` (the messages to be delivered next, in sequence order) into the cache in the
-    /// same pass.
-    pub fn fetch(&self, wanted: &[u64], ahead: &[u64]) -> Vec<Fetched> {
+    /// same pass, which becomes queue `queue_id`'s read-ahead window.
+    pub fn fetch(&self, queue_id: u64, wanted: &[u64], ahead: &[u64]) -> Vec<Fetched> {
         let mut found: HashMap<u64, Fetched> = HashMap::new();
         let mut missing = Vec::new();
         for &seq in wanted {
@@ -113,13 +186,13 @@ impl ContentReader {
         }
         missing.sort_unstable();
         if !missing.is_empty() {
-            let ahead: Vec<u64> = ahead
+            let uncached: Vec<u64> = ahead
                 .iter()
                 .copied()
                 .filter(|seq| !self.cache.contains(*seq))
                 .take(READ_AHEAD_ROWS)
                 .collect();
-            match self.with_reader(|r| r.read(&missing, &ahead, self.read_ahead_bytes)) {
+            match self.with_reader(|r| r.read(&missing, &uncached, self.read_ahead_bytes)) {
                 Ok(read) => {
                     self.count(read.iter().map(|(_, f)| f));
                     for (seq, fetched) in read {
@@ -140,6 +213,7 @@ impl ContentReader {
                     }
                 }
             }
+            self.set_window(queue_id, ahead);
         }
         wanted
             .iter()
@@ -250,6 +324,9 @@ impl Reader {
         let mut all: Vec<u64> = missing.iter().chain(ahead).copied().collect();
         all.sort_unstable();
         all.dedup();
+        if all.is_empty() {
+            return Ok(Vec::new());
+        }
         let (first, last) = (all[0], all[all.len() - 1]);
         let dense = last - first < 4 * all.len() as u64 + 16;
         if !dense {

@@ -17,9 +17,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::sealing::Plain;
 use crate::queue::Moved;
 use crate::queue::attributes::{QueueAttributes, RedrivePolicy};
-use crate::queue::message::{AttributeValue, Content, Message, MessageExtras, State, md5_of_body};
+use crate::queue::message::{AttributeValue, Content, Message, MessageExtras, State};
 
 /// The storage format this build writes and reads. Format 2 added `queues.region`, 3 a
 /// message's sender, 4 encrypted messages (`messages.key_name`, `messages.sealed`), 5 a
@@ -230,17 +231,18 @@ impl IndexRecord {
     }
 }
 
-/// A stored message's content from its columns: `extras` as stored (JSON), opened already if
-/// it was sealed.
-pub fn content_from_parts(id: u128, body: String, extras: Option<&str>) -> Result<Content, String> {
-    let extras = extras
+/// A stored message's content from what its row holds (opened already if it was sealed).
+pub fn content_from_plain(id: u128, plain: Plain) -> Result<Content, String> {
+    let extras = plain
+        .extras
+        .as_deref()
         .map(|text| decode_extras(text).map(Box::new))
         .transpose()
         .map_err(|e| format!("its extras are unreadable: {e}"))?;
     Ok(Content {
         id,
-        md5_of_body: md5_of_body(&body),
-        body: body.into_boxed_str(),
+        md5_of_body: plain.md5_of_body,
+        body: plain.body.into_boxed_str(),
         extras,
     })
 }

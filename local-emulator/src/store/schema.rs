@@ -8,8 +8,9 @@ use super::sealing::Sealer;
 use super::stored_content;
 
 /// Format 6: a message is two rows. `message_index` holds what the engine needs to deliver
-/// it (read whole at start-up, small); `message_contents` what it says (read when it is
-/// delivered or browsed; sealed for an encrypting queue). `key_checks` holds a check value
+/// it (read whole at start-up, small; keyed by queue then sequence number, so a queue's
+/// messages are one range and no second index is kept); `message_contents` what it says
+/// (read when it is delivered or browsed; sealed for an encrypting queue). `key_checks` holds a check value
 /// per encryption key the messages use, so a start verifies the keyring without reading a
 /// message.
 const TABLES: &str = "
@@ -25,17 +26,17 @@ CREATE TABLE IF NOT EXISTS queues (
     modified_s INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS message_index (
-    seq INTEGER PRIMARY KEY,
     queue_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     salt INTEGER NOT NULL,
     group_id TEXT,
     sent_ms INTEGER NOT NULL,
     visible_at_ms INTEGER NOT NULL,
     receive_count INTEGER NOT NULL,
     first_receive_ms INTEGER NOT NULL,
-    dead_letter_source TEXT
-);
-CREATE INDEX IF NOT EXISTS message_index_by_queue ON message_index (queue_id);
+    dead_letter_source TEXT,
+    PRIMARY KEY (queue_id, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS message_contents (
     seq INTEGER PRIMARY KEY,
     queue_id INTEGER NOT NULL,
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS message_contents (
     body TEXT NOT NULL,
     extras TEXT,
     key_name TEXT,
-    sealed BLOB
+    sealed BLOB,
+    md5 BLOB
 );
 CREATE TABLE IF NOT EXISTS key_checks (key_name TEXT PRIMARY KEY, check_value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS dedup (
@@ -167,6 +169,7 @@ fn to_format_6(tx: &rusqlite::Transaction<'_>, sealer: &mut Sealer) -> Result<()
             extras: r.get(4).map_err(sql)?,
             key_name: r.get(5).map_err(sql)?,
             sealed: r.get(6).map_err(sql)?,
+            md5: None,
         };
         if let (Some(key), Some(_)) = (&row.key_name, &row.sealed) {
             keys.insert(key.clone());
@@ -174,8 +177,9 @@ fn to_format_6(tx: &rusqlite::Transaction<'_>, sealer: &mut Sealer) -> Result<()
         let (seq, queue_id, id) = (row.seq, row.queue_id, row.id());
         let source = row
             .open(sealer)
-            .and_then(|(_, extras)| {
-                extras
+            .and_then(|plain| {
+                plain
+                    .extras
                     .map(|text| records::dead_letter_source_of_v5(&text))
                     .transpose()
             })

@@ -29,8 +29,11 @@ use crate::queue::attributes::QueueAttributes;
 
 /// The key name of SQS-managed SSE.
 pub const SQS_MANAGED: &str = "sqs-managed";
-/// The first byte of every sealed blob: the layout below.
-const BLOB_VERSION: u8 = 1;
+/// The first byte of every sealed blob: the layout of what it seals. Version 1 (format 5)
+/// sealed the body and extras; version 2 puts the body's MD5 first, so a read need not
+/// compute it. Both open.
+const BLOB_VERSION: u8 = 2;
+const BLOB_VERSION_1: u8 = 1;
 /// version (1) + data-key period (8) + nonce (12); the AES-GCM tag (16) follows the text.
 const HEADER_LEN: usize = 1 + 8 + NONCE_LEN;
 const TAG_LEN: usize = 16;
@@ -261,24 +264,26 @@ impl Sealer {
         Ok(&self.data_keys[name][&period])
     }
 
-    /// Seals a message's body and extras JSON (read back by [`split`]) under `policy`'s key for the
-    /// period holding `at_ms`, in one buffer.
+    /// Seals a message's body, its MD5 and its extras JSON (read back by
+    /// [`Sealer::open_message`]) under `policy`'s key for the period holding `at_ms`, in one
+    /// buffer.
     pub fn seal(
         &mut self,
         policy: &SealPolicy,
         at_ms: u64,
         binding: &Binding<'_>,
-        body: &str,
-        extras: Option<&str>,
+        plain: PlainRef<'_>,
     ) -> Result<Vec<u8>, String> {
         let period = at_ms / 1000 / policy.period_s;
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| "no random source for a nonce")?;
-        let extras = extras.unwrap_or("");
-        let mut blob = Vec::with_capacity(HEADER_LEN + 4 + body.len() + extras.len() + TAG_LEN);
+        let (body, extras) = (plain.body, plain.extras.unwrap_or(""));
+        let mut blob =
+            Vec::with_capacity(HEADER_LEN + 16 + 4 + body.len() + extras.len() + TAG_LEN);
         blob.push(BLOB_VERSION);
         blob.extend_from_slice(&period.to_be_bytes());
         blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(plain.md5_of_body);
         blob.extend_from_slice(&(body.len() as u32).to_be_bytes());
         blob.extend_from_slice(body.as_bytes());
         blob.extend_from_slice(extras.as_bytes());
@@ -341,9 +346,25 @@ impl Sealer {
         self.keyring.reload()
     }
 
+    /// Opens a message [`Sealer::seal`] sealed (or format 5's version-1 blob).
+    pub fn open_message(&mut self, binding: &Binding<'_>, blob: &[u8]) -> Result<Plain, String> {
+        let version = blob.first().copied();
+        let plain = self.open(binding, blob)?;
+        match version {
+            Some(BLOB_VERSION_1) => split(None, plain),
+            _ => {
+                let md5: [u8; 16] = plain
+                    .get(..16)
+                    .and_then(|m| m.try_into().ok())
+                    .ok_or("its decrypted form is malformed")?;
+                split(Some(md5), plain[16..].to_vec())
+            }
+        }
+    }
+
     /// Opens a blob [`Sealer::seal`] made; the error says why it cannot be.
-    pub fn open(&mut self, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>, String> {
-        if blob.len() < HEADER_LEN + TAG_LEN || blob[0] != BLOB_VERSION {
+    fn open(&mut self, binding: &Binding<'_>, blob: &[u8]) -> Result<Vec<u8>, String> {
+        if blob.len() < HEADER_LEN + TAG_LEN || !matches!(blob[0], BLOB_VERSION | BLOB_VERSION_1) {
             return Err("its encrypted form is truncated or of an unknown layout".into());
         }
         let period = u64::from_be_bytes(blob[1..9].try_into().expect("8 bytes"));
@@ -369,20 +390,36 @@ impl Sealer {
     }
 }
 
-/// The plaintext of a sealed message: body length (u32, big-endian), body, extras JSON
-/// (what [`Sealer::seal`] writes into its buffer).
-#[cfg(test)]
-fn join(body: &str, extras: Option<&str>) -> Vec<u8> {
-    let extras = extras.unwrap_or("");
-    let mut plain = Vec::with_capacity(4 + body.len() + extras.len());
-    plain.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    plain.extend_from_slice(body.as_bytes());
-    plain.extend_from_slice(extras.as_bytes());
-    plain
+/// What a message's content is sealed from: the body, its MD5 (computed when the message was
+/// sent) and the extras JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plain {
+    pub md5_of_body: [u8; 16],
+    pub body: String,
+    pub extras: Option<String>,
 }
 
-/// The body and extras JSON (if any) of an opened message.
-pub fn split(plain: Vec<u8>) -> Result<(String, Option<String>), String> {
+/// [`Plain`], borrowed (what [`Sealer::seal`] reads).
+#[derive(Clone, Copy)]
+pub struct PlainRef<'a> {
+    pub md5_of_body: &'a [u8; 16],
+    pub body: &'a str,
+    pub extras: Option<&'a str>,
+}
+
+impl Plain {
+    pub fn as_ref(&self) -> PlainRef<'_> {
+        PlainRef {
+            md5_of_body: &self.md5_of_body,
+            body: &self.body,
+            extras: self.extras.as_deref(),
+        }
+    }
+}
+
+/// The body and extras JSON (if any) of an opened message's plaintext: body length (u32,
+/// big-endian), body, extras JSON; `md5` from the blob, else computed (version 1).
+fn split(md5: Option<[u8; 16]>, plain: Vec<u8>) -> Result<Plain, String> {
     let bad = || "its decrypted form is malformed".to_string();
     let len = u32::from_be_bytes(plain.get(..4).ok_or_else(bad)?.try_into().expect("4")) as usize;
     let body = plain.get(4..4 + len).ok_or_else(bad)?;
@@ -391,7 +428,11 @@ pub fn split(plain: Vec<u8>) -> Result<(String, Option<String>), String> {
     let extras = (!extras.is_empty())
         .then(|| String::from_utf8(extras.to_vec()).map_err(|_| bad()))
         .transpose()?;
-    Ok((body, extras))
+    Ok(Plain {
+        md5_of_body: md5.unwrap_or_else(|| crate::queue::message::md5_of_body(&body)),
+        body,
+        extras,
+    })
 }
 
 /// The default keyring of a data directory.
@@ -412,6 +453,51 @@ mod tests {
         }
     }
 
+    fn plain(body: &str, extras: Option<&str>) -> Plain {
+        Plain {
+            md5_of_body: crate::queue::message::md5_of_body(body),
+            body: body.into(),
+            extras: extras.map(str::to_string),
+        }
+    }
+
+    /// Format 5's layout: no MD5 in the blob; it opens, with the MD5 computed.
+    #[test]
+    fn a_version_1_blob_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sealer = Sealer::new(Keyring::open(&dir.path().join("keyring")).unwrap());
+        let message = plain("old body", Some("{}"));
+        let mut blob = sealer
+            .seal(
+                &policy(SQS_MANAGED, 300),
+                0,
+                &binding(SQS_MANAGED),
+                message.as_ref(),
+            )
+            .unwrap();
+        // Re-seal the version-1 plaintext (without the MD5) in place of the version-2 one.
+        let mut text = sealer.open(&binding(SQS_MANAGED), &blob).unwrap();
+        text.drain(..16);
+        let period = u64::from_be_bytes(blob[1..9].try_into().unwrap());
+        let nonce: [u8; NONCE_LEN] = blob[9..HEADER_LEN].try_into().unwrap();
+        let key = sealer.data_key(SQS_MANAGED, period, false).unwrap();
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(binding(SQS_MANAGED).aad()),
+                &mut text,
+            )
+            .unwrap();
+        blob.truncate(HEADER_LEN);
+        blob[0] = BLOB_VERSION_1;
+        blob.extend_from_slice(&text);
+        blob.extend_from_slice(tag.as_ref());
+        assert_eq!(
+            sealer.open_message(&binding(SQS_MANAGED), &blob).unwrap(),
+            message
+        );
+    }
+
     fn policy(key: &str, period_s: u64) -> SealPolicy {
         SealPolicy {
             key: key.into(),
@@ -423,21 +509,19 @@ mod tests {
     fn a_sealed_message_opens_with_its_binding_and_nowhere_else() {
         let dir = tempfile::tempdir().unwrap();
         let mut sealer = Sealer::new(Keyring::open(&dir.path().join("keyring")).unwrap());
+        let message = plain("secret body", Some(r#"{"a":1}"#));
         let blob = sealer
             .seal(
                 &policy(SQS_MANAGED, 300),
                 1_000_000,
                 &binding(SQS_MANAGED),
-                "secret body",
-                Some(r#"{"a":1}"#),
+                message.as_ref(),
             )
             .unwrap();
+        assert_eq!(blob[0], BLOB_VERSION);
         assert!(!blob.windows(6).any(|w| w == b"secret"));
-        let opened = sealer.open(&binding(SQS_MANAGED), &blob).unwrap();
-        assert_eq!(
-            split(opened).unwrap(),
-            ("secret body".to_string(), Some(r#"{"a":1}"#.to_string()))
-        );
+        let opened = sealer.open_message(&binding(SQS_MANAGED), &blob).unwrap();
+        assert_eq!(opened, message);
         let moved = Binding {
             seq: 8,
             ..binding(SQS_MANAGED)
@@ -456,12 +540,20 @@ mod tests {
         let mut sealer = Sealer::new(Keyring::open(&path).unwrap());
         let kms = "kms:alias/aws/sqs";
         let blob = sealer
-            .seal(&policy(kms, 60), 5_000, &binding(kms), "x", None)
+            .seal(
+                &policy(kms, 60),
+                5_000,
+                &binding(kms),
+                plain("x", None).as_ref(),
+            )
             .unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let mut again = Sealer::new(Keyring::open(&path).unwrap());
-        assert_eq!(again.open(&binding(kms), &blob).unwrap(), join("x", None));
+        assert_eq!(
+            again.open_message(&binding(kms), &blob).unwrap(),
+            plain("x", None)
+        );
         std::fs::remove_file(&path).unwrap();
         let mut fresh = Sealer::new(Keyring::open(&path).unwrap());
         let err = fresh.open(&binding(kms), &blob).unwrap_err();
@@ -480,10 +572,11 @@ mod tests {
         let mut sealer = Sealer::new(Keyring::open(&dir.path().join("keyring")).unwrap());
         let p = policy(SQS_MANAGED, 60);
         let b = binding(SQS_MANAGED);
-        sealer.seal(&p, 0, &b, "a", None).unwrap();
-        sealer.seal(&p, 59_999, &b, "a", None).unwrap();
+        let a = plain("a", None);
+        sealer.seal(&p, 0, &b, a.as_ref()).unwrap();
+        sealer.seal(&p, 59_999, &b, a.as_ref()).unwrap();
         assert_eq!(sealer.data_keys[SQS_MANAGED].len(), 1);
-        let blob = sealer.seal(&p, 60_000, &b, "a", None).unwrap();
+        let blob = sealer.seal(&p, 60_000, &b, a.as_ref()).unwrap();
         assert_eq!(sealer.data_keys[SQS_MANAGED].len(), 2);
         assert_eq!(blob[1..9], 1u64.to_be_bytes());
     }

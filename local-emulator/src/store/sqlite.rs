@@ -37,7 +37,7 @@ pub struct Recovery {
     pub queues: Vec<QueueRecord>,
     pub dedup: Vec<DedupRecord>,
     /// Index rows of queues that no longer exist (a queue delete racing a move).
-    orphans: Vec<u64>,
+    orphans: Vec<(u64, u64)>,
 }
 
 /// A started store.
@@ -209,7 +209,7 @@ fn read_dedup(conn: &Connection, now_ms: u64) -> rusqlite::Result<Vec<DedupRecor
 }
 
 impl Recovery {
-    /// Hands every message's index entry to `insert`, in sequence order, which answers
+    /// Hands every message's index entry to `insert`, each queue's in sequence order, which answers
     /// whether its queue exists (the rows of one that does not are deleted at
     /// [`Recovery::start`]). Streams: nothing but the engine's own entries is held. Returns
     /// the highest sequence number seen.
@@ -228,7 +228,7 @@ impl Recovery {
             .prepare(
                 "SELECT seq, queue_id, salt, group_id, sent_ms, visible_at_ms, receive_count,
                         first_receive_ms, dead_letter_source
-                 FROM message_index ORDER BY seq",
+                 FROM message_index ORDER BY queue_id, seq",
             )
             .map_err(unreadable)?;
         let mut rows = stmt.query([]).map_err(unreadable)?;
@@ -257,8 +257,9 @@ impl Recovery {
             };
             let seq = record.seq;
             max_seq = max_seq.max(seq);
+            let queue_id = record.queue_id;
             if !insert(record) {
-                self.orphans.push(seq);
+                self.orphans.push((queue_id, seq));
             }
         }
         Ok(max_seq)
@@ -268,10 +269,10 @@ impl Recovery {
     pub fn start(mut self, cache_bytes: usize) -> Result<Opened, String> {
         if !self.orphans.is_empty() {
             let tx = self.conn.transaction().map_err(|e| e.to_string())?;
-            for seq in &self.orphans {
+            for (queue_id, seq) in &self.orphans {
                 tx.execute(
-                    "DELETE FROM message_index WHERE seq = ?1",
-                    params![*seq as i64],
+                    "DELETE FROM message_index WHERE queue_id = ?1 AND seq = ?2",
+                    params![*queue_id as i64, *seq as i64],
                 )
                 .and_then(|_| {
                     tx.execute(

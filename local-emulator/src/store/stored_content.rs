@@ -1,13 +1,13 @@
 //! A row of `message_contents` as read back: what a message says, in plain or sealed, and
 //! its opening into the engine's [`Content`] (shared by the readers and the format upgrade).
 
-use crate::queue::message::Content;
+use crate::queue::message::{Content, md5_of_body};
 
 use super::records;
-use super::sealing::{self, Binding, Sealer};
+use super::sealing::{Binding, Plain, Sealer};
 
 /// The columns [`Row::from_sql`] reads, in its order.
-pub const COLUMNS: &str = "seq, queue_id, message_id, body, extras, key_name, sealed";
+pub const COLUMNS: &str = "seq, queue_id, message_id, body, extras, key_name, sealed, md5";
 
 pub struct Row {
     pub seq: u64,
@@ -18,6 +18,9 @@ pub struct Row {
     pub extras: Option<String>,
     pub key_name: Option<String>,
     pub sealed: Option<Vec<u8>>,
+    /// The body's MD5 of a plain row (absent from rows of format 5, and from sealed rows,
+    /// whose blob holds it).
+    pub md5: Option<Vec<u8>>,
 }
 
 impl Row {
@@ -30,6 +33,7 @@ impl Row {
             extras: r.get(4)?,
             key_name: r.get(5)?,
             sealed: r.get(6)?,
+            md5: r.get(7)?,
         })
     }
 
@@ -44,11 +48,20 @@ impl Row {
             + self.sealed.as_ref().map_or(0, Vec::len)
     }
 
-    /// The body and extras JSON, opened first if the row is sealed. A key the sealer does not
-    /// know may have been made since it read the keyring: it reads the file again once.
-    pub fn open(self, sealer: &mut Sealer) -> Result<(String, Option<String>), String> {
+    /// The body, its MD5 and the extras JSON, opened first if the row is sealed. A key the
+    /// sealer does not know may have been made since it read the keyring: it reads the file
+    /// again once.
+    pub fn open(self, sealer: &mut Sealer) -> Result<Plain, String> {
         let (Some(key), Some(blob)) = (&self.key_name, &self.sealed) else {
-            return Ok((self.body, self.extras));
+            let md5 = self
+                .md5
+                .as_deref()
+                .and_then(|m| <[u8; 16]>::try_from(m).ok());
+            return Ok(Plain {
+                md5_of_body: md5.unwrap_or_else(|| md5_of_body(&self.body)),
+                body: self.body,
+                extras: self.extras,
+            });
         };
         let binding = Binding {
             queue_id: self.queue_id,
@@ -56,21 +69,19 @@ impl Row {
             message_id: self.id(),
             key,
         };
-        let plain = match sealer.open(&binding, blob) {
+        match sealer.open_message(&binding, blob) {
             Err(why) if why.contains("does not hold") => {
                 sealer.reload_keys()?;
-                sealer.open(&binding, blob)
+                sealer.open_message(&binding, blob)
             }
             other => other,
-        }?;
-        sealing::split(plain)
+        }
     }
 
     /// The engine's content; an error says why the row cannot be read.
     pub fn into_content(self, sealer: &mut Sealer) -> Result<Content, String> {
         let id = self.id();
-        let (body, extras) = self.open(sealer)?;
-        records::content_from_parts(id, body, extras.as_deref())
+        records::content_from_plain(id, self.open(sealer)?)
     }
 }
 

@@ -8,7 +8,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::records::{self, IndexRecord};
-use super::sealing::{self, Binding, SealPolicy, Sealer};
+use super::sealing::{self, Binding, PlainRef, SealPolicy, Sealer};
 use super::stored_content::{self, Row};
 use super::{Batch, QueueRecord, StoreError, StoreOp};
 
@@ -81,14 +81,12 @@ pub(super) struct Sealing {
     checked: HashSet<String>,
 }
 
-/// What a message's content is sealed from.
-struct Plain<'a> {
+/// Where a message's content is sealed for (what its blob is bound to).
+struct Place {
     queue_id: u64,
     seq: u64,
     message_id: u128,
     sent_ms: u64,
-    body: &'a str,
-    extras: Option<&'a str>,
 }
 
 /// A sealed content: its key's name and the blob.
@@ -120,23 +118,24 @@ impl Sealing {
         Ok(())
     }
 
-    /// `plain` sealed under `policy`; the key's check value is stored with the first message
-    /// that uses it.
+    /// `plain` sealed under `policy` for `place`; the key's check value is stored with the
+    /// first message that uses it.
     fn seal(
         &mut self,
         tx: &rusqlite::Transaction<'_>,
         policy: &SealPolicy,
-        plain: &Plain<'_>,
+        place: &Place,
+        plain: PlainRef<'_>,
     ) -> Result<SealedContent, WriteError> {
         let binding = Binding {
-            queue_id: plain.queue_id,
-            seq: plain.seq,
-            message_id: plain.message_id,
+            queue_id: place.queue_id,
+            seq: place.seq,
+            message_id: place.message_id,
             key: &policy.key,
         };
         let blob = self
             .sealer
-            .seal(policy, plain.sent_ms, &binding, plain.body, plain.extras)
+            .seal(policy, place.sent_ms, &binding, plain)
             .map_err(WriteError::Sealing)?;
         if !self.checked.contains(&policy.key) {
             let check = self
@@ -155,13 +154,75 @@ impl Sealing {
 
 fn apply(conn: &mut Connection, sealing: &mut Sealing, batches: &[Batch]) -> Result<(), String> {
     let tx = conn.transaction().map_err(|e| e.to_string())?;
-    for op in batches.iter().flat_map(|b| &b.ops) {
-        write_op(&tx, sealing, op).map_err(|e| match e {
-            WriteError::Sql(e) => e.to_string(),
-            WriteError::Sealing(e) => format!("cannot encrypt a message: {e}"),
-        })?;
+    {
+        let mut hot = Hot::new(&tx);
+        for op in batches.iter().flat_map(|b| &b.ops) {
+            write_op(&tx, &mut hot, sealing, op).map_err(|e| match e {
+                WriteError::Sql(e) => e.to_string(),
+                WriteError::Sealing(e) => format!("cannot encrypt a message: {e}"),
+            })?;
+        }
     }
     tx.commit().map_err(|e| e.to_string())
+}
+
+/// The statements every message runs (a send, a receive, a delete), each taken from the
+/// connection's statement cache once per transaction instead of once per op: a lookup hashes
+/// the statement's text, and a busy transaction runs hundreds of them.
+#[derive(Clone, Copy)]
+enum HotSql {
+    InsertIndex,
+    InsertContent,
+    UpdateIndex,
+    DeleteIndex,
+    DeleteContent,
+}
+
+impl HotSql {
+    const COUNT: usize = 5;
+
+    fn text(self) -> &'static str {
+        match self {
+            HotSql::InsertIndex => {
+                "INSERT INTO message_index (seq, queue_id, salt, group_id, sent_ms,
+                     visible_at_ms, receive_count, first_receive_ms, dead_letter_source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            }
+            HotSql::InsertContent => {
+                "INSERT INTO message_contents (seq, queue_id, message_id, body, extras, key_name, sealed, md5)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            }
+            HotSql::UpdateIndex => {
+                "UPDATE message_index SET visible_at_ms = ?3, receive_count = ?4, first_receive_ms = ?5
+                 WHERE queue_id = ?1 AND seq = ?2"
+            }
+            HotSql::DeleteIndex => "DELETE FROM message_index WHERE queue_id = ?1 AND seq = ?2",
+            HotSql::DeleteContent => "DELETE FROM message_contents WHERE seq = ?1",
+        }
+    }
+}
+
+/// [`HotSql`]'s statements, prepared on first use in a transaction.
+struct Hot<'t> {
+    tx: &'t rusqlite::Transaction<'t>,
+    prepared: [Option<rusqlite::CachedStatement<'t>>; HotSql::COUNT],
+}
+
+impl<'t> Hot<'t> {
+    fn new(tx: &'t rusqlite::Transaction<'t>) -> Self {
+        Self {
+            tx,
+            prepared: Default::default(),
+        }
+    }
+
+    fn get(&mut self, which: HotSql) -> rusqlite::Result<&mut rusqlite::CachedStatement<'t>> {
+        let slot = &mut self.prepared[which as usize];
+        if slot.is_none() {
+            *slot = Some(self.tx.prepare_cached(which.text())?);
+        }
+        Ok(slot.as_mut().expect("prepared above"))
+    }
 }
 
 enum WriteError {
@@ -177,6 +238,7 @@ impl From<rusqlite::Error> for WriteError {
 
 fn write_op(
     tx: &rusqlite::Transaction<'_>,
+    hot: &mut Hot<'_>,
     sealing: &mut Sealing,
     op: &StoreOp,
 ) -> Result<(), WriteError> {
@@ -205,64 +267,69 @@ fn write_op(
                 .execute([*id as i64])?;
         }
         StoreOp::PutMessage(m) => {
-            put_index(tx, &m.index)?;
+            put_index(hot.get(HotSql::InsertIndex)?, &m.index)?;
             let extras = m.content.extras.as_ref().map(|e| records::encode_extras(e));
-            let plain = Plain {
+            let place = Place {
                 queue_id: m.index.queue_id,
                 seq: m.index.seq,
                 message_id: m.content.id,
                 sent_ms: m.index.sent_ms,
+            };
+            let plain = PlainRef {
+                md5_of_body: &m.content.md5_of_body,
                 body: &m.content.body,
                 extras: extras.as_deref(),
             };
-            // An encrypted message keeps its body and extras only in the sealed blob.
-            let (body, extras, key_name, blob) = match sealing.policies.get(&plain.queue_id) {
+            // An encrypted message keeps its body, MD5 and extras only in the sealed blob.
+            let (body, extras, key_name, blob, md5) = match sealing.policies.get(&place.queue_id) {
                 Some(policy) => {
-                    let (key, blob) = sealing.seal(tx, &policy.clone(), &plain)?;
-                    ("", None, Some(key), Some(blob))
+                    let (key, blob) = sealing.seal(tx, &policy.clone(), &place, plain)?;
+                    ("", None, Some(key), Some(blob), None)
                 }
-                None => (plain.body, plain.extras, None, None),
+                None => (
+                    plain.body,
+                    plain.extras,
+                    None,
+                    None,
+                    Some(&plain.md5_of_body[..]),
+                ),
             };
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO message_contents (seq, queue_id, message_id, body, extras, key_name, sealed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                plain.seq as i64,
-                plain.queue_id as i64,
-                &plain.message_id.to_be_bytes()[..],
+            hot.get(HotSql::InsertContent)?.execute(params![
+                place.seq as i64,
+                place.queue_id as i64,
+                &place.message_id.to_be_bytes()[..],
                 body,
                 extras,
                 key_name,
-                blob
+                blob,
+                md5
             ])?;
         }
-        StoreOp::MoveMessage(index) => {
-            put_index(tx, index)?;
-            rehome_content(tx, sealing, index)?;
+        StoreOp::MoveMessage { from, to } => {
+            hot.get(HotSql::DeleteIndex)?
+                .execute([*from as i64, to.seq as i64])?;
+            put_index(hot.get(HotSql::InsertIndex)?, to)?;
+            rehome_content(tx, sealing, to)?;
         }
         StoreOp::UpdateMessage {
+            queue_id,
             seq,
             visible_at_ms,
             receive_count,
             first_receive_ms,
         } => {
-            tx.prepare_cached(
-                "UPDATE message_index SET visible_at_ms = ?2, receive_count = ?3, first_receive_ms = ?4
-                 WHERE seq = ?1",
-            )?
-            .execute(params![
+            hot.get(HotSql::UpdateIndex)?.execute(params![
+                *queue_id as i64,
                 *seq as i64,
                 *visible_at_ms as i64,
                 *receive_count as i64,
                 *first_receive_ms as i64
             ])?;
         }
-        StoreOp::DeleteMessage(seq) => {
-            tx.prepare_cached("DELETE FROM message_index WHERE seq = ?1")?
-                .execute([*seq as i64])?;
-            tx.prepare_cached("DELETE FROM message_contents WHERE seq = ?1")?
-                .execute([*seq as i64])?;
+        StoreOp::DeleteMessage { queue_id, seq } => {
+            hot.get(HotSql::DeleteIndex)?
+                .execute([*queue_id as i64, *seq as i64])?;
+            hot.get(HotSql::DeleteContent)?.execute([*seq as i64])?;
         }
         StoreOp::Purge(queue_id) => {
             delete_messages_of(tx, *queue_id)?;
@@ -284,24 +351,21 @@ fn write_op(
     Ok(())
 }
 
-fn put_index(tx: &rusqlite::Transaction<'_>, m: &IndexRecord) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO message_index (seq, queue_id, salt, group_id, sent_ms,
-             visible_at_ms, receive_count, first_receive_ms, dead_letter_source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        m.seq as i64,
-        m.queue_id as i64,
-        m.salt,
-        m.group.as_deref(),
-        m.sent_ms as i64,
-        m.visible_at_ms as i64,
-        m.receive_count as i64,
-        m.first_receive_ms as i64,
-        m.dead_letter_source.as_deref()
-    ])
-    .map(drop)
+/// Writes an index row (a new message's, or a moved one's after its old row is deleted).
+fn put_index(insert: &mut rusqlite::CachedStatement<'_>, m: &IndexRecord) -> rusqlite::Result<()> {
+    insert
+        .execute(params![
+            m.seq as i64,
+            m.queue_id as i64,
+            m.salt,
+            m.group.as_deref(),
+            m.sent_ms as i64,
+            m.visible_at_ms as i64,
+            m.receive_count as i64,
+            m.first_receive_ms as i64,
+            m.dead_letter_source.as_deref()
+        ])
+        .map(drop)
 }
 
 /// Every message of a queue and its deduplication entries (a purge, a deleted queue).
@@ -351,7 +415,7 @@ fn rehome_content(
         return Ok(());
     };
     let message_id = row.id();
-    let (body, extras) = match row.open(&mut sealing.sealer) {
+    let plain = match row.open(&mut sealing.sealer) {
         Ok(opened) => opened,
         Err(why) => {
             tracing::warn!(
@@ -363,18 +427,16 @@ fn rehome_content(
             return Ok(());
         }
     };
-    let plain = Plain {
+    let place = Place {
         queue_id: index.queue_id,
         seq: index.seq,
         message_id,
         sent_ms: index.sent_ms,
-        body: &body,
-        extras: extras.as_deref(),
     };
-    let (key, blob) = sealing.seal(tx, &policy, &plain)?;
+    let (key, blob) = sealing.seal(tx, &policy, &place, plain.as_ref())?;
     tx.prepare_cached(
         "UPDATE message_contents SET queue_id = ?2, body = '', extras = NULL, key_name = ?3,
-             sealed = ?4 WHERE seq = ?1",
+             sealed = ?4, md5 = NULL WHERE seq = ?1",
     )?
     .execute(params![index.seq as i64, index.queue_id as i64, key, blob])?;
     Ok(())
