@@ -87,6 +87,7 @@ async fn growth(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
         drained as f64 / seconds,
         server.rss_bytes().unwrap_or(0) as f64 / MIB
     );
+    print_reads(&server).await?;
     server.stop();
     Ok(())
 }
@@ -135,5 +136,27 @@ async fn large(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
         server.rss_bytes().unwrap_or(0) as f64 / MIB
     );
     server.stop();
+    Ok(())
+}
+
+/// How the deliveries found their contents: in the cache, or read from the store.
+async fn print_reads(server: &Server) -> anyhow::Result<()> {
+    let mut conn = crate::http::Connection::open(&server.host).await?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\n\r\n", server.host);
+    let (_, body) = conn.send(request.as_bytes()).await?;
+    let text = String::from_utf8_lossy(&body);
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.split([' ', '{']).next() == Some(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    println!(
+        "contents since the restart: {:.0} delivered from the cache, {:.0} read from the store; the store's writer committed {:.0} times, busy {:.1} s",
+        value("lockgate_store_content_hits_total"),
+        value("lockgate_store_content_reads_total"),
+        value("lockgate_store_commit_seconds_count"),
+        value("lockgate_store_commit_seconds_sum")
+    );
     Ok(())
 }

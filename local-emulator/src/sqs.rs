@@ -488,8 +488,8 @@ impl Sqs {
         if cached.iter().all(Option::is_some) {
             // Keep ahead of the deliveries: the next read-ahead runs in the background once
             // they are half way through the last one.
-            if reader.wants_read_ahead(queue.id, last) {
-                let ahead = queue.lock().upcoming(last, READ_AHEAD);
+            if let Some(from) = reader.wants_read_ahead(queue.id, last) {
+                let ahead = queue.lock().upcoming(from.max(last), READ_AHEAD);
                 let (reader, queue_id) = (reader.clone(), queue.id);
                 tokio::task::spawn_blocking(move || reader.read_ahead(queue_id, &ahead));
             }

@@ -114,31 +114,27 @@ impl ContentReader {
     }
 
     /// Whether queue `queue_id`'s deliveries, now at `delivered`, are half way through what
-    /// the last read-ahead brought in, and no read-ahead is running: then the caller starts
-    /// the next one ([`ContentReader::read_ahead`]) and it is marked running. A queue whose
-    /// deliveries never missed the cache has no window and never reads ahead.
-    pub fn wants_read_ahead(&self, queue_id: u64, delivered: u64) -> bool {
+    /// the last read-ahead brought in, and no read-ahead is running: then it answers where
+    /// that read-ahead ended, the caller starts the next one from there
+    /// ([`ContentReader::read_ahead`]), and it is marked running. A queue whose deliveries
+    /// never missed the cache has no window and never reads ahead.
+    pub fn wants_read_ahead(&self, queue_id: u64, delivered: u64) -> Option<u64> {
         let mut windows = self.windows();
         match windows.get_mut(&queue_id) {
             Some(w) if !w.busy && delivered >= w.from + (w.to - w.from) / 2 => {
                 w.busy = true;
-                true
+                Some(w.to)
             }
-            _ => false,
+            _ => None,
         }
     }
 
-    /// Reads `ahead` (the messages queue `queue_id` delivers next, in sequence order) into the
-    /// cache (blocking), and records them as its window.
+    /// Reads `ahead` (the messages queue `queue_id` delivers after its last read-ahead, in
+    /// sequence order) into the cache (blocking), and records them as its window.
     pub fn read_ahead(&self, queue_id: u64, ahead: &[u64]) {
-        let missing: Vec<u64> = ahead
-            .iter()
-            .copied()
-            .filter(|seq| !self.cache.contains(*seq))
-            .take(READ_AHEAD_ROWS)
-            .collect();
-        if !missing.is_empty() {
-            let read = self.with_reader(|r| r.read(&[], &missing, self.read_ahead_bytes));
+        let ahead = &ahead[..ahead.len().min(READ_AHEAD_ROWS)];
+        if !ahead.is_empty() {
+            let read = self.with_reader(|r| r.read(&[], ahead, self.read_ahead_bytes));
             if let Ok(read) = read {
                 self.count(read.iter().map(|(_, f)| f));
                 for (seq, fetched) in read {

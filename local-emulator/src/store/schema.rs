@@ -164,7 +164,7 @@ fn to_format_6(tx: &rusqlite::Transaction<'_>, sealer: &mut Sealer) -> Result<()
         let row = stored_content::Row {
             seq: r.get::<_, i64>(0).map_err(sql)? as u64,
             queue_id: r.get::<_, i64>(1).map_err(sql)? as u64,
-            message_id: r.get(2).map_err(sql)?,
+            message_id: stored_content::id_of(&r.get::<_, Vec<u8>>(2).map_err(sql)?),
             body: r.get(3).map_err(sql)?,
             extras: r.get(4).map_err(sql)?,
             key_name: r.get(5).map_err(sql)?,

@@ -13,14 +13,14 @@ pub struct Row {
     pub seq: u64,
     /// The queue the content is bound to (its current queue: a move re-homes it).
     pub queue_id: u64,
-    pub message_id: Vec<u8>,
+    pub message_id: u128,
     pub body: String,
     pub extras: Option<String>,
     pub key_name: Option<String>,
     pub sealed: Option<Vec<u8>>,
     /// The body's MD5 of a plain row (absent from rows of format 5, and from sealed rows,
     /// whose blob holds it).
-    pub md5: Option<Vec<u8>>,
+    pub md5: Option<[u8; 16]>,
 }
 
 impl Row {
@@ -28,17 +28,20 @@ impl Row {
         Ok(Self {
             seq: r.get::<_, i64>(0)? as u64,
             queue_id: r.get::<_, i64>(1)? as u64,
-            message_id: r.get(2)?,
+            message_id: id_of(r.get_ref(2)?.as_blob()?),
             body: r.get(3)?,
             extras: r.get(4)?,
             key_name: r.get(5)?,
             sealed: r.get(6)?,
-            md5: r.get(7)?,
+            md5: r
+                .get_ref(7)?
+                .as_blob_or_null()?
+                .and_then(|m| <[u8; 16]>::try_from(m).ok()),
         })
     }
 
     pub fn id(&self) -> u128 {
-        id_of(&self.message_id)
+        self.message_id
     }
 
     /// Bytes read for it (what a read-ahead counts).
@@ -53,12 +56,8 @@ impl Row {
     /// again once.
     pub fn open(self, sealer: &mut Sealer) -> Result<Plain, String> {
         let (Some(key), Some(blob)) = (&self.key_name, &self.sealed) else {
-            let md5 = self
-                .md5
-                .as_deref()
-                .and_then(|m| <[u8; 16]>::try_from(m).ok());
             return Ok(Plain {
-                md5_of_body: md5.unwrap_or_else(|| md5_of_body(&self.body)),
+                md5_of_body: self.md5.unwrap_or_else(|| md5_of_body(&self.body)),
                 body: self.body,
                 extras: self.extras,
             });
