@@ -72,6 +72,10 @@ echo "==> the emulator's container image (static lockgate-emulator, FROM scratch
 rm -f target/dist/lockgate-emulator   # built from this checkout, never a stale one
 bash scripts/image.sh lockgate:test
 
+echo "==> formatting (cargo fmt --check) and the README's and docs' links"
+cargo fmt --all --check
+python3 scripts/check-links.py
+
 echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end with Rust, Python, Node.js and C functions, WASM host and guests)"
 cargo test --workspace --locked
 

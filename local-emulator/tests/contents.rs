@@ -135,6 +135,62 @@ async fn deliveries_read_the_store_through_a_small_cache() {
     );
 }
 
+/// A backlog larger than the cache keeps its head in the cache (what is delivered first), not
+/// its tail: the first deliveries after the sends are all cache hits, none read the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_the_cache_keeps_its_head_cached() {
+    let h = durable_with_cache(256 << 10).await;
+    let url = h
+        .create_with("head", &[("SqsManagedSseEnabled", "false")])
+        .await;
+    for batch in 0..100 {
+        let mut request = h.client.send_message_batch().queue_url(&url);
+        for i in 0..10 {
+            request = request.entries(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("m{i}"))
+                    .message_body(format!("{:05} {}", batch * 10 + i, "h".repeat(1018)))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        assert!(request.send().await.unwrap().failed.is_empty());
+    }
+    let reads_before = metric(&h, "lockgate_store_content_reads_total").await;
+    let hits_before = metric(&h, "lockgate_store_content_hits_total").await;
+    let mut first = Vec::new();
+    while first.len() < 100 {
+        let got = h
+            .client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        assert!(!got.is_empty());
+        first.extend(
+            got.iter()
+                .map(|m| m.body().unwrap()[..5].parse::<usize>().unwrap()),
+        );
+    }
+    first.sort_unstable();
+    assert_eq!(first, (0..100).collect::<Vec<_>>());
+    assert_eq!(
+        metric(&h, "lockgate_store_content_reads_total").await - reads_before,
+        0.0,
+        "the backlog's head was read from the store"
+    );
+    assert_eq!(
+        metric(&h, "lockgate_store_content_hits_total").await - hits_before,
+        100.0
+    );
+    assert!(metric(&h, "lockgate_store_cache_bytes").await <= (256 << 10) as f64);
+    h.emulator.shutdown().await;
+}
+
 /// The console's browsing reads the messages it shows and no others, and leaves the cache
 /// alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

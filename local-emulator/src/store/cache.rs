@@ -1,8 +1,10 @@
 //! A bounded cache of message contents by sequence number, in front of the store's readers:
 //! what was just sent (often received moments later) and what a read-ahead brought in before
-//! it is delivered. Bounded in bytes (`--cache-size`); the oldest entries go first, which
-//! suits a queue (each content is wanted about once, soon after it arrives). Sharded, so
-//! concurrent sends and receives rarely wait on each other.
+//! it is delivered. Bounded in bytes (`--cache-size`). A read-ahead makes room by dropping the
+//! oldest entries; a send is kept only while there is room, so a backlog larger than the cache
+//! keeps its head (delivered first) instead of its tail (delivered last, by which time a
+//! read-ahead brings it in anyway). Sharded, so concurrent sends and receives rarely wait on
+//! each other.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -53,10 +55,24 @@ impl ContentCache {
         self.shard(seq).entries.contains_key(&seq)
     }
 
+    /// Keeps a content about to be delivered, dropping the oldest entries to make room.
     pub fn insert(&self, seq: u64, content: Arc<Content>) {
+        self.put(seq, content, Room::MakeIt);
+    }
+
+    /// Keeps a content only if it fits without dropping another.
+    pub fn insert_if_room(&self, seq: u64, content: Arc<Content>) {
+        self.put(seq, content, Room::IfFree);
+    }
+
+    fn put(&self, seq: u64, content: Arc<Content>, room: Room) {
         let weight = content.weight();
         let mut shard = self.shard(seq);
-        if weight > shard.budget {
+        let limit = match room {
+            Room::MakeIt => shard.budget,
+            Room::IfFree => shard.budget.saturating_sub(shard.bytes),
+        };
+        if weight > limit {
             return;
         }
         if let Some(old) = shard.entries.insert(seq, content) {
@@ -91,6 +107,11 @@ impl ContentCache {
             .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).bytes)
             .sum()
     }
+}
+
+enum Room {
+    MakeIt,
+    IfFree,
 }
 
 impl Shard {
@@ -132,6 +153,28 @@ mod tests {
         for seq in (SHARDS as u64 * 6)..(SHARDS as u64 * 10) {
             assert!(cache.contains(seq), "{seq} should be kept");
         }
+    }
+
+    #[test]
+    fn a_full_cache_keeps_what_it_holds_for_sends_and_makes_room_for_read_ahead() {
+        let one = content(1000).weight();
+        let cache = ContentCache::new(SHARDS * one * 4);
+        for seq in 0..(SHARDS as u64 * 10) {
+            cache.insert_if_room(seq, content(1000));
+        }
+        // Each shard kept its first four: the head of the backlog.
+        for seq in 0..(SHARDS as u64 * 4) {
+            assert!(cache.contains(seq), "{seq} should be kept");
+        }
+        for seq in (SHARDS as u64 * 4)..(SHARDS as u64 * 10) {
+            assert!(!cache.contains(seq), "{seq} should not have been admitted");
+        }
+        // A read-ahead still gets in, in place of the oldest.
+        let next = SHARDS as u64 * 10;
+        cache.insert(next, content(1000));
+        assert!(cache.contains(next));
+        assert!(!cache.contains(next % SHARDS as u64));
+        assert!(cache.bytes() <= SHARDS * one * 4);
     }
 
     #[test]

@@ -86,9 +86,9 @@ impl ContentReader {
         }
     }
 
-    /// Keeps a message just sent (it is often received moments later).
+    /// Keeps a message just sent (it is often received moments later) if the cache has room.
     pub fn remember(&self, seq: u64, content: Arc<Content>) {
-        self.cache.insert(seq, content);
+        self.cache.insert_if_room(seq, content);
     }
 
     /// Drops a deleted message's content.
