@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use axum::http::{HeaderMap, Method, Uri};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ErrorCode, SqsError};
@@ -53,6 +54,40 @@ struct Signature {
 pub const MAX_CLOCK_SKEW_S: i64 = 15 * 60;
 /// The longest a presigned URL may be valid (X-Amz-Expires).
 pub const MAX_PRESIGNED_EXPIRY_S: i64 = 7 * 24 * 3600;
+
+/// Checks an HTTP request's SigV4 signature against `credentials` at `now_s` (Unix seconds),
+/// and its payload hash against `payload` (the SQS endpoint hashes the body it read; S3 the
+/// hash the client declared, checking the body against it as it streams in). Without
+/// credentials every request passes; with them the answer is the signer's access key id.
+pub fn authenticate(
+    credentials: Option<&HashMap<String, String>>,
+    now_s: i64,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    payload: Payload<'_>,
+) -> Result<Option<String>, SqsError> {
+    let Some(credentials) = credentials else {
+        return Ok(None);
+    };
+    let lowered: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let signed = SignedRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or_default(),
+        headers: &lowered,
+        body: payload,
+    };
+    verify(credentials, &signed, now_s).map(Some)
+}
 
 /// Verifies a request's SigV4 signature at `now_s` (Unix seconds); returns the access key id
 /// it was signed with. The payload hash is computed from the body actually received (the

@@ -24,6 +24,7 @@ use serde_yaml_ng::{Mapping, Value};
 
 use crate::actions::{self, Context};
 use crate::error::ErrorCode;
+use crate::move_tasks::MoveTasks;
 use crate::sqs::Sqs;
 use crate::template::queues::{self, QueueDef};
 use crate::template::{Document, Scope, StackOptions};
@@ -129,7 +130,12 @@ impl Scope for Created<'_> {
 }
 
 /// Creates `declared` in `sqs` (dead-letter queues first), in its default account and region.
-pub(crate) async fn create(sqs: &Arc<Sqs>, declared: &Declared, host: &str) -> anyhow::Result<()> {
+pub(crate) async fn create(
+    sqs: &Arc<Sqs>,
+    move_tasks: &Arc<MoveTasks>,
+    declared: &Declared,
+    host: &str,
+) -> anyhow::Result<()> {
     let ctx = Context {
         sqs: sqs.clone(),
         region: sqs.config.region.clone(),
@@ -137,6 +143,7 @@ pub(crate) async fn create(sqs: &Arc<Sqs>, declared: &Declared, host: &str) -> a
         host: host.to_string(),
         trace_header: None,
         signer: None,
+        move_tasks: move_tasks.clone(),
     };
     let mut arns = BTreeMap::new();
     for id in queues::creation_order(declared)? {

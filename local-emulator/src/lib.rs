@@ -53,6 +53,7 @@ mod move_tasks;
 mod request;
 mod s3;
 mod server;
+mod shared;
 mod store;
 mod sts;
 pub mod template;

@@ -1,7 +1,6 @@
 //! One request: authentication, the browser rules, the body's limits, protocol detection,
 //! the action, and the reply in the protocol the request came in.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
@@ -9,51 +8,17 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use tokio::sync::Semaphore;
 
 use crate::actions::{self, Context};
 use crate::auth::{self, CredentialScope};
 use crate::console;
 use crate::error::{ErrorCode, SqsError};
 use crate::lambda;
-use crate::limits::Limits;
 use crate::protocol::{json, query, query_json};
 use crate::s3;
-use crate::sqs::{Sqs, is_region_name, region_of_host};
+use crate::shared::Shared;
+use crate::sqs::{is_region_name, region_of_host};
 use crate::sts;
-
-/// What every request of a server shares.
-pub struct Shared {
-    pub sqs: Arc<Sqs>,
-    limits: Limits,
-    allowed_origins: Vec<String>,
-    /// Body bytes that may be buffered at once, across connections (in KiB).
-    body_budget: Semaphore,
-    /// The app shown in the console and `/metrics`, once one is attached.
-    pub app: console::Attached,
-}
-
-impl Shared {
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    pub fn new(
-        sqs: Arc<Sqs>,
-        limits: Limits,
-        allowed_origins: Vec<String>,
-        app: console::Attached,
-    ) -> Self {
-        let kib = limits.max_buffered_body_bytes.div_ceil(1024);
-        Self {
-            sqs,
-            body_budget: Semaphore::new(kib),
-            limits,
-            allowed_origins,
-            app,
-        }
-    }
-}
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
 
@@ -133,7 +98,12 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
         }
     } else if let Some(target) = s3::claims(&method, &uri, &headers) {
         // Objects stream: their bodies are not read here.
-        s3::handle(shared, target, method, uri, headers, body, &request_id).await
+        let endpoint = s3::Endpoint {
+            config: &shared.sqs.config,
+            objects: &shared.objects,
+            body_read_timeout: shared.limits.body_read_timeout,
+        };
+        s3::handle(endpoint, target, method, uri, headers, body, &request_id).await
     } else if console::owns(uri.path()) {
         match read_body(shared, &headers, body).await {
             Ok(body) => serve_console(shared, &method, &uri, &headers, body).await,
@@ -142,7 +112,7 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
     } else {
         match read_body(shared, &headers, body).await {
             Ok(body) => {
-                handle_request(&shared.sqs, format, method, uri, headers, body, &request_id).await
+                handle_request(shared, format, method, uri, headers, body, &request_id).await
             }
             Err(error) => format.error(&error, &request_id),
         }
@@ -171,7 +141,14 @@ async fn serve_lambda(
     request_id: &str,
 ) -> Response {
     let sqs = &shared.sqs;
-    if let Err(error) = authenticate(sqs, method, uri, headers, auth::Payload::Body(&body)) {
+    if let Err(error) = auth::authenticate(
+        sqs.config.credentials.as_deref(),
+        sqs.now_s(),
+        method,
+        uri,
+        headers,
+        auth::Payload::Body(&body),
+    ) {
         let status =
             StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::FORBIDDEN);
         return lambda::LambdaError::new(status, "InvalidSignatureException", error.message)
@@ -197,7 +174,14 @@ async fn serve_console(
     let sqs = &shared.sqs;
     let mut caller = None;
     if sqs.config.credentials.is_some() && console::needs_signature(uri.path()) {
-        let signer = match authenticate(sqs, method, uri, headers, auth::Payload::Body(&body)) {
+        let signer = match auth::authenticate(
+            sqs.config.credentials.as_deref(),
+            sqs.now_s(),
+            method,
+            uri,
+            headers,
+            auth::Payload::Body(&body),
+        ) {
             Ok(signer) => signer,
             Err(error) => return console::error(&error),
         };
@@ -213,39 +197,12 @@ async fn serve_console(
             .map_or_else(|| sqs.config.account_id.clone(), str::to_string);
         caller = Some(console::Caller { account, signer });
     }
-    console::handle(sqs, &shared.app, caller, method, uri, headers, body).await
-}
-
-/// Checks the request's SigV4 signature against the configured credentials, its payload hash
-/// against `payload` (S3 also uses this). Returns the signer's access key id when credentials
-/// are required (and it verified).
-pub(crate) fn authenticate(
-    sqs: &Sqs,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    payload: auth::Payload<'_>,
-) -> Result<Option<String>, SqsError> {
-    let Some(credentials) = &sqs.config.credentials else {
-        return Ok(None);
+    let server = console::Server {
+        sqs,
+        move_tasks: &shared.move_tasks,
+        app: &shared.app,
     };
-    let lowered: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let signed = auth::SignedRequest {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or_default(),
-        headers: &lowered,
-        body: payload,
-    };
-    auth::verify(credentials, &signed, sqs.now_ms() as i64 / 1000).map(Some)
+    console::handle(server, caller, method, uri, headers, body).await
 }
 
 /// Browsers must not drive the emulator from other sites' pages: SDKs and CLIs send neither
@@ -407,7 +364,7 @@ async fn read_body_up_to(
 }
 
 async fn handle_request(
-    sqs: &Arc<Sqs>,
+    shared: &Shared,
     format: ReplyFormat,
     method: Method,
     uri: Uri,
@@ -415,9 +372,17 @@ async fn handle_request(
     body: Bytes,
     request_id: &str,
 ) -> Response {
+    let sqs = &shared.sqs;
     let request_id = request_id.to_string();
     let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
-    let signer = match authenticate(sqs, &method, &uri, &headers, auth::Payload::Body(&body)) {
+    let signer = match auth::authenticate(
+        sqs.config.credentials.as_deref(),
+        sqs.now_s(),
+        &method,
+        &uri,
+        &headers,
+        auth::Payload::Body(&body),
+    ) {
         Ok(signer) => signer,
         Err(error) => return format.error(&error, &request_id),
     };
@@ -454,6 +419,7 @@ async fn handle_request(
             .map(str::to_string),
         sqs: sqs.clone(),
         signer,
+        move_tasks: shared.move_tasks.clone(),
     };
     let service = scope.map(|s| s.service);
     let Some(target) = target else {

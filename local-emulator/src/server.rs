@@ -20,7 +20,10 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::console::{AppView, Attached};
 use crate::limits::Limits;
-use crate::request::{self, Shared};
+use crate::move_tasks::MoveTasks;
+use crate::request;
+use crate::s3::Objects;
+use crate::shared::Shared;
 use crate::sqs::{Config, Sqs};
 use crate::tls::{PLAIN_HTTP_REFUSED, Tls, TlsSource};
 
@@ -79,20 +82,28 @@ impl RunningEmulator {
         };
         config.sqs.https = tls.is_some();
         let ca_file = tls.as_ref().and_then(|t| t.ca_file.clone());
-        let (sqs, writer) = match &config.data_dir {
+        let (sqs, objects, writer) = match &config.data_dir {
             Some(dir) => {
                 let dir = dir.clone();
                 let sqs_config = config.sqs.clone();
-                let (sqs, writer) =
-                    tokio::task::spawn_blocking(move || Sqs::durable(sqs_config, &dir))
-                        .await
-                        .map_err(|e| e.to_string())??;
-                (sqs, Some(writer))
+                tokio::task::spawn_blocking(move || {
+                    let keyring = sqs_config.keyring(&dir);
+                    let (sqs, writer) = Sqs::durable(sqs_config, &dir)?;
+                    let objects = Objects::in_data_dir(&dir, &keyring)?;
+                    Ok::<_, String>((sqs, objects, Some(writer)))
+                })
+                .await
+                .map_err(|e| e.to_string())??
             }
-            None => (Sqs::in_memory(config.sqs.clone())?, None),
+            None => (
+                Sqs::in_memory(config.sqs.clone()),
+                Objects::temporary()?,
+                None,
+            ),
         };
+        let move_tasks = Arc::new(MoveTasks::default());
         if !config.declare.is_empty() {
-            crate::declare::create(&sqs, &config.declare, &config.bind.to_string())
+            crate::declare::create(&sqs, &move_tasks, &config.declare, &config.bind.to_string())
                 .await
                 .map_err(|e| format!("declaring queues: {e:#}"))?;
         }
@@ -105,6 +116,8 @@ impl RunningEmulator {
         let connections = Arc::new(Semaphore::new(max_connections));
         let app = Attached::default();
         let serving = Serving {
+            objects,
+            move_tasks,
             limits: config.limits,
             allowed_origins: config.allowed_origins,
             app: app.clone(),
@@ -175,27 +188,33 @@ impl RunningEmulator {
     }
 }
 
-/// Serves until `shutdown` resolves, then drains open requests.
+/// Serves until `shutdown` resolves, then drains open requests. The S3 endpoint's objects are
+/// kept in a temporary directory, removed when it returns.
 pub async fn serve(
     listener: TcpListener,
     sqs: Arc<Sqs>,
     limits: Limits,
     allowed_origins: Vec<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> Result<(), String> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let serving = Serving {
+        objects: Objects::temporary()?,
+        move_tasks: Arc::default(),
         limits,
         allowed_origins,
         app: Attached::default(),
         tls: None,
     };
     serve_with(listener, sqs, serving, connections, shutdown).await;
+    Ok(())
 }
 
-/// How connections are served: their limits, the browser origins allowed, the attached app
-/// and TLS.
+/// How connections are served: the S3 endpoint's objects, the move tasks, the limits, the browser origins
+/// allowed, the attached app and TLS.
 struct Serving {
+    objects: Objects,
+    move_tasks: Arc<MoveTasks>,
     limits: Limits,
     allowed_origins: Vec<String>,
     app: Attached,
@@ -210,6 +229,8 @@ async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let Serving {
+        objects,
+        move_tasks,
         limits,
         allowed_origins,
         app,
@@ -217,6 +238,8 @@ async fn serve_with(
     } = serving;
     let shared = Arc::new(Shared::new(
         sqs.clone(),
+        objects,
+        move_tasks,
         limits.clone(),
         allowed_origins,
         app,

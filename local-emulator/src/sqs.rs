@@ -45,6 +45,13 @@ impl Config {
     pub fn scheme(&self) -> &'static str {
         if self.https { "https" } else { "http" }
     }
+
+    /// The keyring of a durable emulator in `dir`: `--key-file`, else the data directory's.
+    pub fn keyring(&self, dir: &Path) -> std::path::PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| crate::store::sealing::default_keyring(dir))
+    }
 }
 
 impl Default for Config {
@@ -75,9 +82,6 @@ pub struct Sqs {
     /// A durable emulator's readers of message contents (None in memory: contents are kept
     /// by the queues).
     pub contents: Option<Arc<ContentReader>>,
-    /// The S3-compatible endpoint's buckets and objects (beside the queues, in the same
-    /// data directory and under the same keyring).
-    pub objects: crate::s3::Objects,
     /// Authenticates receipt handles (see `queue::receipt`).
     pub handle_key: HandleKey,
     queues: RwLock<HashMap<QueueKey, Arc<Queue>>>,
@@ -88,7 +92,6 @@ pub struct Sqs {
     closing: AtomicBool,
     /// Wakes long polls when the server shuts down.
     pub closed: Notify,
-    move_tasks: std::sync::Mutex<Vec<Arc<crate::move_tasks::task::MoveTask>>>,
     /// When each (region, account, name) was last deleted: SQS refuses to re-create it for 60 s.
     deleted: std::sync::Mutex<HashMap<QueueKey, u64>>,
 }
@@ -152,35 +155,22 @@ impl Sqs {
         self.config.clock.now_ms()
     }
 
+    /// Now in Unix seconds, on the emulator's clock (signatures, S3's object dates).
+    pub fn now_s(&self) -> i64 {
+        (self.config.clock.now_ms() / 1000) as i64
+    }
+
     /// An emulator whose state lives only in memory.
-    /// (Objects of its S3 endpoint are kept in a directory of their own under the system's
-    /// temporary one, deleted when the emulator stops: too large for memory.)
-    pub fn in_memory(config: Config) -> Result<Arc<Self>, String> {
+    pub fn in_memory(config: Config) -> Arc<Self> {
         let key = HandleKey::new(random_bytes());
-        let root = std::env::temp_dir().join(format!(
-            "lockgate-objects-{}-{:016x}",
-            std::process::id(),
-            random_u64()
-        ));
-        let objects = crate::s3::Objects::open(&root, &root.join(".keyring"), true)?;
-        Ok(Arc::new(Self::with_store(
-            config,
-            (Store::memory(), None),
-            objects,
-            key,
-            1,
-            1,
-        )))
+        Arc::new(Self::with_store(config, (Store::memory(), None), key, 1, 1))
     }
 
     /// Opens the durable store under `dir`, recovering every queue and message's index entry
     /// (contents stay on disk until delivered).
     pub fn durable(config: Config, dir: &Path) -> Result<(Arc<Self>, JoinHandle<()>), String> {
         let now = config.clock.now_ms();
-        let keyring = config
-            .key_file
-            .clone()
-            .unwrap_or_else(|| crate::store::sealing::default_keyring(dir));
+        let keyring = config.keyring(dir);
         let mut recovery = sqlite::open(dir, now, config.max_store_bytes, &keyring)?;
         let handle_key = handle_key(dir)?;
         let mut by_id = HashMap::new();
@@ -239,11 +229,9 @@ impl Sqs {
         }
         let next_queue_id = recovery.queues.iter().map(|q| q.id).max().unwrap_or(0) + 1;
         let opened = recovery.start(config.cache_bytes)?;
-        let objects = crate::s3::Objects::open(&dir.join("s3"), &keyring, false)?;
         let sqs = Self::with_store(
             config,
             (opened.store, Some(opened.contents)),
-            objects,
             handle_key,
             next_seq,
             next_queue_id,
@@ -258,7 +246,6 @@ impl Sqs {
     fn with_store(
         config: Config,
         (store, contents): (Store, Option<Arc<ContentReader>>),
-        objects: crate::s3::Objects,
         handle_key: HandleKey,
         next_seq: u64,
         next_queue_id: u64,
@@ -267,7 +254,6 @@ impl Sqs {
             config,
             store,
             contents,
-            objects,
             handle_key,
             queues: RwLock::new(HashMap::new()),
             next_seq: AtomicU64::new(next_seq),
@@ -277,14 +263,8 @@ impl Sqs {
             id_counter: AtomicU64::new(random_u64() >> 2),
             closing: AtomicBool::new(false),
             closed: Notify::new(),
-            move_tasks: std::sync::Mutex::new(Vec::new()),
             deleted: std::sync::Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Message move tasks, oldest first.
-    pub fn move_tasks(&self) -> std::sync::MutexGuard<'_, Vec<Arc<crate::move_tasks::task::MoveTask>>> {
-        self.move_tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn next_seq(&self) -> &AtomicU64 {

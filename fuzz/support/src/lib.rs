@@ -49,7 +49,7 @@ impl Emulator {
                 .build()
                 .unwrap();
             let emulator = Emulator {
-                sqs: Sqs::in_memory(Config::default()).expect("an emulator in memory starts"),
+                sqs: Sqs::in_memory(Config::default()),
                 runtime,
             };
             for body in [
@@ -76,6 +76,8 @@ impl Emulator {
             account: "000000000000".into(),
             host: "localhost".into(),
             trace_header: None,
+            signer: None,
+            move_tasks: Default::default(),
         };
         self.runtime
             .block_on(actions::dispatch(&ctx, action, body))

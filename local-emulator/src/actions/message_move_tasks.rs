@@ -65,7 +65,7 @@ pub async fn start(ctx: &Context, req: StartRequest) -> SqsResult<StartResponse>
         }
         other => other.map(|r| r as u32),
     };
-    let mut tasks = ctx.sqs.move_tasks();
+    let mut tasks = ctx.move_tasks.lock();
     if tasks
         .iter()
         .any(|t| t.source_arn == source.arn && t.is_active())
@@ -149,7 +149,7 @@ pub async fn list(ctx: &Context, req: ListRequest) -> SqsResult<ListResponse> {
         }
         other => other.unwrap_or(1) as usize,
     };
-    let tasks = ctx.sqs.move_tasks();
+    let tasks = ctx.move_tasks.lock();
     let results = tasks
         .iter()
         .rev()
@@ -193,7 +193,7 @@ pub async fn cancel(ctx: &Context, req: CancelRequest) -> SqsResult<CancelRespon
             "Value for parameter TaskHandle is invalid.",
         ));
     }
-    let tasks = ctx.sqs.move_tasks();
+    let tasks = ctx.move_tasks.lock();
     let task = tasks
         .iter()
         .find(|t| t.handle == handle && t.status() == "RUNNING")

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::move_tasks::MoveTasks;
 use crate::protocol::json;
 use crate::queue::Queue;
 use crate::sqs::{Sqs, region_of_host};
@@ -43,6 +44,8 @@ pub struct Context {
     /// The access key id whose signature was verified (with `--credentials`): what this
     /// request sends carries it as SenderId.
     pub signer: Option<String>,
+    /// The server's message move tasks.
+    pub move_tasks: Arc<MoveTasks>,
 }
 
 impl Context {

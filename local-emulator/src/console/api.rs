@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::{AppView, Caller, error, json_response};
 use crate::actions::{self, Context};
 use crate::error::{ErrorCode, SqsError};
+use crate::move_tasks::MoveTasks;
 use crate::queue::message::{Content, State};
 use crate::queue::{Delivery, Queue};
 use crate::sqs::Sqs;
@@ -27,6 +28,7 @@ const DEFAULT_BROWSE: usize = 20;
 
 pub struct Request<'a> {
     pub sqs: &'a Arc<Sqs>,
+    pub move_tasks: &'a Arc<MoveTasks>,
     pub app: Option<Arc<dyn AppView>>,
     /// The signer when credentials are required; otherwise any queue may be seen.
     pub caller: Option<Caller>,
@@ -143,6 +145,7 @@ impl Request<'_> {
             host: self.host.clone(),
             trace_header: None,
             signer: self.caller.as_ref().and_then(|c| c.signer.clone()),
+            move_tasks: self.move_tasks.clone(),
         }
     }
 

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::registry::Registry;
 
 use crate::error::{ErrorCode, SqsError};
+use crate::move_tasks::MoveTasks;
 use crate::protocol::json;
 use crate::sqs::Sqs;
 
@@ -71,16 +72,28 @@ pub fn needs_signature(path: &str) -> bool {
     path == "/metrics" || path.starts_with("/console/api/")
 }
 
+/// What the console reads and acts on: the server's queues, its message move tasks (a redrive
+/// starts one) and the app attached to it.
+pub struct Server<'a> {
+    pub sqs: &'a Arc<Sqs>,
+    pub move_tasks: &'a Arc<MoveTasks>,
+    pub app: &'a Attached,
+}
+
 /// One request for a path [`owns`] accepts (already authenticated as [`needs_signature`] says).
 pub async fn handle(
-    sqs: &Arc<Sqs>,
-    app: &Attached,
+    server: Server<'_>,
     caller: Option<Caller>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Server {
+        sqs,
+        move_tasks,
+        app,
+    } = server;
     let path = uri.path();
     let read_only = *method == Method::GET || *method == Method::HEAD;
     match path {
@@ -96,6 +109,7 @@ pub async fn handle(
                     .to_string();
                 let request = api::Request {
                     sqs,
+                    move_tasks,
                     app: app.get(),
                     caller,
                     host,

@@ -14,6 +14,17 @@ use crate::sqs::Sqs;
 use crate::store::{IndexRecord, StoreOp};
 pub use task::MoveTask;
 
+/// A server's message move tasks, oldest first: made once at start and handed to every
+/// request's context (the actions start, list and cancel them here).
+#[derive(Default)]
+pub struct MoveTasks(std::sync::Mutex<Vec<Arc<MoveTask>>>);
+
+impl MoveTasks {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<MoveTask>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Runs a task to completion (or cancellation) on the async runtime.
 pub fn spawn(sqs: Arc<Sqs>, source: Arc<Queue>, task: Arc<MoveTask>) {
     tokio::spawn(async move {

@@ -19,7 +19,7 @@ mod routing;
 mod sealed;
 mod wire;
 
-pub use handlers::handle;
+pub use handlers::{Endpoint, handle};
 pub use objects::Objects;
 pub use routing::claims;
 pub use wire::S3Error;

@@ -146,12 +146,6 @@ impl Drop for Objects {
     }
 }
 
-pub fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     aws_lc_rs::rand::fill(&mut buf).expect("the OS random source works");
@@ -183,9 +177,26 @@ fn io_error(e: impl std::fmt::Display) -> S3Error {
 }
 
 impl Objects {
+    /// The objects of a durable emulator: `<data dir>/s3`, sealed under its keyring.
+    pub fn in_data_dir(dir: &Path, keyring: &Path) -> Result<Self, String> {
+        Self::open(&dir.join("s3"), keyring, false)
+    }
+
+    /// The objects of an in-memory emulator: too large for memory, they get a directory of
+    /// their own (and a keyring) under the system's temporary one, removed when they are
+    /// dropped.
+    pub fn temporary() -> Result<Self, String> {
+        let root = std::env::temp_dir().join(format!(
+            "lockgate-objects-{}-{}",
+            std::process::id(),
+            random_hex(8)
+        ));
+        Self::open(&root, &root.join(".keyring"), true)
+    }
+
     /// Opens (or creates) the objects under `root`, rebuilding the index and deleting pieces
     /// nothing names. `keyring` holds the encryption keys (shared with the queues').
-    pub fn open(root: &Path, keyring: &Path, temporary: bool) -> Result<Self, String> {
+    fn open(root: &Path, keyring: &Path, temporary: bool) -> Result<Self, String> {
         std::fs::create_dir_all(root)
             .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
         let mut index = BTreeMap::new();

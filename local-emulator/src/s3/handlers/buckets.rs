@@ -46,7 +46,7 @@ pub(super) async fn bucket_operation(
                 .filter(|r| !r.is_empty())
                 .unwrap_or_else(|| req.region.clone());
             let meta = BucketMeta {
-                created_s: crate::s3::objects::now_s(),
+                created_s: req.now_s(),
                 region,
                 owner: req.account.clone(),
             };

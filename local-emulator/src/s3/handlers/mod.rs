@@ -24,7 +24,7 @@ use super::wire::S3Error;
 use crate::auth::{self, CredentialScope};
 use crate::error::ErrorCode;
 use crate::queue::message::hex;
-use crate::request::Shared;
+use crate::sqs::Config;
 use buckets::{bucket_operation, list_buckets};
 use download::get_object;
 use multipart::{check_upload_id, complete_upload, create_upload, upload_part};
@@ -41,9 +41,18 @@ const MAX_USER_METADATA: usize = 2 * 1024;
 const MAX_XML_BODY: usize = 2 * 1024 * 1024;
 const MAX_KEY_BYTES: usize = 1024;
 
+/// What the S3 endpoint needs of the server it shares a port with: the emulator's settings
+/// (account, region, credentials, scheme) and clock, the objects, and how long a body may stall.
+#[derive(Clone, Copy)]
+pub struct Endpoint<'a> {
+    pub config: &'a Config,
+    pub objects: &'a Objects,
+    pub body_read_timeout: std::time::Duration,
+}
+
 /// What every operation gets.
 struct Request<'a> {
-    shared: &'a Shared,
+    endpoint: Endpoint<'a>,
     method: Method,
     headers: HeaderMap,
     query: BTreeMap<String, String>,
@@ -56,7 +65,12 @@ struct Request<'a> {
 
 impl Request<'_> {
     fn objects(&self) -> &Objects {
-        &self.shared.sqs.objects
+        self.endpoint.objects
+    }
+
+    /// Now in Unix seconds, on the emulator's clock (the one its signature checks use).
+    fn now_s(&self) -> u64 {
+        self.endpoint.config.clock.now_ms() / 1000
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -70,7 +84,7 @@ impl Request<'_> {
 
 /// Serves one S3 request.
 pub async fn handle(
-    shared: &Shared,
+    endpoint: Endpoint<'_>,
     target: Target,
     method: Method,
     uri: Uri,
@@ -79,7 +93,7 @@ pub async fn handle(
     request_id: &str,
 ) -> Response {
     let head = method == Method::HEAD;
-    let mut response = match serve(shared, target, method, uri, headers, body).await {
+    let mut response = match serve(endpoint, target, method, uri, headers, body).await {
         Ok(response) => response,
         Err(error) => error.response(request_id, head),
     };
@@ -92,7 +106,7 @@ pub async fn handle(
 }
 
 async fn serve(
-    shared: &Shared,
+    endpoint: Endpoint<'_>,
     target: Target,
     method: Method,
     uri: Uri,
@@ -108,25 +122,25 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("UNSIGNED-PAYLOAD")
         .to_string();
-    authenticate(shared, &method, &uri, &headers, &declared_hash)?;
+    authenticate(endpoint.config, &method, &uri, &headers, &declared_hash)?;
     let scope = CredentialScope::of(
         headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok()),
         uri.query().unwrap_or_default(),
     );
-    let sqs = &shared.sqs;
+    let config = endpoint.config;
     let account = scope
         .as_ref()
         .and_then(CredentialScope::account)
-        .map_or_else(|| sqs.config.account_id.clone(), str::to_string);
+        .map_or_else(|| config.account_id.clone(), str::to_string);
     let region = scope
         .as_ref()
         .map(|s| s.region.clone())
         .filter(|r| crate::sqs::is_region_name(r))
-        .unwrap_or_else(|| sqs.config.region.clone());
+        .unwrap_or_else(|| config.region.clone());
     let req = Request {
-        shared,
+        endpoint,
         method,
         headers,
         query,
@@ -168,13 +182,13 @@ async fn serve(
 /// SigV4 under `--credentials`, with the payload hash the client declared (the body is
 /// checked against it as it streams in).
 fn authenticate(
-    shared: &Shared,
+    config: &Config,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     declared_hash: &str,
 ) -> Result<(), S3Error> {
-    if shared.sqs.config.credentials.is_none() {
+    if config.credentials.is_none() {
         return Ok(());
     }
     if declared_hash.starts_with("STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
@@ -184,8 +198,9 @@ fn authenticate(
             "chunk-signed uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) under --credentials; sign the payload or send it unsigned with a checksum trailer",
         ));
     }
-    crate::request::authenticate(
-        &shared.sqs,
+    auth::authenticate(
+        config.credentials.as_deref(),
+        (config.clock.now_ms() / 1000) as i64,
         method,
         uri,
         headers,
@@ -246,7 +261,7 @@ async fn object_operation(
 /// A small XML body (a bucket's configuration, a part list), bounded, checked against a
 /// signed SHA-256.
 async fn small_body(req: &Request<'_>, body: Incoming) -> Result<String, S3Error> {
-    let idle = req.shared.limits().body_read_timeout;
+    let idle = req.endpoint.body_read_timeout;
     let read = http_body_util::Limited::new(body, MAX_XML_BODY).collect();
     let bytes = match tokio::time::timeout(idle, read).await {
         Err(_) => {

@@ -32,7 +32,7 @@ pub(super) async fn create_upload(
 ) -> Result<Response, S3Error> {
     let upload = Upload {
         key: key.to_string(),
-        created_s: crate::s3::objects::now_s(),
+        created_s: req.now_s(),
         headers: object_headers(req)?,
         parts: BTreeMap::new(),
     };
@@ -76,7 +76,7 @@ pub(super) async fn upload_part(
             Part {
                 piece,
                 md5: md5.clone(),
-                modified_s: crate::s3::objects::now_s(),
+                modified_s: req.now_s(),
             },
         )
         .await?;
@@ -150,7 +150,7 @@ pub(super) async fn complete_upload(
         key: key.to_string(),
         size,
         etag: etag.clone(),
-        modified_s: crate::s3::objects::now_s(),
+        modified_s: req.now_s(),
         headers: upload.headers,
         pieces,
     };
@@ -159,7 +159,7 @@ pub(super) async fn complete_upload(
         .complete_upload(bucket, &id, meta, unused)
         .await?;
     let host = req.header("host").unwrap_or("localhost");
-    let scheme = req.shared.sqs.config.scheme();
+    let scheme = req.endpoint.config.scheme();
     let mut response = xml_response(format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>{scheme}://{}/{}/{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{etag}&quot;</ETag></CompleteMultipartUploadResult>",
         escape(host),

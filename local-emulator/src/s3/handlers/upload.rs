@@ -127,7 +127,7 @@ async fn receive(
     let mut md5 = Md5::new();
     let mut decoder = chunked.then(Decoder::default);
     let mut size = 0u64;
-    let idle = req.shared.limits().body_read_timeout;
+    let idle = req.endpoint.body_read_timeout;
     let mut body = body;
     let incomplete = |why: String| {
         S3Error::new(
@@ -297,7 +297,7 @@ pub(super) async fn put_object(
         key: key.to_string(),
         size: received.size,
         etag: etag.clone(),
-        modified_s: crate::s3::objects::now_s(),
+        modified_s: req.now_s(),
         headers,
         pieces: vec![piece],
     };
