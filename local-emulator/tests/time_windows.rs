@@ -239,3 +239,35 @@ async fn a_message_back_from_its_visibility_timeout_keeps_its_place() {
         h.shutdown().await;
     }
 }
+
+/// The S3 endpoint dates objects on the emulator's clock, the one its signature check uses: an
+/// object put a hundred years later on the clock is dated a hundred years later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_objects_are_dated_on_the_emulators_clock() {
+    let (h, clock) = harness(false).await;
+    let addr = h.emulator.addr;
+    let year_of = |headers: &[(String, String)]| -> i32 {
+        let date = lockgate_test_support::header(headers, "last-modified");
+        // "Fri, 04 Dec 2026 19:20:00 GMT"
+        date.split_whitespace().nth(3).unwrap().parse().unwrap()
+    };
+    use lockgate_test_support::raw_request;
+    assert_eq!(raw_request(addr, "PUT", "/dated", &[], b"").await.0, 200);
+    assert_eq!(
+        raw_request(addr, "PUT", "/dated/then", &[], b"a").await.0,
+        200
+    );
+    let (status, headers, _) = raw_request(addr, "HEAD", "/dated/then", &[], b"").await;
+    assert_eq!(status, 200);
+    let then = year_of(&headers);
+    // 36,524 days: a hundred Gregorian years from any date between 2001 and 2099.
+    clock.advance(36_524 * 24 * 3600 * SECOND);
+    assert_eq!(
+        raw_request(addr, "PUT", "/dated/later", &[], b"b").await.0,
+        200
+    );
+    let (status, headers, _) = raw_request(addr, "HEAD", "/dated/later", &[], b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(year_of(&headers), then + 100);
+    h.shutdown().await;
+}
