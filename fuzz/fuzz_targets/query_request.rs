@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use lockgate_fuzz_support::{ACTIONS, Emulator};
-use lockgate_emulator::protocol::query;
+use lockgate_emulator::protocol::{query, query_json};
 
 fuzz_target!(|data: &[u8]| {
     let emulator = Emulator::get();
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
         let body = serde_json::to_vec(&request).unwrap();
         if let Ok(reply) = emulator.dispatch(&action, &body) {
             let _ = query::render(&action, &reply, "r");
-            let _ = query::render_json(&action, &reply, "r");
+            let _ = query_json::render(&action, &reply, "r");
         }
     }
 });
