@@ -70,18 +70,7 @@ async fn growth(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
             after / MIB
         );
     }
-    let url = url.replace(url.split('/').nth(2).unwrap_or_default(), &server.host);
-    settle_disk();
-    let started = Instant::now();
-    let drained = receive_delete_for(
-        &server.host,
-        &url,
-        sizes.connections,
-        Arc::new(AtomicBool::new(false)),
-        true,
-    )
-    .await?;
-    let seconds = started.elapsed().as_secs_f64();
+    let (drained, seconds) = drain_after_restart(&server, &url, sizes.connections).await?;
     println!(
         "drained {drained} of {filled} messages in {seconds:.1} s = {:.0} msgs/s; resident at the end {:.0} MiB",
         drained as f64 / seconds,
@@ -90,6 +79,27 @@ async fn growth(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
     print_reads(&server).await?;
     server.stop();
     Ok(())
+}
+
+/// Drains `url` (a queue URL from before the restart, so on the old port) on the restarted
+/// `server`, the disk settled first: the messages drained and the seconds it took.
+async fn drain_after_restart(
+    server: &Server,
+    url: &str,
+    connections: usize,
+) -> anyhow::Result<(u64, f64)> {
+    let url = url.replace(url.split('/').nth(2).unwrap_or_default(), &server.host);
+    settle_disk();
+    let started = Instant::now();
+    let drained = receive_delete_for(
+        &server.host,
+        &url,
+        connections,
+        Arc::new(AtomicBool::new(false)),
+        true,
+    )
+    .await?;
+    Ok((drained, started.elapsed().as_secs_f64()))
 }
 
 /// Large messages: resident memory full and after a restart, and the drain.
@@ -119,20 +129,10 @@ async fn large(binary: &Path, sizes: &Sizes) -> anyhow::Result<()> {
         after / MIB,
         recovery.as_secs_f64()
     );
-    let url = url.replace(url.split('/').nth(2).unwrap_or_default(), &server.host);
-    settle_disk();
-    let started = Instant::now();
-    let drained = receive_delete_for(
-        &server.host,
-        &url,
-        sizes.connections,
-        Arc::new(AtomicBool::new(false)),
-        true,
-    )
-    .await?;
+    let (drained, seconds) = drain_after_restart(&server, &url, sizes.connections).await?;
     println!(
         "drained {drained} large messages at {:.0} msgs/s; resident at the end {:.0} MiB",
-        drained as f64 / started.elapsed().as_secs_f64(),
+        drained as f64 / seconds,
         server.rss_bytes().unwrap_or(0) as f64 / MIB
     );
     server.stop();

@@ -17,7 +17,7 @@ use crate::lambda;
 use crate::protocol::{json, query, query_json};
 use crate::s3;
 use crate::shared::Shared;
-use crate::sqs::{is_region_name, region_of_host};
+use crate::sqs::{Sqs, is_region_name, region_of_host};
 use crate::sts;
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
@@ -141,14 +141,7 @@ async fn serve_lambda(
     request_id: &str,
 ) -> Response {
     let sqs = &shared.sqs;
-    if let Err(error) = auth::authenticate(
-        sqs.config.credentials.as_deref(),
-        sqs.now_s(),
-        method,
-        uri,
-        headers,
-        auth::Payload::Body(&body),
-    ) {
+    if let Err(error) = signer_of(sqs, method, uri, headers, &body) {
         let status =
             StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::FORBIDDEN);
         return lambda::LambdaError::new(status, "InvalidSignatureException", error.message)
@@ -174,14 +167,7 @@ async fn serve_console(
     let sqs = &shared.sqs;
     let mut caller = None;
     if sqs.config.credentials.is_some() && console::needs_signature(uri.path()) {
-        let signer = match auth::authenticate(
-            sqs.config.credentials.as_deref(),
-            sqs.now_s(),
-            method,
-            uri,
-            headers,
-            auth::Payload::Body(&body),
-        ) {
+        let signer = match signer_of(sqs, method, uri, headers, &body) {
             Ok(signer) => signer,
             Err(error) => return console::error(&error),
         };
@@ -203,6 +189,25 @@ async fn serve_console(
         app: &shared.app,
     };
     console::handle(server, caller, method, uri, headers, body).await
+}
+
+/// Who signed a request whose body was read whole (SQS, the console, the Invoke API): checked
+/// against the emulator's credentials on its clock; `None` when none are required.
+fn signer_of(
+    sqs: &Sqs,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<String>, SqsError> {
+    auth::authenticate(
+        sqs.config.credentials.as_deref(),
+        sqs.config.now_s(),
+        method,
+        uri,
+        headers,
+        auth::Payload::Body(body),
+    )
 }
 
 /// Browsers must not drive the emulator from other sites' pages: SDKs and CLIs send neither
@@ -375,14 +380,7 @@ async fn handle_request(
     let sqs = &shared.sqs;
     let request_id = request_id.to_string();
     let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok());
-    let signer = match auth::authenticate(
-        sqs.config.credentials.as_deref(),
-        sqs.now_s(),
-        &method,
-        &uri,
-        &headers,
-        auth::Payload::Body(&body),
-    ) {
+    let signer = match signer_of(sqs, &method, &uri, &headers, &body) {
         Ok(signer) => signer,
         Err(error) => return format.error(&error, &request_id),
     };

@@ -46,6 +46,11 @@ impl Config {
         if self.https { "https" } else { "http" }
     }
 
+    /// Now in Unix seconds, on the emulator's clock (signatures, S3's object dates).
+    pub fn now_s(&self) -> i64 {
+        (self.clock.now_ms() / 1000) as i64
+    }
+
     /// The keyring of a durable emulator in `dir`: `--key-file`, else the data directory's.
     pub fn keyring(&self, dir: &Path) -> std::path::PathBuf {
         self.key_file
@@ -153,11 +158,6 @@ impl Sqs {
     /// Now, on the emulator's clock.
     pub fn now_ms(&self) -> u64 {
         self.config.clock.now_ms()
-    }
-
-    /// Now in Unix seconds, on the emulator's clock (signatures, S3's object dates).
-    pub fn now_s(&self) -> i64 {
-        (self.config.clock.now_ms() / 1000) as i64
     }
 
     /// An emulator whose state lives only in memory.

@@ -82,17 +82,7 @@ async fn deliveries_read_the_store_through_a_small_cache() {
         let mut seen = BTreeSet::new();
         let mut restarted = false;
         loop {
-            let got = h
-                .client
-                .receive_message()
-                .queue_url(&url)
-                .max_number_of_messages(10)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .unwrap()
-                .messages
-                .unwrap_or_default();
+            let got = h.receive(&url, 10).await;
             if got.is_empty() {
                 break;
             }
@@ -105,13 +95,7 @@ async fn deliveries_read_the_store_through_a_small_cache() {
                     Some(n.to_string().as_str())
                 );
                 assert!(seen.insert(n), "{n} delivered twice");
-                h.client
-                    .delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
+                h.delete(&url, &m).await;
             }
             if seen.len() >= 1500 && !restarted {
                 h = h.restart().await;
@@ -160,16 +144,7 @@ async fn a_backlog_larger_than_the_cache_keeps_its_head_cached() {
     let hits_before = metric(&h, "lockgate_store_content_hits_total").await;
     let mut first = Vec::new();
     while first.len() < 100 {
-        let got = h
-            .client
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
+        let got = h.receive(&url, 10).await;
         assert!(!got.is_empty());
         first.extend(
             got.iter()

@@ -272,13 +272,7 @@ async fn a_damaged_message_is_an_error_for_it_alone() {
         bodies.sort();
         assert_eq!(bodies, ["first", "third"], "{damage_sql}");
         for m in &got {
-            h.client
-                .delete_message()
-                .queue_url(&url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
+            h.delete(&url, m).await;
         }
         // Alone, it is an error that names it and why.
         let err = h

@@ -59,29 +59,12 @@ async fn url(h: &Harness, name: &str) -> String {
 async fn drain(h: &Harness, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
     let mut all = Vec::new();
     loop {
-        let got = h
-            .client
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
+        let got = h.receive(url, 10).await;
         if got.is_empty() {
             return all;
         }
         for m in &got {
-            h.client
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
+            h.delete(url, m).await;
         }
         all.extend(got);
     }

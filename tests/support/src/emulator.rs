@@ -196,6 +196,17 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// Deletes a received message with its receipt handle.
+    pub async fn delete(&self, url: &str, message: &aws_sdk_sqs::types::Message) {
+        self.client
+            .delete_message()
+            .queue_url(url)
+            .receipt_handle(message.receipt_handle().expect("a receipt handle"))
+            .send()
+            .await
+            .expect("delete");
+    }
+
     pub async fn delete_queue(&self, url: &str) {
         self.client
             .delete_queue()

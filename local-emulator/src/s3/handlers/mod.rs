@@ -70,7 +70,7 @@ impl Request<'_> {
 
     /// Now in Unix seconds, on the emulator's clock (the one its signature checks use).
     fn now_s(&self) -> u64 {
-        self.endpoint.config.clock.now_ms() / 1000
+        self.endpoint.config.now_s() as u64
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -200,7 +200,7 @@ fn authenticate(
     }
     auth::authenticate(
         config.credentials.as_deref(),
-        (config.clock.now_ms() / 1000) as i64,
+        config.now_s(),
         method,
         uri,
         headers,
