@@ -302,12 +302,13 @@ impl App {
         }
     }
 
+    /// The probe's log lines written so far. A read may meet a line whose write is still in
+    /// progress (each line is one append, but a read may see part of it): only lines ended
+    /// by their newline count.
     pub fn log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("probe.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        let text = std::fs::read_to_string(self.dir.path().join("probe.log")).unwrap_or_default();
+        let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+        complete.lines().map(str::to_string).collect()
     }
 
     /// (body, attempt) of every completed message, in completion order.
