@@ -7,16 +7,20 @@ cd "$(dirname "$0")/.."
 echo "==> toolchain targets (WASM handlers build for wasm32-wasip2)"
 rustup target add wasm32-wasip2
 
-# venv DIR REQUIREMENTS: a venv with exactly these pinned packages (rebuilt when they change).
+# venv DIR REQUIREMENTS: a venv with exactly the packages of a lock file (rebuilt when it
+# changes). Each requirements.txt is compiled from its requirements.in by pip-compile and pins
+# every package, dependencies included; --no-deps installs nothing else, pip check proves the
+# set complete.
 venv() {
     if ! cmp -s "$2" "$1/.requirements"; then
         rm -rf "$1"
         python3 -m venv "$1"
-        "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
+        "$1/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$2"
+        "$1/bin/pip" check --disable-pip-version-check >/dev/null
         cp "$2" "$1/.requirements"
     fi
 }
-echo "==> Python venvs with pinned test dependencies"
+echo "==> Python venvs from the tests' lock files"
 mkdir -p target
 venv target/venv tests/python/requirements.txt
 venv target/venv-query tests/python-query/requirements.txt
@@ -41,8 +45,32 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null || { cat target/dockerd.log; exit 1; }
 fi
 
-echo "==> Node.js test dependencies (@aws-sdk/client-sqs, pinned in tests/node/package.json)"
-(cd tests/node && npm install --no-audit --no-fund --silent)
+echo "==> Node.js test dependencies (@aws-sdk/client-sqs, from tests/node/package-lock.json)"
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "==> the packages lockgate installs for the Node.js functions the tests run, into npm's cache (from their lock files)"
+for lock in functions/*/package-lock.json; do
+    scratch=$(mktemp -d)
+    cp "$(dirname "$lock")"/package.json "$lock" "$scratch"/
+    (cd "$scratch" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    rm -rf "$scratch"
+done
+
+echo "==> wheels for the Python functions the tests run: AWS's runtime interface client for each Python present, the functions' requirements"
+ric=$(sed -n 's/^pub const RUNTIME_CLIENT: &str = "\(.*\)";/\1/p' runtime/src/builder/python.rs)
+ric_3_9=$(sed -n 's/^pub const RUNTIME_CLIENT_PYTHON_3_9: &str = "\(.*\)";/\1/p' runtime/src/builder/python.rs)
+mkdir -p target/wheels
+for version in 3.9 3.10 3.11 3.12 3.13; do
+    # As lockgate finds an interpreter: python3.X on PATH if it runs as that version, else pyenv's.
+    python=
+    for candidate in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}/versions/$version".*/bin/python3; do
+        if "$candidate" --version 2>/dev/null | grep -q "^Python $version\."; then python=$candidate; break; fi
+    done
+    [ -n "$python" ] || continue
+    client=$ric; [ "$version" = 3.9 ] && client=$ric_3_9
+    "$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --dest target/wheels \
+        --constraint tests/function-wheels.txt "$client" $(printf -- '-r %s ' functions/*/requirements.txt)
+done
 
 echo "==> esbuild, pinned as lockgate installs it for a TypeScript function without its own (downloaded here, before any test)"
 esbuild_version=$(sed -n 's/^pub const ESBUILD_VERSION: &str = "\(.*\)";/\1/p' runtime/src/builder/node.rs)
@@ -52,8 +80,16 @@ if [ ! -x "$LOCKGATE_TOOLS_DIR/esbuild-$esbuild_version/node_modules/.bin/esbuil
         --no-audit --no-fund --no-save --loglevel=error
 fi
 
-echo "==> build (once for every test)"
+echo "==> build (once for every test), linted by Clippy as it compiles (cargo clippy --workspace --all-targets -- -D warnings)"
+# Clippy's driver as the workspace's compiler (what `cargo clippy` runs, as a check) lints each
+# member while building it, so the lint costs no second pass over the dependencies. It stays
+# set for the whole run: the tests' own builds (cargo test, lockgate up building functions)
+# then reuse these artifacts.
+export RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 cargo build --workspace --all-targets --locked
+echo "==> packages lockgate builds on their own share the workspace's features (no second wasmtime build)"
+python3 scripts/check-features.py
 # The functions the end-to-end tests run, built the way `lockgate up --build-profile dev` builds them
 # (one package at a time, so with that package's own features): the tests then start at once.
 cargo build --locked --manifest-path functions/probe/Cargo.toml --bin probe
@@ -75,6 +111,9 @@ bash scripts/image.sh lockgate:test
 echo "==> formatting (cargo fmt --check) and the README's and docs' links"
 cargo fmt --all --check
 python3 scripts/check-links.py
+
+echo "==> from here on nothing is downloaded: cargo, pip and npm work offline (the tests' installs come from what was fetched above)"
+export CARGO_NET_OFFLINE=true PIP_NO_INDEX=1 PIP_FIND_LINKS="$PWD/target/wheels" npm_config_offline=true
 
 echo "==> Rust tests (aws-sdk-sqs against the emulator, crash test, lockgate up end to end with Rust, Python, Node.js and C functions, WASM host and guests)"
 cargo test --workspace --locked

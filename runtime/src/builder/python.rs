@@ -68,12 +68,16 @@ pub fn prepare(
 }
 
 /// The runtime interface client AWS's Python images run, pinned, as prebuilt wheels only (no
-/// compiler needed): its newest release has wheels for 3.10 and later, 4.0.4 for 3.9.
+/// compiler needed): its newest release has wheels for 3.10 and later.
+pub const RUNTIME_CLIENT: &str = "awslambdaric==4.2.2";
+/// The last release with wheels for Python 3.9.
+pub const RUNTIME_CLIENT_PYTHON_3_9: &str = "awslambdaric==4.0.4";
+
 fn runtime_client_requirement(version: &str) -> &'static str {
     if version == "3.9" {
-        "awslambdaric==4.0.4"
+        RUNTIME_CLIENT_PYTHON_3_9
     } else {
-        "awslambdaric==4.2.2"
+        RUNTIME_CLIENT
     }
 }
 
