@@ -7,6 +7,10 @@ crate and everything above it is compiled twice: for `lockgate-wasm-bootstrap` t
 four minutes of every test run. The bootstrap's Cargo.toml therefore turns on what the rest of
 the workspace does; this check names any crate that drifts and the features to add.
 
+It compares the features of the crates the bootstrap runs (its target side). Crates compiled
+for the build machine only (proc-macros and their dependencies, such as wasmtime's component
+macro) are unified separately by cargo and still compile a second time: about a minute.
+
 Usage: python3 scripts/check-features.py  (offline; exits 1 on a drift)
 """
 

@@ -488,8 +488,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// What is wrong with a credentials file.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("line {line}: expected `ACCESS_KEY_ID SECRET_ACCESS_KEY`")]
+    Malformed { line: usize },
+    #[error("no credentials in the file")]
+    Empty,
+}
+
 /// Reads a credentials file: one `ACCESS_KEY_ID SECRET_ACCESS_KEY` pair per line; `#` comments.
-pub fn load_credentials(text: &str) -> Result<HashMap<String, String>, String> {
+pub fn load_credentials(text: &str) -> Result<HashMap<String, String>, CredentialsError> {
     let mut table = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default().trim();
@@ -501,16 +510,11 @@ pub fn load_credentials(text: &str) -> Result<HashMap<String, String>, String> {
             (Some(key), Some(secret), None) => {
                 table.insert(key.to_string(), secret.to_string());
             }
-            _ => {
-                return Err(format!(
-                    "line {}: expected `ACCESS_KEY_ID SECRET_ACCESS_KEY`",
-                    n + 1
-                ));
-            }
+            _ => return Err(CredentialsError::Malformed { line: n + 1 }),
         }
     }
     if table.is_empty() {
-        return Err("no credentials in the file".into());
+        return Err(CredentialsError::Empty);
     }
     Ok(table)
 }
@@ -567,6 +571,10 @@ mod tests {
     fn credentials_file() {
         let t = load_credentials("# team keys\nAKID1 secret1\n\nAKID2   secret2 # ci\n").unwrap();
         assert_eq!(t["AKID2"], "secret2");
-        assert!(load_credentials("just-one-field\n").is_err());
+        assert_eq!(
+            load_credentials("AKID1 secret1\njust-one-field\n"),
+            Err(CredentialsError::Malformed { line: 2 })
+        );
+        assert_eq!(load_credentials("# none\n"), Err(CredentialsError::Empty));
     }
 }

@@ -228,7 +228,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let declared = config.declare.len();
     let emulator = RunningEmulator::start(config)
         .await
-        .map_err(anyhow::Error::msg)
         .context("starting the emulator")?;
     let storage = if args.in_memory {
         "in memory".to_string()

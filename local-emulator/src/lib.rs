@@ -59,11 +59,11 @@ mod sts;
 pub mod template;
 mod tls;
 
-pub use auth::load_credentials;
+pub use auth::{CredentialsError, load_credentials};
 pub use clock::{Clock, ManualClock, SharedClock, Sleep, SystemClock, civil_date};
 pub use console::AppView;
 pub use limits::{Limits, raise_open_file_limit};
-pub use server::{EmulatorConfig, RunningEmulator, serve};
+pub use server::{EmulatorConfig, RunningEmulator, StartError, serve};
 pub use sqs::Config;
 pub use store::{reset as reset_data_dir, state_files};
 pub use tls::TlsSource;

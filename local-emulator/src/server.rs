@@ -59,6 +59,31 @@ impl EmulatorConfig {
     }
 }
 
+/// Why the emulator did not start. Each message names what to fix (the file, the key, the
+/// address); [`StartError::Listen`] is the one a caller can fix by choosing another address.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The TLS certificate or key could not be read, or a self-signed one made.
+    #[error("{0}")]
+    Tls(String),
+    /// The data directory could not be locked, read, recovered, upgraded or decrypted.
+    #[error("{0}")]
+    DataDir(String),
+    /// The S3 endpoint's object directory could not be opened or made.
+    #[error("{0}")]
+    Objects(String),
+    /// A queue declared at start (`--queues`, `--template`) could not be created.
+    #[error("declaring queues: {0}")]
+    Declare(String),
+    /// The address could not be bound (taken, or not this machine's).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// A started emulator.
 pub struct RunningEmulator {
     pub addr: SocketAddr,
@@ -75,9 +100,9 @@ pub struct RunningEmulator {
 
 impl RunningEmulator {
     /// Opens the store (recovering what it holds), binds, and starts serving.
-    pub async fn start(mut config: EmulatorConfig) -> Result<Self, String> {
+    pub async fn start(mut config: EmulatorConfig) -> Result<Self, StartError> {
         let tls = match &config.tls {
-            Some(source) => Some(Tls::load(source)?),
+            Some(source) => Some(Tls::load(source).map_err(StartError::Tls)?),
             None => None,
         };
         config.sqs.https = tls.is_some();
@@ -88,16 +113,18 @@ impl RunningEmulator {
                 let sqs_config = config.sqs.clone();
                 tokio::task::spawn_blocking(move || {
                     let keyring = sqs_config.keyring(&dir);
-                    let (sqs, writer) = Sqs::durable(sqs_config, &dir)?;
-                    let objects = Objects::in_data_dir(&dir, &keyring)?;
-                    Ok::<_, String>((sqs, objects, Some(writer)))
+                    let (sqs, writer) =
+                        Sqs::durable(sqs_config, &dir).map_err(StartError::DataDir)?;
+                    let objects =
+                        Objects::in_data_dir(&dir, &keyring).map_err(StartError::Objects)?;
+                    Ok::<_, StartError>((sqs, objects, Some(writer)))
                 })
                 .await
-                .map_err(|e| e.to_string())??
+                .map_err(|e| StartError::DataDir(format!("opening the data directory: {e}")))??
             }
             None => (
                 Sqs::in_memory(config.sqs.clone()),
-                Objects::temporary()?,
+                Objects::temporary().map_err(StartError::Objects)?,
                 None,
             ),
         };
@@ -105,12 +132,14 @@ impl RunningEmulator {
         if !config.declare.is_empty() {
             crate::declare::create(&sqs, &move_tasks, &config.declare, &config.bind.to_string())
                 .await
-                .map_err(|e| format!("declaring queues: {e:#}"))?;
+                .map_err(|e| StartError::Declare(format!("{e:#}")))?;
         }
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let listen = |source| StartError::Listen {
+            addr: config.bind,
+            source,
+        };
+        let listener = TcpListener::bind(config.bind).await.map_err(listen)?;
+        let addr = listener.local_addr().map_err(listen)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let max_connections = config.limits.max_connections;
         let connections = Arc::new(Semaphore::new(max_connections));
@@ -196,10 +225,10 @@ pub async fn serve(
     limits: Limits,
     allowed_origins: Vec<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let serving = Serving {
-        objects: Objects::temporary()?,
+        objects: Objects::temporary().map_err(StartError::Objects)?,
         move_tasks: Arc::default(),
         limits,
         allowed_origins,

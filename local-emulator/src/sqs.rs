@@ -15,7 +15,7 @@ use crate::queue::attributes::QueueAttributes;
 use crate::queue::receipt::HandleKey;
 use crate::queue::message::Content;
 use crate::queue::{Delivery, Moved, Queue, QueueState};
-use crate::store::{ContentReader, Fetched, QueueRecord, Store, StoreOp, records, sqlite};
+use crate::store::{ContentReader, Fetched, QueueRecord, Store, StoreOp, records, recover, sqlite};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -173,70 +173,16 @@ impl Sqs {
         let keyring = config.keyring(dir);
         let mut recovery = sqlite::open(dir, now, config.max_store_bytes, &keyring)?;
         let handle_key = handle_key(dir)?;
-        let mut by_id = HashMap::new();
-        for record in &recovery.queues {
-            let (attrs, tags) = records::queue_settings(record)
-                .map_err(|e| format!("{e} (in {})", dir.display()))?;
-            // Queues stored before queues had regions belong to the default region.
-            let region = record
-                .region
-                .clone()
-                .unwrap_or_else(|| config.region.clone());
-            let queue = Arc::new(Queue::new(
-                record.id,
-                region,
-                record.account.clone(),
-                record.name.clone(),
-                attrs,
-                tags,
-                record.created_s,
-            ));
-            {
-                let mut state = queue.lock();
-                state.modified_s = record.modified_s;
-                state.set_publish_after_commit(true);
-            }
-            by_id.insert(record.id, queue);
-        }
-        let max_message_seq = recovery.read_index(|record| {
-            let Some(queue) = by_id.get(&record.queue_id) else {
-                return false;
-            };
-            let seq = record.seq;
-            let (mut message, source) = record.into_message();
-            let mut state = queue.lock();
-            message.dead_letter_source = state.source_index(source.as_deref());
-            state.insert(seq, message, now);
-            true
-        })?;
-        let next_seq = recovery
-            .dedup
-            .iter()
-            .map(|d| d.seq)
-            .chain([max_message_seq])
-            .max()
-            .unwrap_or(0)
-            + 1;
-        for d in std::mem::take(&mut recovery.dedup) {
-            if let Some(queue) = by_id.get(&d.queue_id) {
-                queue
-                    .lock()
-                    .restore_dedup(d.key, d.message_id, d.seq, d.expires_ms);
-            }
-        }
-        for queue in by_id.values() {
-            queue.lock().finish_restore();
-        }
-        let next_queue_id = recovery.queues.iter().map(|q| q.id).max().unwrap_or(0) + 1;
+        let rebuilt = recover::queues(&mut recovery, dir, &config.region, now)?;
         let opened = recovery.start(config.cache_bytes)?;
         let sqs = Self::with_store(
             config,
             (opened.store, Some(opened.contents)),
             handle_key,
-            next_seq,
-            next_queue_id,
+            rebuilt.next_seq,
+            rebuilt.next_queue_id,
         );
-        for queue in by_id.into_values() {
+        for queue in rebuilt.queues {
             let key = key(&queue.region, &queue.account, &queue.name);
             sqs.write_registry().insert(key, queue);
         }

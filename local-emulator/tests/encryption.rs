@@ -287,7 +287,8 @@ async fn a_missing_or_wrong_key_stops_the_start_naming_the_key() {
     let err = RunningEmulator::start(config(dir.path(), None))
         .await
         .err()
-        .expect("the start fails");
+        .expect("the start fails")
+        .to_string();
     assert!(
         err.contains("kms:orders-key") && err.contains("does not hold"),
         "{err}"
@@ -306,7 +307,8 @@ async fn a_missing_or_wrong_key_stops_the_start_naming_the_key() {
     let err = RunningEmulator::start(config(dir.path(), Some(&wrong)))
         .await
         .err()
-        .expect("the start fails");
+        .expect("the start fails")
+        .to_string();
     assert!(
         err.contains("cannot be decrypted with key kms:orders-key"),
         "{err}"
@@ -317,7 +319,8 @@ async fn a_missing_or_wrong_key_stops_the_start_naming_the_key() {
     let err = RunningEmulator::start(config(dir.path(), Some(&keys.path().join("damaged"))))
         .await
         .err()
-        .expect("the start fails");
+        .expect("the start fails")
+        .to_string();
     assert!(err.contains("is unreadable"), "{err}");
 
     // With the right key everything is there.

@@ -240,7 +240,8 @@ async fn a_crash_mid_upload_leaves_no_trace_and_damage_stops_the_start() {
     let err = RunningEmulator::start(config)
         .await
         .err()
-        .expect("no start");
+        .expect("no start")
+        .to_string();
     assert!(
         err.contains(&file.display().to_string()) && err.contains("damaged"),
         "{err}"

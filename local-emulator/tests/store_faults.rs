@@ -7,7 +7,7 @@
 use lockgate_test_support as common;
 
 use common::Harness;
-use lockgate_emulator::{EmulatorConfig, RunningEmulator};
+use lockgate_emulator::{EmulatorConfig, RunningEmulator, StartError};
 
 async fn capped(dir: &std::path::Path, max_bytes: u64) -> RunningEmulator {
     let mut config = EmulatorConfig::ephemeral();
@@ -127,6 +127,8 @@ async fn a_truncated_database_refuses_to_start() {
         .await
         .err()
         .expect("a truncated store does not start");
+    assert!(matches!(err, StartError::DataDir(_)), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains("damaged"), "{err}");
     assert!(err.contains(&db.display().to_string()), "{err}");
 }
@@ -168,7 +170,8 @@ async fn an_unreadable_queue_or_index_record_stops_the_start_naming_it() {
         let err = RunningEmulator::start(config)
             .await
             .err()
-            .unwrap_or_else(|| panic!("started with damaged {table}.{column}"));
+            .unwrap_or_else(|| panic!("started with damaged {table}.{column}"))
+            .to_string();
         assert!(err.contains(expected), "{err}");
         assert!(err.contains(&dir.display().to_string()), "{err}");
         drop(keep);

@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use lockgate_emulator::{EmulatorConfig, RunningEmulator, TlsSource};
+use lockgate_emulator::{EmulatorConfig, RunningEmulator, StartError, TlsSource};
 use lockgate_test_support::raw_request;
 
 async fn start(dir: &std::path::Path) -> RunningEmulator {
@@ -55,5 +55,7 @@ async fn unusable_certificate_files_are_a_clear_error_at_start() {
         key,
     });
     let err = RunningEmulator::start(config).await.err().unwrap();
+    assert!(matches!(err, StartError::Tls(_)), "{err:?}");
+    let err = err.to_string();
     assert!(err.contains(&cert.display().to_string()), "{err}");
 }

@@ -229,7 +229,8 @@ async fn an_upgrade_without_its_keys_stops_and_changes_nothing() {
     let err = RunningEmulator::start(config)
         .await
         .err()
-        .expect("the upgrade needs the keys");
+        .expect("the upgrade needs the keys")
+        .to_string();
     assert!(
         err.contains("cannot upgrade the data directory to format 6"),
         "{err}"

@@ -315,3 +315,39 @@ async fn provisioned_pollers_are_kept_and_shown_in_metrics() {
     app.wait_log("the provisioned mapping", "provisioned: 7–30 pollers")
         .await;
 }
+
+/// A start that fails names its cause: a taken address with the flag that picks another, and
+/// anything else (here a data directory that is a file) without blaming the address.
+#[test]
+fn a_failed_start_names_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        "Resources:\n  Work:\n    Type: AWS::SQS::Queue\n",
+    )
+    .unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = harness::lockgate(dir.path(), &["up", "--in-memory", "--bind", &addr]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "starting the emulator on {addr} (choose another address with --bind)"
+        )) && stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, "").unwrap();
+    let data_dir = file.to_str().unwrap();
+    let out = harness::lockgate(
+        dir.path(),
+        &["up", "--data-dir", data_dir, "--bind", "127.0.0.1:0"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("starting the emulator"), "{stderr}");
+    assert!(stderr.contains(data_dir), "{stderr}");
+    assert!(!stderr.contains("--bind"), "{stderr}");
+}

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::delete_message::handle_for;
-use super::{BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, required};
+use super::{BatchResponse, Context, Empty, EntrySucceeded, check_batch, required};
 use crate::error::{SqsError, SqsResult};
 use crate::queue::Wake;
 
@@ -65,25 +65,16 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
         req.entries.iter().map(|e| e.id.as_deref()),
     )?;
     let now = ctx.sqs.now_ms();
-    let mut successful = Vec::new();
-    let mut failed = Vec::new();
-    queue
+    let response = queue
         .commit(&ctx.sqs.store, Wake::Receivers, |state, ops| {
-            for entry in &req.entries {
-                let id = entry.id.as_deref().unwrap_or_default();
-                let result =
-                    required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
-                        let visibility = timeout(entry.visibility_timeout)?;
-                        let handle = handle_for(ctx, &queue, raw)?;
-                        state.change_visibility(&handle, raw, visibility, now, ops)
-                    });
-                match result {
-                    Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
-                    Err(e) => failed.push(BatchFailure::new(id, e)),
-                }
-            }
-            Ok(())
+            let change = |entry: &BatchEntry| {
+                let raw = required(entry.receipt_handle.as_deref(), "ReceiptHandle")?;
+                let visibility = timeout(entry.visibility_timeout)?;
+                let handle = handle_for(ctx, &queue, raw)?;
+                state.change_visibility(&handle, raw, visibility, now, ops)
+            };
+            Ok(BatchResponse::of_entries(&req.entries, |e| e.id.as_deref(), change))
         })
         .await?;
-    Ok(BatchResponse { successful, failed })
+    Ok(response)
 }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{BatchFailure, BatchResponse, Context, Empty, EntrySucceeded, check_batch, required};
+use super::{BatchResponse, Context, Empty, EntrySucceeded, check_batch, required};
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use crate::queue::receipt::ReceiptHandle;
 use crate::queue::{Queue, Wake};
@@ -61,32 +61,23 @@ pub async fn batch(ctx: &Context, req: BatchRequest) -> SqsResult<BatchResponse<
         req.entries.iter().map(|e| e.id.as_deref()),
     )?;
     let now = ctx.sqs.now_ms();
-    let mut successful = Vec::new();
-    let mut failed = Vec::new();
     let mut deleted = Vec::new();
-    queue
+    let response = queue
         .commit(&ctx.sqs.store, wake_of(&queue), |state, ops| {
-            for entry in &req.entries {
-                let id = entry.id.as_deref().unwrap_or_default();
-                let result =
-                    required(entry.receipt_handle.as_deref(), "ReceiptHandle").and_then(|raw| {
-                        let handle = handle_for(ctx, &queue, raw)?;
-                        state.delete(&handle, raw, now, ops)?;
-                        deleted.push(handle.seq);
-                        Ok(())
-                    });
-                match result {
-                    Ok(()) => successful.push(EntrySucceeded { id: id.to_string() }),
-                    Err(e) => failed.push(BatchFailure::new(id, e)),
-                }
-            }
-            Ok(())
+            let delete = |entry: &BatchEntry| {
+                let raw = required(entry.receipt_handle.as_deref(), "ReceiptHandle")?;
+                let handle = handle_for(ctx, &queue, raw)?;
+                state.delete(&handle, raw, now, ops)?;
+                deleted.push(handle.seq);
+                Ok(())
+            };
+            Ok(BatchResponse::of_entries(&req.entries, |e| e.id.as_deref(), delete))
         })
         .await?;
     for seq in deleted {
         ctx.sqs.forget(seq);
     }
-    Ok(BatchResponse { successful, failed })
+    Ok(response)
 }
 
 /// Deleting a FIFO group's in-flight head unlocks the group: parked receives look again.

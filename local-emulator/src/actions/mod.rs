@@ -144,6 +144,30 @@ pub struct EntrySucceeded {
     pub id: String,
 }
 
+impl BatchResponse<EntrySucceeded> {
+    /// Applies `apply` to each entry of a batch in order and answers for each by its `Id`:
+    /// DeleteMessageBatch and ChangeMessageVisibilityBatch, whose entries succeed with
+    /// nothing to report or fail alone.
+    pub fn of_entries<E>(
+        entries: &[E],
+        id_of: impl Fn(&E) -> Option<&str>,
+        mut apply: impl FnMut(&E) -> SqsResult<()>,
+    ) -> Self {
+        let mut response = Self {
+            successful: Vec::new(),
+            failed: Vec::new(),
+        };
+        for entry in entries {
+            let id = id_of(entry).unwrap_or_default();
+            match apply(entry) {
+                Ok(()) => response.successful.push(EntrySucceeded { id: id.to_string() }),
+                Err(e) => response.failed.push(BatchFailure::new(id, e)),
+            }
+        }
+        response
+    }
+}
+
 /// One failed entry of a batch reply.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]

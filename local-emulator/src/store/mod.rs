@@ -8,7 +8,8 @@
 //!   [`stored_content`]: a content row read back and opened.
 //! - [`schema`]: the tables, and the in-place upgrades from earlier formats.
 //! - [`sealing`]: encryption at rest of SSE queues' messages, and the keyring.
-//! - [`sqlite`]: opening the store: checks, recovery of the index, the writer started.
+//! - [`sqlite`]: opening the store: checks, reading the index back, the writer started;
+//!   [`recover`]: the queues rebuilt in memory from what it read.
 //! - [`writer`]: one thread with group commit: every op that arrived while the previous
 //!   transaction was committing goes into the next one, so concurrent requests share an fsync.
 //! - [`reader`]: contents read back for deliveries and browsing, through [`cache`].
@@ -18,6 +19,7 @@ mod dir_lock;
 pub mod integrity;
 pub mod reader;
 pub mod records;
+pub mod recover;
 mod schema;
 pub mod sealing;
 pub mod sqlite;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use lockgate_emulator::{EmulatorConfig, RunningEmulator, SharedClock};
+use lockgate_emulator::{EmulatorConfig, RunningEmulator, SharedClock, StartError};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -426,12 +426,15 @@ async fn connect(
         SqsTarget::Embedded(mut config) => {
             config.sqs.clock = clock.clone();
             let bind = config.bind;
-            let emulator = RunningEmulator::start(*config)
-                .await
-                .map_err(anyhow::Error::msg)
-                .with_context(|| {
-                    format!("starting the emulator on {bind} (is the port taken? use --bind)")
-                })?;
+            let emulator = match RunningEmulator::start(*config).await {
+                Ok(emulator) => emulator,
+                Err(e @ StartError::Listen { .. }) => {
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "starting the emulator on {bind} (choose another address with --bind)"
+                    )));
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context("starting the emulator")),
+            };
             let endpoint = emulator.endpoint();
             tracing::info!("SQS emulator ready on {endpoint}");
             if let Some(ca) = emulator.ca_file() {
