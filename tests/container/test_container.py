@@ -5,6 +5,7 @@ the queues of a template and of a queues file there at start. The image is `LOCK
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -38,10 +39,18 @@ def health(container):
     return docker("inspect", "--format", "{{.State.Health.Status}}", container)
 
 
+def logs(container):
+    """The container's output, both streams (the emulator logs to stderr)."""
+    result = subprocess.run(["docker", "logs", container], capture_output=True, text=True)
+    return result.stdout + result.stderr
+
+
 def wait_healthy(container):
     deadline = time.monotonic() + WAIT
     while health(container) != "healthy":
-        assert time.monotonic() < deadline, docker("logs", container)
+        state = docker("inspect", "--format", "{{.State.Status}}", container)
+        assert state in ("created", "running"), f"the container {state}: {logs(container)}"
+        assert time.monotonic() < deadline, logs(container)
         time.sleep(0.2)
 
 
@@ -156,11 +165,15 @@ def test_declared_queues_exist_at_start():
         os.chmod(d, 0o755)
         with open(os.path.join(d, "queues.yaml"), "w") as f:
             f.write("jobs:\n  VisibilityTimeout: 45\n  RedrivePolicy: {deadLetterTargetArn: jobs-dlq, maxReceiveCount: 2}\njobs-dlq: {}\n")
-        os.chmod(os.path.join(d, "queues.yaml"), 0o644)
+        # The bundled template, copied where the image's unprivileged user can read it
+        # whatever the permissions of the checkout (a fresh clone may be private to its owner).
+        shutil.copy(os.path.join(ROOT, "template.yaml"), os.path.join(d, "template.yaml"))
+        for name in ("queues.yaml", "template.yaml"):
+            os.chmod(os.path.join(d, name), 0o644)
         container = Container(
-            env={"LOCKGATE_IN_MEMORY": "true", "LOCKGATE_TEMPLATE": "/work/template.yaml",
+            env={"LOCKGATE_IN_MEMORY": "true", "LOCKGATE_TEMPLATE": "/declared/template.yaml",
                  "LOCKGATE_QUEUES": "/declared/queues.yaml"},
-            volumes={ROOT: "/work:ro", d: "/declared:ro"})
+            volumes={d: "/declared:ro"})
         try:
             sqs = container.sqs()
             # The first request after the health check finds every declared queue.
