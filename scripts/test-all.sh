@@ -3,31 +3,10 @@
 # Build outputs and the Python venvs live under target/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p target
 
 echo "==> toolchain targets (WASM handlers build for wasm32-wasip2)"
 rustup target add wasm32-wasip2
-
-# venv DIR REQUIREMENTS: a venv with exactly the packages of a lock file (rebuilt when it
-# changes). Each requirements.txt is compiled from its requirements.in by pip-compile and pins
-# every package, dependencies included; --no-deps installs nothing else, pip check proves the
-# set complete.
-venv() {
-    if ! cmp -s "$2" "$1/.requirements"; then
-        rm -rf "$1"
-        python3 -m venv "$1"
-        "$1/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$2"
-        "$1/bin/pip" check --disable-pip-version-check >/dev/null
-        cp "$2" "$1/.requirements"
-    fi
-}
-echo "==> Python venvs from the tests' lock files"
-mkdir -p target
-venv target/venv tests/python/requirements.txt
-venv target/venv-query tests/python-query/requirements.txt
-venv target/venv-cli tests/cli/requirements.txt
-venv target/venv-wasm tests/wasm/requirements.txt   # componentize-py: the Python guest
-venv target/venv-console tests/console/requirements.txt   # Selenium, Prometheus's parser
-venv target/venv-container tests/container/requirements.txt   # Testcontainers, boto3
 
 echo "==> Debian's packages: Chromium and ChromeDriver (the console's browser test), tmux (the terminal display test), docker.io (the container image's tests), musl-tools (the static emulator in the image)"
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -45,40 +24,69 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null || { cat target/dockerd.log; exit 1; }
 fi
 
-echo "==> Node.js test dependencies (@aws-sdk/client-sqs, from tests/node/package-lock.json)"
-(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+# venv DIR REQUIREMENTS: a venv with exactly the packages of a lock file (rebuilt when it
+# changes). Each requirements.txt is compiled from its requirements.in by pip-compile and pins
+# every package, dependencies included; --no-deps installs nothing else, pip check proves the
+# set complete.
+venv() {
+    if ! cmp -s "$2" "$1/.requirements"; then
+        rm -rf "$1"
+        python3 -m venv "$1"
+        "$1/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$2"
+        "$1/bin/pip" check --disable-pip-version-check >/dev/null
+        cp "$2" "$1/.requirements"
+    fi
+}
+# What the tests install, fetched from lock files while cargo builds (network and pip, not the
+# compiler's cores): the Python venvs, the Node.js packages, and what lockgate installs for the
+# functions the tests run. Its log is target/fetch.log; the script waits for it before any test.
+fetch_packages() {
+    echo "==> Python venvs from the tests' lock files"
+    venv target/venv tests/python/requirements.txt
+    venv target/venv-query tests/python-query/requirements.txt
+    venv target/venv-cli tests/cli/requirements.txt
+    venv target/venv-wasm tests/wasm/requirements.txt   # componentize-py: the Python guest
+    venv target/venv-console tests/console/requirements.txt   # Selenium, Prometheus's parser
+    venv target/venv-container tests/container/requirements.txt   # Testcontainers, boto3
 
-echo "==> the packages lockgate installs for the Node.js functions the tests run, into npm's cache (from their lock files)"
-for lock in functions/*/package-lock.json; do
-    scratch=$(mktemp -d)
-    cp "$(dirname "$lock")"/package.json "$lock" "$scratch"/
-    (cd "$scratch" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    rm -rf "$scratch"
-done
+    echo "==> Node.js test dependencies (@aws-sdk/client-sqs, from tests/node/package-lock.json)"
+    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 
-echo "==> wheels for the Python functions the tests run: AWS's runtime interface client for each Python present, the functions' requirements"
-ric=$(sed -n 's/^pub const RUNTIME_CLIENT: &str = "\(.*\)";/\1/p' runtime/src/builder/python.rs)
-ric_3_9=$(sed -n 's/^pub const RUNTIME_CLIENT_PYTHON_3_9: &str = "\(.*\)";/\1/p' runtime/src/builder/python.rs)
-mkdir -p target/wheels
-for version in 3.9 3.10 3.11 3.12 3.13; do
-    # As lockgate finds an interpreter: python3.X on PATH if it runs as that version, else pyenv's.
-    python=
-    for candidate in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}/versions/$version".*/bin/python3; do
-        if "$candidate" --version 2>/dev/null | grep -q "^Python $version\."; then python=$candidate; break; fi
+    echo "==> the packages lockgate installs for the Node.js functions the tests run, into npm's cache (from their lock files)"
+    for lock in functions/*/package-lock.json; do
+        scratch=$(mktemp -d)
+        cp "$(dirname "$lock")"/package.json "$lock" "$scratch"/
+        (cd "$scratch" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        rm -rf "$scratch"
     done
-    [ -n "$python" ] || continue
-    client=$ric; [ "$version" = 3.9 ] && client=$ric_3_9
-    "$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --dest target/wheels \
-        --constraint tests/function-wheels.txt "$client" $(printf -- '-r %s ' functions/*/requirements.txt)
-done
 
-echo "==> esbuild, pinned as lockgate installs it for a TypeScript function without its own (downloaded here, before any test)"
-esbuild_version=$(sed -n 's/^pub const ESBUILD_VERSION: &str = "\(.*\)";/\1/p' runtime/src/builder/node.rs)
-export LOCKGATE_TOOLS_DIR="$PWD/target/tools"
-if [ ! -x "$LOCKGATE_TOOLS_DIR/esbuild-$esbuild_version/node_modules/.bin/esbuild" ]; then
-    npm install --prefix "$LOCKGATE_TOOLS_DIR/esbuild-$esbuild_version" "esbuild@$esbuild_version" \
-        --no-audit --no-fund --no-save --loglevel=error
-fi
+    echo "==> wheels for the Python functions the tests run: AWS's runtime interface client for each Python present, the functions' requirements"
+    ric=$(sed -n 's/^pub const RUNTIME_CLIENT: &str = "\(.*\)";/\1/p' runtime/src/builder/python.rs)
+    ric_3_9=$(sed -n 's/^pub const RUNTIME_CLIENT_PYTHON_3_9: &str = "\(.*\)";/\1/p' runtime/src/builder/python.rs)
+    mkdir -p target/wheels
+    for version in 3.9 3.10 3.11 3.12 3.13; do
+        # As lockgate finds an interpreter: python3.X on PATH if it runs as that version, else pyenv's.
+        python=
+        for candidate in "python$version" "${PYENV_ROOT:-$HOME/.pyenv}/versions/$version".*/bin/python3; do
+            if "$candidate" --version 2>/dev/null | grep -q "^Python $version\."; then python=$candidate; break; fi
+        done
+        [ -n "$python" ] || continue
+        client=$ric; [ "$version" = 3.9 ] && client=$ric_3_9
+        "$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --dest target/wheels \
+            --constraint tests/function-wheels.txt "$client" $(printf -- '-r %s ' functions/*/requirements.txt)
+    done
+
+    echo "==> esbuild, pinned as lockgate installs it for a TypeScript function without its own (downloaded here, before any test)"
+    esbuild_version=$(sed -n 's/^pub const ESBUILD_VERSION: &str = "\(.*\)";/\1/p' runtime/src/builder/node.rs)
+    if [ ! -x "$LOCKGATE_TOOLS_DIR/esbuild-$esbuild_version/node_modules/.bin/esbuild" ]; then
+        npm install --prefix "$LOCKGATE_TOOLS_DIR/esbuild-$esbuild_version" "esbuild@$esbuild_version" \
+            --no-audit --no-fund --no-save --loglevel=error
+    fi
+}
+echo "==> fetching the tests' packages in the background (target/fetch.log)"
+export LOCKGATE_TOOLS_DIR="$PWD/target/tools"   # where lockgate keeps the esbuild it installs
+fetch_packages >target/fetch.log 2>&1 &
+fetch_pid=$!
 
 echo "==> build (once for every test), linted by Clippy as it compiles (cargo clippy --workspace --all-targets -- -D warnings)"
 # Clippy's driver as the workspace's compiler (what `cargo clippy` runs, as a check) lints each
@@ -98,6 +106,10 @@ cargo build --locked --manifest-path runtime/wasm-bootstrap/Cargo.toml --bin loc
 for guest in wasm-probe webhooks; do
     cargo build --locked --manifest-path "functions/$guest/Cargo.toml" --lib --target wasm32-wasip2
 done
+
+echo "==> the tests' packages (fetched while building)"
+wait "$fetch_pid" || { cat target/fetch.log; echo "fetching the tests' packages failed"; exit 1; }
+cat target/fetch.log
 
 echo "==> the crates a user installs package cleanly (cargo package, offline, without building them again)"
 packaged=$(cargo package --offline --allow-dirty --no-verify -p lockgate-sdk -p lockgate-guest \
