@@ -1,10 +1,9 @@
 //! The console's door (pages, `/metrics`, `/health`): who is asking, then [`crate::console`].
 
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use hyper::body::Incoming;
 
-use crate::auth::CredentialScope;
 use crate::console;
 use crate::shared::Shared;
 
@@ -28,16 +27,7 @@ pub(super) async fn serve(
             Ok(signer) => signer,
             Err(error) => return console::error(&error),
         };
-        let scope = CredentialScope::of(
-            headers
-                .get(header::AUTHORIZATION)
-                .and_then(|h| h.to_str().ok()),
-            uri.query().unwrap_or_default(),
-        );
-        let account = scope
-            .as_ref()
-            .and_then(CredentialScope::account)
-            .map_or_else(|| sqs.config.account_id.clone(), str::to_string);
+        let account = super::account_of(super::scope_of(uri, headers).as_ref(), sqs);
         caller = Some(console::Caller { account, signer });
     }
     let server = console::Server {

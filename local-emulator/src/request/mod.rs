@@ -11,11 +11,11 @@ mod sqs_api;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
 use hyper::body::Incoming;
 
-use crate::auth;
+use crate::auth::{self, CredentialScope};
 use crate::console;
 use crate::error::SqsError;
 use crate::lambda;
@@ -63,6 +63,24 @@ pub async fn handle(shared: &Shared, req: hyper::Request<Incoming>) -> Response 
         browser::allow(&mut response, &origin);
     }
     response
+}
+
+/// The credential scope a request was signed with (its `Authorization` header or presigned
+/// query), if any.
+fn scope_of(uri: &Uri, headers: &HeaderMap) -> Option<CredentialScope> {
+    CredentialScope::of(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok()),
+        uri.query().unwrap_or_default(),
+    )
+}
+
+/// The account a request acts as: the one its access key names, else the emulator's.
+fn account_of(scope: Option<&CredentialScope>, sqs: &Sqs) -> String {
+    scope
+        .and_then(CredentialScope::account)
+        .map_or_else(|| sqs.config.account_id.clone(), str::to_string)
 }
 
 /// Who signed a request whose body was read whole (SQS, the console, the Invoke API): checked

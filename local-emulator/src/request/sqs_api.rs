@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 
 use crate::actions::{self, Context};
-use crate::auth::CredentialScope;
 use crate::error::{ErrorCode, SqsError};
 use crate::protocol::{json, query, query_json};
 use crate::shared::Shared;
@@ -77,12 +76,7 @@ pub(super) async fn serve(
         Ok(signer) => signer,
         Err(error) => return format.error(&error, &request_id),
     };
-    let scope = CredentialScope::of(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok()),
-        uri.query().unwrap_or_default(),
-    );
+    let scope = super::scope_of(&uri, &headers);
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -98,10 +92,7 @@ pub(super) async fn serve(
         .unwrap_or(&sqs.config.region)
         .to_string();
     let ctx = Context {
-        account: scope
-            .as_ref()
-            .and_then(CredentialScope::account)
-            .map_or_else(|| sqs.config.account_id.clone(), str::to_string),
+        account: super::account_of(scope.as_ref(), sqs),
         region,
         host,
         trace_header: headers
