@@ -50,6 +50,7 @@ pub mod declare;
 pub mod lambda;
 mod limits;
 mod move_tasks;
+mod os_random;
 mod request;
 mod s3;
 mod server;

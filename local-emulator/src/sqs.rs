@@ -107,16 +107,6 @@ const READ_AHEAD: usize = 256;
 /// How long a deleted queue's name stays reserved.
 pub const QUEUE_NAME_REUSE_MS: u64 = 60_000;
 
-/// 32 bytes from the operating system's random source.
-fn random_bytes() -> [u8; 32] {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .expect("the OS random source is readable");
-    bytes
-}
-
 /// The data directory's receipt-handle secret (`handle-key`, mode 0600), made on first use,
 /// so handles stay valid across restarts.
 fn handle_key(dir: &Path) -> Result<HandleKey, String> {
@@ -135,7 +125,7 @@ fn handle_key(dir: &Path) -> Result<HandleKey, String> {
             Ok(HandleKey::new(bytes))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let bytes = random_bytes();
+            let bytes = crate::os_random::bytes32();
             std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -150,7 +140,7 @@ fn handle_key(dir: &Path) -> Result<HandleKey, String> {
 }
 
 fn random_u64() -> u64 {
-    let bytes = random_bytes();
+    let bytes = crate::os_random::bytes32();
     u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
 }
 
@@ -162,7 +152,7 @@ impl Sqs {
 
     /// An emulator whose state lives only in memory.
     pub fn in_memory(config: Config) -> Arc<Self> {
-        let key = HandleKey::new(random_bytes());
+        let key = HandleKey::new(crate::os_random::bytes32());
         Arc::new(Self::with_store(config, (Store::memory(), None), key, 1, 1))
     }
 

@@ -148,7 +148,7 @@ impl Drop for Objects {
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    aws_lc_rs::rand::fill(&mut buf).expect("the OS random source works");
+    crate::os_random::fill(&mut buf);
     hex(&buf)
 }
 
