@@ -1,7 +1,7 @@
-//! Bytes from the operating system's random source, for what is not key material: ids,
-//! salts of names, the receipt-handle secret. Read directly rather than through AWS-LC, whose
-//! generator seeds itself on first use (about 20 ms of CPU): the emulator starts without it,
-//! and pays it only when it first seals something.
+//! Bytes from the operating system's random source: message and upload ids, the S3
+//! directory's and pieces' names, the receipt-handle secret. Read directly rather than through
+//! AWS-LC (whose generator seeds itself from the same source, at about 20 ms of CPU on first
+//! use), so the emulator starts without it and pays that only when it first seals something.
 
 use std::io::Read;
 

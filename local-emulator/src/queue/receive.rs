@@ -56,7 +56,7 @@ impl QueueState {
 
     /// A retried FIFO receive with the same attempt id gets the same messages and handles,
     /// as long as they are all still in flight from that receive.
-    pub(super) fn replay_attempt(&self, attempt_id: &str) -> Option<Vec<Delivery>> {
+    fn replay_attempt(&self, attempt_id: &str) -> Option<Vec<Delivery>> {
         let attempt = self.attempts.get(attempt_id)?;
         let mut out = Vec::with_capacity(attempt.deliveries.len());
         for (seq, count) in &attempt.deliveries {
@@ -69,7 +69,7 @@ impl QueueState {
         (!out.is_empty()).then_some(out)
     }
 
-    pub(super) fn receive_standard(
+    fn receive_standard(
         &mut self,
         opts: &ReceiveOptions<'_>,
         now_ms: u64,
@@ -103,7 +103,7 @@ impl QueueState {
         None
     }
 
-    pub(super) fn receive_fifo(
+    fn receive_fifo(
         &mut self,
         opts: &ReceiveOptions<'_>,
         now_ms: u64,
@@ -143,7 +143,7 @@ impl QueueState {
         }
     }
 
-    pub(super) fn exceeds_receives(&self, seq: u64, opts: &ReceiveOptions<'_>) -> bool {
+    fn exceeds_receives(&self, seq: u64, opts: &ReceiveOptions<'_>) -> bool {
         match (&opts.redrive, self.messages.get(seq)) {
             (Some(redrive), Some(m)) => m.receive_count >= redrive.max_receive_count,
             _ => false,
@@ -153,7 +153,7 @@ impl QueueState {
     /// Takes a message out for the dead-letter queue. The store op that re-homes it (and
     /// records its source) is written here, in the same commit as this receive, so a crash
     /// cannot lose it between the two queues; the caller then puts it into the DLQ's memory.
-    pub(super) fn move_out(
+    fn move_out(
         &mut self,
         seq: u64,
         opts: &ReceiveOptions<'_>,
@@ -186,7 +186,7 @@ impl QueueState {
         })
     }
 
-    pub(super) fn deliver(
+    fn deliver(
         &mut self,
         seq: u64,
         visibility_s: u32,
